@@ -1,0 +1,274 @@
+#!/usr/bin/env bash
+# Build a local PostgreSQL 15 image without any image registry:
+# debootstrap a minimal Debian bookworm rootfs with Debian's postgresql-15,
+# add scripts/docker/entrypoint.sh, and `docker import` it with the metadata a
+# Dockerfile would have set. Only a Debian apt mirror is needed.
+#
+# usage: build-local-image.sh [--force] [--no-cache] [IMAGE]
+#   IMAGE        image name:tag (default: $RESTORE_DRILL_IMAGE or
+#                restore-drill/postgres:15-local)
+#   --force      rebuild even if IMAGE exists (reuses the cached rootfs)
+#   --no-cache   also re-run debootstrap instead of using the cached rootfs
+#                (implies --force; use it to pick up new Debian updates)
+# env:
+#   RESTORE_DRILL_CACHE           cache folder (default /var/cache/restore-drill)
+#   RESTORE_DRILL_MIRROR          Debian mirror (default: the host's apt mirror
+#                                 for bookworm, else http://deb.debian.org/debian)
+#   RESTORE_DRILL_SECURITY_MIRROR security mirror (default: the host's, else
+#                                 http://deb.debian.org/debian-security)
+# Needs root (debootstrap, chroot, ownership-preserving tar), docker,
+# debootstrap; the docker daemon must be running.
+set -euo pipefail
+
+SUITE=bookworm
+PG_MAJOR=15
+DEFAULT_IMAGE=restore-drill/postgres:15-local
+
+log() { printf '[build-local-image %3ss] %s\n' "$SECONDS" "$*"; }
+die() { printf '[build-local-image] error: %s\n' "$*" >&2; exit 1; }
+
+force=0
+no_cache=0
+image=${RESTORE_DRILL_IMAGE:-$DEFAULT_IMAGE}
+for arg in "$@"; do
+	case "$arg" in
+	--force) force=1 ;;
+	--no-cache) force=1 no_cache=1 ;;
+	-h | --help) sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
+	-*) die "unknown option $arg (try --help)" ;;
+	*) image=$arg ;;
+	esac
+done
+
+script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+entrypoint_src=$script_dir/entrypoint.sh
+[ -r "$entrypoint_src" ] || die "missing $entrypoint_src"
+command -v docker >/dev/null || die "docker CLI not found"
+docker info >/dev/null 2>&1 || die "docker daemon not reachable (docker info fails)"
+
+# Fingerprint of both scripts, stored as an image label so an existing image
+# built from older scripts can be spotted.
+recipe=$(cat "${BASH_SOURCE[0]}" "$entrypoint_src" | sha256sum | cut -c1-16)
+
+if [ "$force" = 0 ] && docker image inspect "$image" >/dev/null 2>&1; then
+	have=$(docker image inspect -f '{{index .Config.Labels "restore-drill.recipe"}}' "$image" 2>/dev/null || :)
+	log "image $image already exists, not rebuilding (--force rebuilds)"
+	if [ "$have" != "$recipe" ]; then
+		log "warning: $image was built from different scripts (recipe ${have:-none}, now $recipe); run with --force"
+	fi
+	exit 0
+fi
+
+[ "$(id -u)" = 0 ] || die "must run as root (debootstrap, chroot, tar with owners)"
+command -v debootstrap >/dev/null || die "debootstrap not found (apt-get install debootstrap)"
+
+# First URI the host's apt sources use for suite $1 (one-line *.list and
+# deb822 *.sources formats), so we use the same, reachable, mirror.
+host_mirror() {
+	local suite=$1 f
+	{
+		for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+			[ -r "$f" ] || continue
+			awk -v s="$suite" '$1 == "deb" {
+				i = 2
+				if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
+				if ($(i + 1) == s) print $i
+			}' "$f"
+		done
+		for f in /etc/apt/sources.list.d/*.sources; do
+			[ -r "$f" ] || continue
+			awk -v s="$suite" 'BEGIN { RS = ""; FS = "\n" }
+			{
+				types = ""; uris = ""; suites = ""; enabled = "yes"
+				for (j = 1; j <= NF; j++) {
+					if ($j ~ /^[ \t]*#/ || !match($j, /^[A-Za-z-]+:/)) continue
+					key = tolower(substr($j, 1, RLENGTH - 1)); val = substr($j, RLENGTH + 1)
+					if (key == "types") types = val
+					else if (key == "uris") uris = val
+					else if (key == "suites") suites = val
+					else if (key == "enabled") enabled = tolower(val)
+				}
+				if (enabled ~ /no/ || (" " types " ") !~ /[ \t]deb[ \t]/) next
+				if ((" " suites " ") !~ ("[ \t]" s "[ \t]")) next
+				n = split(uris, u, /[ \t]+/)
+				for (k = 1; k <= n; k++) if (u[k] != "") { print u[k]; break }
+			}' "$f"
+		done
+	} | head -n1 | sed 's:/*$::'
+}
+
+mirror=${RESTORE_DRILL_MIRROR:-$(host_mirror "$SUITE")}
+mirror=${mirror:-http://deb.debian.org/debian}
+security_mirror=${RESTORE_DRILL_SECURITY_MIRROR:-$(host_mirror "$SUITE-security")}
+security_mirror=${security_mirror:-http://deb.debian.org/debian-security}
+arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
+
+cache=${RESTORE_DRILL_CACHE:-/var/cache/restore-drill}
+mkdir -p "$cache/debs"
+cache=$(cd "$cache" && pwd) # debootstrap --cache-dir wants an absolute path
+# The rootfs depends on this script (package list, tweaks) and the mirrors,
+# not on the entrypoint, which is added at import time: editing the
+# entrypoint costs an import (seconds), not a debootstrap (minutes).
+rootfs_key=$(printf '%s\n' "$(sha256sum <"${BASH_SOURCE[0]}")" "$SUITE" "$arch" "$mirror" "$security_mirror" | sha256sum | cut -c1-16)
+rootfs_tar=$cache/rootfs-$SUITE-pg$PG_MAJOR-$arch-$rootfs_key.tar
+
+# Everything temporary lives in one folder. /var/tmp rather than /tmp:
+# debootstrap creates device nodes, which a nodev tmpfs /tmp would break.
+work=$(mktemp -d "${TMPDIR:-/var/tmp}/restore-drill-rootfs.XXXXXX")
+root=$work/rootfs
+cleanup() {
+	local rc=$? m
+	# debootstrap or our chroot steps may leave proc/sys/dev mounted inside
+	# the rootfs if interrupted; unmount (deepest first) before deleting, and
+	# never let rm cross into another filesystem (e.g. a bind-mounted /dev).
+	if [ -d "$root" ]; then
+		for m in $(awk -v r="$root" 'index($2, r "/") == 1 { print $2 }' /proc/mounts | sort -r); do
+			umount -l "$m" 2>/dev/null || :
+		done
+	fi
+	rm -rf --one-file-system "$work"
+	rm -f "$rootfs_tar.partial.$$"
+	[ "$rc" = 0 ] || log "failed (exit $rc)"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The rootfs as a tar stream; dev/proc/sys stay empty (docker mounts its own).
+tar_root() { tar --numeric-owner -C "$root" --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' -cf - .; }
+
+in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"; }
+
+build_rootfs() {
+	local include=postgresql-$PG_MAJOR,postgresql-client-$PG_MAJOR,locales
+	case "$mirror $security_mirror" in *https:*) include=$include,ca-certificates ;; esac
+
+	log "debootstrap $SUITE ($arch, minbase, +$include) from $mirror (takes a few minutes)"
+	debootstrap --variant=minbase --arch="$arch" --include="$include" \
+		--cache-dir="$cache/debs" "$SUITE" "$root" "$mirror" >"$work/debootstrap.log" 2>&1 || {
+		tail -n 30 "$work/debootstrap.log" >&2
+		die "debootstrap failed (log above)"
+	}
+	log "debootstrap done"
+
+	# Pull in bookworm-updates/-security: debootstrap only sees the point release.
+	cat >"$root/etc/apt/sources.list" <<-EOF
+		deb $mirror $SUITE main
+		deb $mirror $SUITE-updates main
+		deb $security_mirror $SUITE-security main
+	EOF
+	# Never start services inside the chroot, never let a package upgrade
+	# create a cluster (the entrypoint owns initdb).
+	printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+	chmod 0755 "$root/usr/sbin/policy-rc.d"
+	sed -ri 's/^#?\s*create_main_cluster\s*=.*/create_main_cluster = false/' "$root/etc/postgresql-common/createcluster.conf"
+	grep -q '^create_main_cluster = false' "$root/etc/postgresql-common/createcluster.conf" ||
+		echo 'create_main_cluster = false' >>"$root/etc/postgresql-common/createcluster.conf"
+
+	log "apt-get upgrade from $SUITE-updates and $SUITE-security"
+	mount -t proc proc "$root/proc"
+	cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || :
+	in_root apt-get -qq update >"$work/apt.log" 2>&1 &&
+		in_root apt-get -qq -y -o Dpkg::Options::=--force-confold upgrade >>"$work/apt.log" 2>&1 || {
+		tail -n 30 "$work/apt.log" >&2
+		die "apt-get upgrade in the rootfs failed (log above)"
+	}
+	in_root dpkg-query -W -f='${Package} ${Version}\n' postgresql-$PG_MAJOR postgresql-client-$PG_MAJOR |
+		while read -r p v; do log "  $p $v"; done
+
+	# postgresql-common's postinst created /etc/postgresql/15/main during
+	# debootstrap; the image must start without any cluster.
+	if [ -d "$root/etc/postgresql/$PG_MAJOR/main" ]; then
+		in_root pg_dropcluster "$PG_MAJOR" main
+	fi
+
+	# Same uid/gid (999) as the official image: debootstrap hands out the next
+	# free system id (100), and data directories shared between the two
+	# images, or bind-mounted from the host, should keep one owner.
+	local old_uid old_gid
+	old_uid=$(in_root id -u postgres) old_gid=$(in_root id -g postgres)
+	if [ "$old_uid:$old_gid" != 999:999 ]; then
+		! in_root getent passwd 999 >/dev/null && ! in_root getent group 999 >/dev/null ||
+			die "uid/gid 999 already taken in the rootfs"
+		in_root groupmod -g 999 postgres
+		in_root usermod -u 999 postgres
+		find "$root" -xdev \( -uid "$old_uid" -o -gid "$old_gid" \) -print0 |
+			while IFS= read -r -d '' f; do
+				chown -h "$(stat -c %u "$f" | sed "s/^$old_uid\$/999/"):$(stat -c %g "$f" | sed "s/^$old_gid\$/999/")" "$f"
+			done
+	fi
+
+	# en_US.UTF-8 as in the official image, so dumps that name that
+	# collation (CREATE DATABASE ... LOCALE) restore unchanged.
+	in_root localedef -i en_US -c -f UTF-8 -A /usr/share/locale/locale.alias en_US.UTF-8
+
+	# Same paths as the official image.
+	mkdir -p "$root/docker-entrypoint-initdb.d" "$root/var/lib/postgresql/data" "$root/var/run/postgresql"
+	in_root chown -R postgres:postgres /var/lib/postgresql /var/run/postgresql
+	chmod 0700 "$root/var/lib/postgresql/data"
+	chmod 3775 "$root/var/run/postgresql"
+
+	umount "$root/proc"
+	# Trim and drop host-specific or build-only files.
+	in_root apt-get -qq clean
+	rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/debconf/*-old \
+		"$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/var/log/*.log "$root"/var/log/apt/* \
+		"$root/usr/sbin/policy-rc.d"
+	find "$root/usr/share/doc" -type f ! -name copyright -delete
+	: >"$root/etc/resolv.conf"
+	echo localhost >"$root/etc/hostname"
+
+	log "caching rootfs as $rootfs_tar"
+	tar_root >"$rootfs_tar.partial.$$"
+	mv "$rootfs_tar.partial.$$" "$rootfs_tar"
+}
+
+if [ "$no_cache" = 0 ] && [ -s "$rootfs_tar" ]; then
+	log "using cached rootfs $rootfs_tar"
+	mkdir "$root"
+	tar --numeric-owner -C "$root" -xpf "$rootfs_tar"
+else
+	build_rootfs
+	# Older rootfs tarballs (other keys) are dead weight now.
+	find "$cache" -maxdepth 1 -name "rootfs-$SUITE-pg$PG_MAJOR-$arch-*.tar" ! -path "$rootfs_tar" -delete
+fi
+
+install -m 0755 "$entrypoint_src" "$root/usr/local/bin/docker-entrypoint.sh"
+
+# STOPSIGNAL SIGINT makes `docker stop` a fast shutdown (default SIGTERM is
+# "smart": waits for clients, then gets SIGKILLed). Docker daemons before 23
+# (Debian 12's docker.io is 20.10) reject STOPSIGNAL in `import --change`;
+# probe with an empty tarball, and if rejected set it with a one-line legacy
+# build FROM the imported image (local, so still no registry).
+probe=restore-drill/stopsignal-probe:$$
+if tar -cf - -T /dev/null | docker import --change 'STOPSIGNAL SIGINT' - "$probe" >/dev/null 2>&1; then
+	docker image rm "$probe" >/dev/null
+	import_tag=$image stopsignal=(--change 'STOPSIGNAL SIGINT')
+else
+	import_tag=restore-drill/import-tmp:$$ stopsignal=()
+fi
+
+log "docker import -> $import_tag"
+tar_root | docker import \
+	--change "ENV PATH=/usr/lib/postgresql/$PG_MAJOR/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+	--change 'ENV PGDATA=/var/lib/postgresql/data' \
+	--change "ENV PG_MAJOR=$PG_MAJOR" \
+	--change 'ENV LANG=en_US.utf8' \
+	--change "LABEL restore-drill.recipe=$recipe" \
+	--change "LABEL restore-drill.rootfs=$(basename "$rootfs_tar")" \
+	--change 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' \
+	--change 'CMD ["postgres"]' \
+	--change 'EXPOSE 5432' \
+	"${stopsignal[@]}" \
+	--message "restore-drill local PostgreSQL $PG_MAJOR ($SUITE, recipe $recipe)" \
+	- "$import_tag" >/dev/null
+
+if [ "$import_tag" != "$image" ]; then
+	log "daemon rejects STOPSIGNAL in import; adding it with a legacy build -> $image"
+	# (-q and 2>&1: hide the CLI's "legacy builder is deprecated" banner unless it fails)
+	out=$(printf 'FROM %s\nSTOPSIGNAL SIGINT\n' "$import_tag" | DOCKER_BUILDKIT=0 docker build -q -t "$image" - 2>&1) ||
+		die "docker build failed: $out"
+	docker image rm "$import_tag" >/dev/null
+fi
+
+[ "$(docker image inspect -f '{{.Config.StopSignal}}' "$image")" = SIGINT ] || die "$image lacks STOPSIGNAL SIGINT"
+log "built $image ($(docker image inspect -f '{{.Id}} {{.Size}}' "$image" | awk '{ printf "%s, %.0f MB", substr($1, 8, 12), $2 / 1e6 }'))"

@@ -1,0 +1,91 @@
+/**
+ * RTO and RPO, measured and compared with the drill's targets. RTO runs on a
+ * monotonic clock from the fault to the first passing verification. RPO is
+ * counted from the workload's own log of acknowledged commits against the
+ * ledger rows the recovered database holds; it is never copied from a target.
+ */
+import { formatDuration } from '../duration.js';
+import type { Instant } from '../clock.js';
+import type { CheckResult, Measurement, RpoMeasurement } from '../drill/journal.js';
+import type { Commit } from '../workload/ledger.js';
+
+export interface Loss {
+  committedRows: number;
+  recoveredRows: number;
+  lostRows: number;
+  unexpectedRows: number;
+  firstLostSeq?: number;
+  lastRecoveredSeq?: number;
+  /** From the first lost commit to the fault: the window of writes that is gone. */
+  lossMs: number;
+}
+
+export function measureLoss(commits: readonly Commit[], recovered: readonly number[], fault: Instant): Loss {
+  const present = new Set(recovered);
+  const acknowledged = new Set(commits.map((c) => c.seq));
+  const lost = commits.filter((c) => !present.has(c.seq));
+  const survivors = commits.filter((c) => present.has(c.seq));
+  const firstLost = lost[0];
+  return {
+    committedRows: commits.length,
+    recoveredRows: survivors.length,
+    lostRows: lost.length,
+    unexpectedRows: recovered.filter((seq) => !acknowledged.has(seq)).length,
+    firstLostSeq: firstLost?.seq,
+    lastRecoveredSeq: survivors.at(-1)?.seq,
+    lossMs: firstLost ? Math.max(0, fault.mono - firstLost.at.mono) : 0,
+  };
+}
+
+export function rpoCheck(targetMs: number, loss: Loss | { error: string }): { check: CheckResult; rpo: RpoMeasurement } {
+  if ('error' in loss) {
+    return {
+      check: { name: 'rpo', verdict: 'unknown', summary: `data loss could not be measured: ${loss.error}`, evidence: {} },
+      rpo: { targetMs },
+    };
+  }
+  const pass = loss.lossMs <= targetMs;
+  const rpo: RpoMeasurement = {
+    targetMs,
+    measuredMs: loss.lossMs,
+    lostRows: loss.lostRows,
+    committedRows: loss.committedRows,
+    recoveredRows: loss.recoveredRows,
+    unexpectedRows: loss.unexpectedRows,
+  };
+  return {
+    check: {
+      name: 'rpo',
+      verdict: pass ? 'pass' : 'fail',
+      summary:
+        `${loss.lostRows} of ${loss.committedRows} committed ledger rows lost ` +
+        `(${formatDuration(loss.lossMs)} of writes); target ${formatDuration(targetMs)}`,
+      evidence: { ...loss, targetMs },
+    },
+    rpo,
+  };
+}
+
+export function rtoCheck(targetMs: number, fault: Instant, verified: Instant, recovered: boolean): { check: CheckResult; rto: Measurement } {
+  if (!recovered) {
+    return {
+      check: {
+        name: 'rto',
+        verdict: 'fail',
+        summary: `not recovered: no verification passed (target ${formatDuration(targetMs)})`,
+        evidence: { targetMs },
+      },
+      rto: { targetMs },
+    };
+  }
+  const measuredMs = verified.mono - fault.mono;
+  return {
+    check: {
+      name: 'rto',
+      verdict: measuredMs <= targetMs ? 'pass' : 'fail',
+      summary: `recovered and verified ${formatDuration(measuredMs)} after the fault; target ${formatDuration(targetMs)}`,
+      evidence: { measuredMs, targetMs, faultAt: fault.wall, verifiedAt: verified.wall },
+    },
+    rto: { targetMs, measuredMs },
+  };
+}

@@ -1,0 +1,171 @@
+/**
+ * The `restore-drill` command: each subcommand is a library call plus a flag
+ * table, and one handler maps errors to exit codes:
+ *   0 every drill passed · 1 a drill failed a check or a target · 2 bad input or setup failure.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { formatDuration } from '../duration.js';
+import { journalFile, writeJournal } from '../drill/journal-file.js';
+import type { RunJournal } from '../drill/journal.js';
+import { loadDrills } from '../drill/load.js';
+import { DrillRun } from '../drill/runner.js';
+import { errorMessage, InputError, RestoreDrillError, SetupError } from '../errors.js';
+import { runAllCleanups } from '../lifecycle.js';
+import { renderMarkdown } from '../report/markdown.js';
+import { VERSION } from '../version.js';
+import { consoleProgress } from './progress.js';
+
+export const EXIT = { pass: 0, fail: 1, input: 2, interrupted: 130 } as const;
+
+const SETUP_CODES = new Set(['PG_BINARIES_NOT_FOUND', 'PG_USER_MISSING', 'SERVER_START_FAILED']);
+
+const USAGE = `restore-drill ${VERSION}: proves PostgreSQL/TimescaleDB backups really restore.
+
+Usage:
+  restore-drill run <drill.yaml|folder>... [--reports-dir reports] [--keep] [--pg-bin DIR]
+  restore-drill validate <drill.yaml|folder>...
+  restore-drill list <drill.yaml|folder>...
+
+Options:
+  --reports-dir DIR  where each run's folder (report.md, journal.json, logs) is written (default: reports)
+  --keep             keep every throwaway instance's files (a failed drill's are always kept)
+  --pg-bin DIR       PostgreSQL binaries to use (default: $RESTORE_DRILL_PG_BIN, pg_config, PATH, usual folders)
+  -h, --help         this text
+  -v, --version      the version
+
+Exit codes: 0 every drill passed, 1 a drill failed a check or target, 2 bad input or setup failure.`;
+
+export interface Io {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+const defaultIo: Io = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+function writeReport(dir: string, journal: RunJournal): string {
+  const path = join(dir, 'report.md');
+  writeJournal(dir, journal);
+  writeFileSync(path, renderMarkdown(journal));
+  return path;
+}
+
+/** Exit code for a finished run. */
+export function exitCodeFor(journal: RunJournal): number {
+  if (journal.status === 'interrupted') return EXIT.interrupted;
+  if (journal.status === 'aborted') return EXIT.input;
+  if (journal.drills.some((d) => d.status === 'aborted' && d.errorCode && SETUP_CODES.has(d.errorCode))) return EXIT.input;
+  return journal.drills.every((d) => d.verdict === 'pass') ? EXIT.pass : EXIT.fail;
+}
+
+async function runCommand(paths: string[], values: Record<string, unknown>, io: Io): Promise<number> {
+  const drills = await loadDrills(paths);
+  const reportsDir = (values['reports-dir'] as string | undefined) ?? 'reports';
+  const progress = consoleProgress(io.err);
+  const listeners = [progress];
+  const run = new DrillRun(drills, {
+    reportsDir,
+    keep: Boolean(values.keep),
+    binDir: values['pg-bin'] as string | undefined,
+    listeners,
+  });
+  listeners.push(journalFile(run.dir));
+
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) process.exit(EXIT.interrupted); // A second Ctrl-C: stop waiting for cleanup.
+    signalled = true;
+    io.err(`\n${signal}: stopping servers and removing temp folders…`);
+    run.interrupt();
+    void runAllCleanups().finally(() => {
+      const report = writeReport(run.dir, run.journal);
+      io.err(`interrupted; journal and report: ${report}`);
+      process.exit(signal === 'SIGINT' ? EXIT.interrupted : 143);
+    });
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const journal = await run.run().catch((error: unknown) => {
+      if (error instanceof SetupError) {
+        io.err(`setup failed: ${error.message}`);
+        return run.journal;
+      }
+      throw error;
+    });
+    if (signalled) return new Promise<number>(() => {}); // The signal handler exits.
+    const report = writeReport(run.dir, journal);
+    const passed = journal.drills.filter((d) => d.verdict === 'pass').length;
+    io.out(
+      `${passed}/${journal.drills.length} drills passed in ${formatDuration(Date.parse(journal.endedAt ?? '') - Date.parse(journal.startedAt))}. Report: ${report}`,
+    );
+    return exitCodeFor(journal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function validateCommand(paths: string[], io: Io): Promise<number> {
+  const drills = await loadDrills(paths);
+  for (const { file, spec } of drills) io.out(`ok  ${file}: ${spec.name}`);
+  return EXIT.pass;
+}
+
+async function listCommand(paths: string[], io: Io): Promise<number> {
+  const drills = await loadDrills(paths);
+  io.out('name | backup | fault | recovery | RTO target | RPO target | file');
+  for (const { file, spec } of drills) {
+    const fault = spec.fault.type === 'drop-table' ? `drop-table ${spec.fault.table}` : spec.fault.type;
+    io.out(
+      [spec.name, `${spec.backup.method} ${spec.backup.format}`, fault, spec.recovery.procedure, formatDuration(spec.targets.rto), formatDuration(spec.targets.rpo), file].join(' | '),
+    );
+  }
+  return EXIT.pass;
+}
+
+export async function main(argv: readonly string[], io: Io = defaultIo): Promise<number> {
+  try {
+    const { values, positionals } = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        'reports-dir': { type: 'string' },
+        keep: { type: 'boolean' },
+        'pg-bin': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    });
+    if (values.version) {
+      io.out(VERSION);
+      return EXIT.pass;
+    }
+    const [command, ...paths] = positionals;
+    if (values.help || !command) {
+      io.out(USAGE);
+      return values.help ? EXIT.pass : EXIT.input;
+    }
+    if (!['run', 'validate', 'list'].includes(command)) {
+      throw new InputError('USAGE', `unknown command "${command}"; expected run, validate or list (see --help)`);
+    }
+    if (paths.length === 0) throw new InputError('USAGE', `${command}: name drill files or folders, e.g. restore-drill ${command} drills/`);
+    if (command === 'run') return await runCommand(paths, values, io);
+    if (command === 'validate') return await validateCommand(paths, io);
+    return await listCommand(paths, io);
+  } catch (error) {
+    if (error instanceof RestoreDrillError) {
+      io.err(error.message);
+      return error instanceof InputError || error instanceof SetupError ? EXIT.input : EXIT.fail;
+    }
+    if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.err(`${errorMessage(error)} (see --help)`);
+      return EXIT.input;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,16 @@
+/**
+ * Progress is a subscriber: the console, the journal file and anything else
+ * listen to the same runner events.
+ */
+import type { CommandRecord } from '../exec/command.js';
+import type { DrillJournal, PhaseJournal, RunJournal } from './journal.js';
+
+export interface RunListener {
+  runStarted?(run: RunJournal): void;
+  drillStarted?(run: RunJournal, drill: DrillJournal): void;
+  phaseStarted?(run: RunJournal, drill: DrillJournal, phase: PhaseJournal): void;
+  phaseEnded?(run: RunJournal, drill: DrillJournal, phase: PhaseJournal): void;
+  commandRan?(run: RunJournal, drill: DrillJournal, command: CommandRecord): void;
+  drillEnded?(run: RunJournal, drill: DrillJournal): void;
+  runEnded?(run: RunJournal): void;
+}

@@ -1,0 +1,111 @@
+/**
+ * Reads and validates drill files completely before anything starts. Every
+ * problem is collected with its file and field path
+ * (`drills/x.yaml: recovery.table: expected ...`), so one run of `validate`
+ * shows them all.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { isMap, parseDocument } from 'yaml';
+import { InputError } from '../errors.js';
+import { crossFieldProblems, drillSchema, type LoadedDrill } from './spec.js';
+
+const DRILL_FILE = /\.ya?ml$/;
+
+/** Files named on the command line, or every *.yaml / *.yml in the folders named, sorted. */
+export async function drillFiles(paths: readonly string[]): Promise<string[]> {
+  const files: string[] = [];
+  const problems: string[] = [];
+  for (const path of paths) {
+    let info;
+    try {
+      info = await stat(path);
+    } catch {
+      problems.push(`${path}: no such file or folder`);
+      continue;
+    }
+    if (info.isDirectory()) {
+      const names = (await readdir(path)).filter((n) => DRILL_FILE.test(n)).sort();
+      if (names.length === 0) problems.push(`${path}: no drill files (*.yaml) in this folder`);
+      files.push(...names.map((n) => join(path, n)));
+    } else {
+      files.push(path);
+    }
+  }
+  if (problems.length) throw new InputError('DRILL_FILE_INVALID', problems.join('\n'));
+  return files;
+}
+
+function display(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel.startsWith('..') ? file : rel;
+}
+
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+  let value = raw;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+/** Parses and validates one drill; returns its problems instead of throwing. */
+export async function parseDrill(file: string): Promise<{ drill?: LoadedDrill; problems: string[] }> {
+  const name = display(file);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    return { problems: [`${name}: cannot read: ${(error as Error).message}`] };
+  }
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length) {
+    return {
+      problems: doc.errors.map((e) => {
+        const at = e.linePos?.[0];
+        return `${name}${at ? `:${at.line}:${at.col}` : ''}: YAML syntax: ${e.message.split('\n')[0]}`;
+      }),
+    };
+  }
+  if (!isMap(doc.contents)) return { problems: [`${name}: expected a mapping of drill settings (name, backup, fault, ...)`] };
+  const raw = doc.toJS() as Record<string, unknown>;
+  const result = drillSchema.safeParse(raw);
+  const problems = crossFieldProblems(raw).map((p) => `${name}: ${p.path}: ${p.message}`);
+  if (!result.success) {
+    problems.unshift(
+      ...result.error.issues.map((issue) => {
+        const path = issue.path.join('.') || '(top level)';
+        const message =
+          issue.code === 'unrecognized_keys'
+            ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')} (check the spelling; see README "Drill files")`
+            : valueAt(raw, issue.path) === undefined
+              ? 'required'
+              : issue.message;
+        return `${name}: ${path}: ${message}`;
+      }),
+    );
+  }
+  if (problems.length || !result.success) return { problems };
+  return { drill: { file: name, spec: result.data }, problems: [] };
+}
+
+/** Loads every drill or throws one InputError listing every problem in every file. */
+export async function loadDrills(paths: readonly string[]): Promise<LoadedDrill[]> {
+  const files = await drillFiles(paths);
+  const drills: LoadedDrill[] = [];
+  const problems: string[] = [];
+  for (const file of files) {
+    const parsed = await parseDrill(file);
+    problems.push(...parsed.problems);
+    if (parsed.drill) drills.push(parsed.drill);
+  }
+  const seen = new Map<string, string>();
+  for (const { file, spec } of drills) {
+    const other = seen.get(spec.name);
+    if (other) problems.push(`${file}: name: "${spec.name}" is already used by ${other}; drill names must be unique`);
+    seen.set(spec.name, file);
+  }
+  if (problems.length) throw new InputError('DRILL_FILE_INVALID', problems.join('\n'));
+  return drills;
+}

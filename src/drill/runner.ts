@@ -1,0 +1,315 @@
+/**
+ * Walks each drill through its phases:
+ *   setup → seed → workload → baseline → backup → writes after backup → fault → recovery → verify
+ * and records everything in the journal. Drills run one after another: their
+ * timings are measurements and must not compete for the machine's two cores.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { now, sleep, type Instant } from '../clock.js';
+import { dumpCustom } from '../backup/pg-dump.js';
+import { runContentChecks } from '../checks/content.js';
+import { captureState, type DatabaseState } from '../checks/state.js';
+import { measureLoss, rpoCheck, rtoCheck } from '../checks/targets.js';
+import { combine } from '../checks/verdict.js';
+import { DATASET_TABLES, LEDGER_TABLE } from '../dataset/schema.js';
+import { seedDataset } from '../dataset/seed.js';
+import type { Instance } from '../engines/instance.js';
+import { NativeEngine } from '../engines/native.js';
+import { errorMessage, RestoreDrillError, UnsupportedError } from '../errors.js';
+import type { CommandContext } from '../exec/command.js';
+import { injectFault } from '../faults/inject.js';
+import { recover } from '../recovery/procedures.js';
+import { LedgerWorkload } from '../workload/ledger.js';
+import type { RunListener } from './events.js';
+import type { DrillJournal, PhaseJournal, RunJournal } from './journal.js';
+import type { LoadedDrill } from './spec.js';
+import { VERSION } from '../version.js';
+
+export interface RunOptions {
+  /** Parent folder of the run's report folder. */
+  reportsDir: string;
+  /** Keep every instance's files, not only a failed drill's. */
+  keep: boolean;
+  binDir?: string;
+  listeners: RunListener[];
+}
+
+export function newRunId(at = new Date()): string {
+  return `${at.toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(2).toString('hex')}`;
+}
+
+export class DrillRun {
+  readonly journal: RunJournal;
+  readonly dir: string;
+  private interrupted = false;
+  private current?: { drill: DrillJournal; phase?: PhaseJournal };
+  private readonly ctx: CommandContext;
+
+  constructor(
+    private readonly drills: readonly LoadedDrill[],
+    private readonly options: RunOptions,
+  ) {
+    const runId = newRunId();
+    this.dir = join(options.reportsDir, runId);
+    this.journal = {
+      tool: 'restore-drill',
+      version: VERSION,
+      runId,
+      status: 'running',
+      startedAt: new Date().toISOString(),
+      host: { hostname: hostname(), platform: `${process.platform}-${process.arch}`, node: process.version, pid: process.pid },
+      options: { keep: options.keep, binDir: options.binDir ?? null, drills: drills.map((d) => d.file) },
+      drills: [],
+    };
+    this.ctx = {
+      record: (command) => {
+        if (this.interrupted || !this.current) return;
+        this.current.phase?.commands.push(command);
+        this.emit((l) => l.commandRan?.(this.journal, this.current!.drill, command));
+      },
+    };
+  }
+
+  private emit(call: (listener: RunListener) => void): void {
+    for (const listener of this.options.listeners) call(listener);
+  }
+
+  /** Marks the run and its running drill interrupted (Ctrl-C); the journal says so, not nothing. */
+  interrupt(): void {
+    if (this.interrupted) return;
+    const at = new Date().toISOString();
+    for (const drill of this.journal.drills.filter((d) => d.status === 'running')) {
+      for (const phase of drill.phases.filter((p) => p.status === 'running')) {
+        Object.assign(phase, { status: 'failed', endedAt: at, error: 'interrupted' });
+      }
+      Object.assign(drill, { status: 'interrupted', endedAt: at, verdict: 'unknown' });
+      this.emit((l) => l.drillEnded?.(this.journal, drill));
+    }
+    this.journal.status = 'interrupted';
+    this.journal.endedAt = at;
+    this.emit((l) => l.runEnded?.(this.journal));
+    this.interrupted = true;
+  }
+
+  async run(): Promise<RunJournal> {
+    this.emit((l) => l.runStarted?.(this.journal));
+    let engine: NativeEngine | undefined;
+    try {
+      engine = await NativeEngine.create({ runId: this.journal.runId, ctx: this.ctx, binDir: this.options.binDir });
+      for (const drill of this.drills) {
+        if (this.interrupted) break;
+        await this.runDrill(engine, drill);
+      }
+      if (!this.interrupted) this.journal.status = 'completed';
+    } catch (error) {
+      if (!this.interrupted) {
+        this.journal.status = 'aborted';
+        this.journal.error = errorMessage(error);
+        throw error;
+      }
+    } finally {
+      await engine?.dispose();
+      if (!this.interrupted) {
+        this.journal.endedAt = new Date().toISOString();
+        this.emit((l) => l.runEnded?.(this.journal));
+      }
+    }
+    return this.journal;
+  }
+
+  private async phase<T>(drill: DrillJournal, name: string, work: (phase: PhaseJournal) => Promise<T>): Promise<T> {
+    const phase: PhaseJournal = { name, status: 'running', startedAt: new Date().toISOString(), commands: [] };
+    drill.phases.push(phase);
+    this.current = { drill, phase };
+    this.emit((l) => l.phaseStarted?.(this.journal, drill, phase));
+    const started = performance.now();
+    try {
+      const result = await work(phase);
+      phase.status = 'ok';
+      return result;
+    } catch (error) {
+      phase.status = 'failed';
+      phase.error = errorMessage(error);
+      throw error;
+    } finally {
+      phase.endedAt = new Date().toISOString();
+      phase.durationMs = performance.now() - started;
+      if (!this.interrupted) this.emit((l) => l.phaseEnded?.(this.journal, drill, phase));
+    }
+  }
+
+  private async runDrill(engine: NativeEngine, { file, spec }: LoadedDrill): Promise<void> {
+    const drill: DrillJournal = {
+      name: spec.name,
+      file,
+      ...(spec.description ? { description: spec.description } : {}),
+      status: 'running',
+      startedAt: new Date().toISOString(),
+      phases: [],
+      checks: [],
+    };
+    this.journal.drills.push(drill);
+    this.current = { drill };
+    this.emit((l) => l.drillStarted?.(this.journal, drill));
+    const started = performance.now();
+    const db = spec.database;
+    let instance: Instance | undefined;
+    let workload: LedgerWorkload | undefined;
+    let faultAt: Instant | undefined;
+    let recoveryFailed = false;
+    try {
+      instance = await this.phase(drill, 'setup', async (phase) => {
+        const started = await engine.startInstance(spec.name, join(this.dir, spec.name));
+        const info = await started.serverInfo();
+        const timescale = info.timescaledb !== null && engine.timescaleLibrary;
+        drill.engine = {
+          kind: started.kind,
+          server: info.version,
+          major: info.major,
+          binaries: engine.binaries.binDir,
+          binariesFoundBy: engine.binaries.source,
+          timescaledb: timescale ? info.timescaledb : null,
+          tools: { pg_dump: await started.toolVersion('pg_dump'), pg_restore: await started.toolVersion('pg_restore') },
+        };
+        const admin = await started.connect('postgres');
+        await admin.query(`create database ${db}`).finally(() => admin.end());
+        phase.detail = { port: started.connection.port, database: db };
+        return started;
+      });
+      const live = instance;
+
+      await this.phase(drill, 'seed', async (phase) => {
+        const client = await live.connect(db);
+        try {
+          const result = await seedDataset(client, {
+            scale: spec.dataset.scale,
+            seed: spec.dataset.seed,
+            timescale: drill.engine?.timescaledb != null,
+          });
+          drill.dataset = {
+            scale: spec.dataset.scale,
+            seed: spec.dataset.seed,
+            rows: result.rows,
+            layout: result.timescale ? 'TimescaleDB hypertable (candles) + continuous aggregate (candles_1h)' : 'plain PostgreSQL tables (TimescaleDB not available)',
+          };
+          phase.detail = { ...drill.dataset };
+        } finally {
+          await client.end();
+        }
+      });
+
+      workload = await this.phase(drill, 'workload', async (phase) => {
+        const started = new LedgerWorkload(await live.connect(db), spec.workload.rate);
+        started.start();
+        await sleep(spec.workload.lead);
+        phase.detail = { ratePerSecond: spec.workload.rate, leadMs: spec.workload.lead, committedBeforeBackup: started.commits.length };
+        return started;
+      });
+
+      const baseline = await this.phase(drill, 'baseline', async (phase) => {
+        const state = await captureState((d) => live.connect(d), db, DATASET_TABLES);
+        if (state.unreachable) throw new Error(`cannot read the seeded database: ${state.unreachable}`);
+        phase.detail = { tables: state.tables };
+        return state;
+      });
+
+      const backup = await this.phase(drill, 'backup', async (phase) => {
+        const artifact = await dumpCustom(live, db);
+        drill.backup = { ...artifact };
+        phase.detail = { path: artifact.path, sizeBytes: artifact.sizeBytes, sha256: artifact.sha256 };
+        return artifact;
+      });
+
+      await this.phase(drill, 'writes-after-backup', async (phase) => {
+        await sleep(spec.workload.afterBackup);
+        phase.detail = { durationMs: spec.workload.afterBackup, committedSoFar: workload!.commits.length };
+      });
+
+      await this.phase(drill, 'fault', async (phase) => {
+        const summary = await workload!.stop();
+        const result = await injectFault(live, db, spec.fault);
+        faultAt = now();
+        drill.fault = { type: spec.fault.type, summary: result.summary, at: faultAt.wall, ...result.detail, workload: summary };
+        phase.detail = drill.fault;
+      });
+
+      await this.phase(drill, 'recovery', async (phase) => {
+        const result = await recover(live, spec, backup);
+        drill.recovery = { procedure: spec.recovery.procedure, summary: result.summary, ...result.detail };
+        phase.detail = drill.recovery;
+      }).catch((error) => {
+        if (error instanceof UnsupportedError) throw error;
+        // A failed recovery is a finding, not a crash: the checks below show what it left.
+        recoveryFailed = true;
+        drill.recovery = { procedure: spec.recovery.procedure, error: errorMessage(error) };
+      });
+
+      await this.phase(drill, 'verify', (phase) => this.verify(drill, live, spec, baseline, workload!, faultAt!, phase));
+      drill.status = recoveryFailed ? 'failed' : 'completed';
+    } catch (error) {
+      if (this.interrupted) return;
+      drill.status = error instanceof UnsupportedError ? 'unsupported' : faultAt ? 'failed' : 'aborted';
+      drill.error = errorMessage(error);
+      if (error instanceof RestoreDrillError) drill.errorCode = error.code;
+    } finally {
+      if (workload) await workload.stop();
+      if (!this.interrupted) {
+        drill.verdict = drill.status === 'completed' || drill.status === 'failed' ? combine(drill.checks.map((c) => c.verdict)) : 'unknown';
+        const keepFiles = this.options.keep || drill.verdict !== 'pass';
+        if (instance) {
+          const kept = await this.phase(drill, 'teardown', (phase) => {
+            phase.detail = { keepFiles };
+            return instance!.destroy({ keepFiles });
+          });
+          if (kept.keptAt) drill.keptFiles = [kept.keptAt];
+        }
+        drill.endedAt = new Date().toISOString();
+        drill.durationMs = performance.now() - started;
+        this.emit((l) => l.drillEnded?.(this.journal, drill));
+      }
+    }
+  }
+
+  private async verify(
+    drill: DrillJournal,
+    instance: Instance,
+    spec: LoadedDrill['spec'],
+    baseline: DatabaseState,
+    workload: LedgerWorkload,
+    faultAt: Instant,
+    phase: PhaseJournal,
+  ): Promise<void> {
+    const recovered = await captureState((d) => instance.connect(d), spec.database, DATASET_TABLES);
+    const content = runContentChecks(spec.checks, baseline, recovered);
+    const verifiedAt = now();
+    const recoveredSeqs = await readLedger(instance, spec.database);
+    const loss = Array.isArray(recoveredSeqs) ? measureLoss(workload.commits, recoveredSeqs, faultAt) : recoveredSeqs;
+    const rto = rtoCheck(spec.targets.rto, faultAt, verifiedAt, content.every((c) => c.verdict === 'pass'));
+    const rpo = rpoCheck(spec.targets.rpo, loss);
+    drill.checks.push(...content, rto.check, rpo.check);
+    drill.rto = rto.rto;
+    drill.rpo = rpo.rpo;
+    phase.detail = { database: spec.database, checks: drill.checks.map((c) => `${c.name}: ${c.verdict}`) };
+  }
+}
+
+/** The ledger's sequence numbers after recovery; a missing ledger means every row was lost. */
+async function readLedger(instance: Instance, database: string): Promise<number[] | { error: string }> {
+  let client;
+  try {
+    client = await instance.connect(database);
+  } catch {
+    return []; // The database is gone: nothing it held was recovered.
+  }
+  try {
+    const { rows } = await client.query<{ seq: string }>(`select seq from ${LEDGER_TABLE} order by seq`);
+    return rows.map((r) => Number(r.seq));
+  } catch (error) {
+    if ((error as { code?: string }).code === '42P01') return []; // undefined_table
+    return { error: errorMessage(error) };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * The one small interface every backup method, fault, recovery and check uses
+ * to reach a database instance, whatever engine started it.
+ */
+import pg from 'pg';
+import type { CommandOptions, CommandResult } from '../exec/command.js';
+
+export type EngineKind = 'native' | 'docker';
+
+export interface ConnectionInfo {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+}
+
+export interface ServerInfo {
+  /** server_version, e.g. "15.18 (Debian 15.18-0+deb12u1)". */
+  version: string;
+  major: number;
+  /** Version of the timescaledb extension the server can load, or null. */
+  timescaledb: string | null;
+}
+
+/** The PostgreSQL client tools the harness runs against an instance. */
+export type PgTool = 'pg_dump' | 'pg_restore' | 'psql' | 'pg_amcheck' | 'pg_isready';
+
+export interface Instance {
+  readonly kind: EngineKind;
+  readonly name: string;
+  readonly connection: ConnectionInfo;
+  /** A folder the instance's tools write backups into and the harness reads. */
+  readonly backupDir: string;
+  /** Runs a client tool against this instance with PG* connection variables set. */
+  runTool(tool: PgTool, args: readonly string[], options?: CommandOptions): Promise<CommandResult>;
+  /** The binary and version that runTool uses for a tool, for the journal. */
+  toolVersion(tool: PgTool): Promise<string>;
+  connect(database?: string): Promise<pg.Client>;
+  serverInfo(): Promise<ServerInfo>;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  /** Stops the server, keeps its log, removes its files unless `keepFiles`. Never throws. */
+  destroy(options: { keepFiles: boolean }): Promise<{ keptAt?: string }>;
+}
+
+/**
+ * Session settings that make row text reproducible across instances, so
+ * content fingerprints (hashes of each row's text form) compare equal.
+ */
+const STABLE_SESSION = '-c TimeZone=UTC -c DateStyle=ISO -c extra_float_digits=1 -c IntervalStyle=postgres';
+
+export async function connectTo(info: ConnectionInfo, database: string): Promise<pg.Client> {
+  const client = new pg.Client({
+    host: info.host,
+    port: info.port,
+    user: info.user,
+    password: info.password,
+    database,
+    options: STABLE_SESSION,
+    connectionTimeoutMillis: 10_000,
+    application_name: 'restore-drill',
+  });
+  // A server killed or a database dropped under an open client emits 'error'; it is
+  // reported by the query that fails, so an unhandled event must not crash the harness.
+  client.on('error', () => {});
+  await client.connect();
+  return client;
+}
+
+export async function readServerInfo(client: pg.Client): Promise<ServerInfo> {
+  const { rows } = await client.query<{ version: string; num: string; tsdb: string | null }>(
+    `select current_setting('server_version') as version,
+            current_setting('server_version_num') as num,
+            (select default_version from pg_available_extensions where name = 'timescaledb') as tsdb`,
+  );
+  const row = rows[0]!;
+  return { version: row.version, major: Math.floor(Number(row.num) / 10000), timescaledb: row.tsdb };
+}

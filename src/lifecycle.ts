@@ -1,0 +1,26 @@
+/**
+ * Nothing may be left running: every server, container and temp folder the
+ * harness creates registers its cleanup here, and the CLI's signal handlers
+ * run them all on Ctrl-C before exiting.
+ */
+type Cleanup = () => Promise<void>;
+
+const cleanups = new Set<Cleanup>();
+
+export function registerCleanup(cleanup: Cleanup): () => void {
+  cleanups.add(cleanup);
+  return () => cleanups.delete(cleanup);
+}
+
+/** Runs every registered cleanup once, newest first, never throwing. */
+export async function runAllCleanups(): Promise<void> {
+  const pending = [...cleanups].reverse();
+  cleanups.clear();
+  for (const cleanup of pending) {
+    try {
+      await cleanup();
+    } catch {
+      // Best effort: one failed cleanup must not stop the others.
+    }
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The workload that makes data loss measurable: numbered, timestamped rows
+ * written to the ledger at a steady rate. Its own log of acknowledged commits
+ * is the independent truth RPO is counted against after recovery.
+ */
+import type pg from 'pg';
+import { now, type Instant } from '../clock.js';
+import { errorMessage } from '../errors.js';
+import { LEDGER_TABLE } from '../dataset/schema.js';
+
+export interface Commit {
+  seq: number;
+  /** When the server acknowledged the commit (client side). */
+  at: Instant;
+}
+
+export interface WorkloadSummary {
+  ratePerSecond: number;
+  committed: number;
+  firstSeq?: number;
+  lastSeq?: number;
+  /** A write sent but never acknowledged: it may or may not be committed. */
+  inFlightSeq?: number;
+  errors: string[];
+}
+
+export class LedgerWorkload {
+  readonly commits: Commit[] = [];
+  private readonly errors: string[] = [];
+  private inFlight?: number;
+  private running = false;
+  private loop?: Promise<void>;
+  private nextSeq = 1;
+
+  constructor(
+    private readonly client: pg.Client,
+    readonly ratePerSecond: number,
+  ) {}
+
+  start(): void {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    const intervalMs = 1000 / this.ratePerSecond;
+    const started = performance.now();
+    while (this.running) {
+      const seq = this.nextSeq++;
+      this.inFlight = seq;
+      try {
+        await this.client.query(`insert into ${LEDGER_TABLE} (seq) values ($1)`, [seq]);
+        this.commits.push({ seq, at: now() });
+        this.inFlight = undefined;
+      } catch (error) {
+        this.errors.push(`seq ${seq}: ${errorMessage(error)}`);
+        this.running = false;
+        break;
+      }
+      // Paced against the start, not the previous write, so the rate stays steady.
+      const due = started + (seq * intervalMs);
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+
+  /** Stops writing; every write the log holds was acknowledged before this returns. */
+  async stop(): Promise<WorkloadSummary> {
+    this.running = false;
+    await this.loop;
+    await this.client.end().catch(() => undefined);
+    return this.summary();
+  }
+
+  summary(): WorkloadSummary {
+    return {
+      ratePerSecond: this.ratePerSecond,
+      committed: this.commits.length,
+      firstSeq: this.commits[0]?.seq,
+      lastSeq: this.commits.at(-1)?.seq,
+      inFlightSeq: this.inFlight,
+      errors: [...this.errors],
+    };
+  }
+}
