@@ -122,9 +122,8 @@ cleanup() {
 	# the rootfs if interrupted; unmount (deepest first) before deleting, and
 	# never let rm cross into another filesystem (e.g. a bind-mounted /dev).
 	if [ -d "$root" ]; then
-		for m in $(awk -v r="$root" 'index($2, r "/") == 1 { print $2 }' /proc/mounts | sort -r); do
-			umount -l "$m" 2>/dev/null || :
-		done
+		awk -v r="$root" 'index($2, r "/") == 1 { print $2 }' /proc/mounts | sort -r |
+			while read -r m; do umount -l "$m" 2>/dev/null || :; done
 	fi
 	rm -rf --one-file-system "$work"
 	rm -f "$rootfs_tar.partial.$$"
@@ -166,12 +165,13 @@ build_rootfs() {
 
 	log "apt-get upgrade from $SUITE-updates and $SUITE-security"
 	mount -t proc proc "$root/proc"
-	cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || :
-	in_root apt-get -qq update >"$work/apt.log" 2>&1 &&
-		in_root apt-get -qq -y -o Dpkg::Options::=--force-confold upgrade >>"$work/apt.log" 2>&1 || {
+	# rm first: were it a symlink, writing through it would hit the host.
+	rm -f "$root/etc/resolv.conf" && cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+	if ! { in_root apt-get -qq update && in_root apt-get -qq -y -o Dpkg::Options::=--force-confold upgrade; } >"$work/apt.log" 2>&1; then
 		tail -n 30 "$work/apt.log" >&2
 		die "apt-get upgrade in the rootfs failed (log above)"
-	}
+	fi
+	# shellcheck disable=SC2016 # dpkg-query's own ${...} format
 	in_root dpkg-query -W -f='${Package} ${Version}\n' postgresql-$PG_MAJOR postgresql-client-$PG_MAJOR |
 		while read -r p v; do log "  $p $v"; done
 
@@ -187,8 +187,9 @@ build_rootfs() {
 	local old_uid old_gid
 	old_uid=$(in_root id -u postgres) old_gid=$(in_root id -g postgres)
 	if [ "$old_uid:$old_gid" != 999:999 ]; then
-		! in_root getent passwd 999 >/dev/null && ! in_root getent group 999 >/dev/null ||
+		if in_root getent passwd 999 >/dev/null || in_root getent group 999 >/dev/null; then
 			die "uid/gid 999 already taken in the rootfs"
+		fi
 		in_root groupmod -g 999 postgres
 		in_root usermod -u 999 postgres
 		find "$root" -xdev \( -uid "$old_uid" -o -gid "$old_gid" \) -print0 |
@@ -201,11 +202,13 @@ build_rootfs() {
 	# collation (CREATE DATABASE ... LOCALE) restore unchanged.
 	in_root localedef -i en_US -c -f UTF-8 -A /usr/share/locale/locale.alias en_US.UTF-8
 
-	# Same paths as the official image.
-	mkdir -p "$root/docker-entrypoint-initdb.d" "$root/var/lib/postgresql/data" "$root/var/run/postgresql"
+	# Same paths as the official image. Inside the chroot on purpose: the
+	# rootfs's /var/run is an absolute symlink to /run, which from the host
+	# side would resolve to the HOST's /run.
+	in_root mkdir -p /docker-entrypoint-initdb.d /var/lib/postgresql/data /var/run/postgresql
 	in_root chown -R postgres:postgres /var/lib/postgresql /var/run/postgresql
-	chmod 0700 "$root/var/lib/postgresql/data"
-	chmod 3775 "$root/var/run/postgresql"
+	in_root chmod 0700 /var/lib/postgresql/data
+	in_root chmod 3775 /var/run/postgresql
 
 	umount "$root/proc"
 	# Trim and drop host-specific or build-only files.
@@ -214,6 +217,8 @@ build_rootfs() {
 		"$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/var/log/*.log "$root"/var/log/apt/* \
 		"$root/usr/sbin/policy-rc.d"
 	find "$root/usr/share/doc" -type f ! -name copyright -delete
+	# docker bind-mounts its own resolv.conf/hostname; keep the host's out.
+	rm -f "$root/etc/resolv.conf" "$root/etc/hostname"
 	: >"$root/etc/resolv.conf"
 	echo localhost >"$root/etc/hostname"
 
@@ -239,6 +244,8 @@ install -m 0755 "$entrypoint_src" "$root/usr/local/bin/docker-entrypoint.sh"
 # (Debian 12's docker.io is 20.10) reject STOPSIGNAL in `import --change`;
 # probe with an empty tarball, and if rejected set it with a one-line legacy
 # build FROM the imported image (local, so still no registry).
+old_id=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || :)
+
 probe=restore-drill/stopsignal-probe:$$
 if tar -cf - -T /dev/null | docker import --change 'STOPSIGNAL SIGINT' - "$probe" >/dev/null 2>&1; then
 	docker image rm "$probe" >/dev/null
@@ -271,4 +278,9 @@ if [ "$import_tag" != "$image" ]; then
 fi
 
 [ "$(docker image inspect -f '{{.Config.StopSignal}}' "$image")" = SIGINT ] || die "$image lacks STOPSIGNAL SIGINT"
+# The image a --force rebuild replaced is now untagged; drop it unless a
+# container still uses it (then docker refuses, which is fine).
+if [ -n "$old_id" ] && [ "$old_id" != "$(docker image inspect -f '{{.Id}}' "$image")" ]; then
+	if docker image rm "$old_id" >/dev/null 2>&1; then log "removed superseded image ${old_id:7:12}"; fi
+fi
 log "built $image ($(docker image inspect -f '{{.Id}} {{.Size}}' "$image" | awk '{ printf "%s, %.0f MB", substr($1, 8, 12), $2 / 1e6 }'))"

@@ -80,6 +80,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
 
 	# POSTGRES_INITDB_ARGS is a shell-quoted string in the upstream contract
 	# (e.g. "--data-checksums --locale='C'"), hence eval into an array.
+	initdb_extra=()
 	eval "initdb_extra=( ${POSTGRES_INITDB_ARGS} )"
 	initdb_args=(--username="$POSTGRES_USER" --auth-local=trust --auth-host="$host_auth")
 	log "initialising $PGDATA (user $POSTGRES_USER, host auth $host_auth)"
@@ -113,6 +114,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
 		*.sh)
 			# Executable scripts run in their own process, others are sourced
 			# (upstream behaviour: sourced ones can see our variables).
+			# shellcheck disable=SC1090
 			if [ -x "$f" ]; then log "running $f"; "$f"; else log "sourcing $f"; . "$f"; fi ;;
 		*.sql) log "running $f"; "${psql_init[@]}" -f "$f" ;;
 		*.sql.gz) log "running $f"; gunzip -c "$f" | "${psql_init[@]}" ;;
