@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatDuration } from '../duration.js';
-import { journalFile, writeJournal } from '../drill/journal-file.js';
+import { writeJournal } from '../drill/journal-file.js';
 import type { RunJournal } from '../drill/journal.js';
 import { loadDrills } from '../drill/load.js';
 import { DrillRun } from '../drill/runner.js';
@@ -65,15 +65,12 @@ export function exitCodeFor(journal: RunJournal): number {
 async function runCommand(paths: string[], values: Record<string, unknown>, io: Io): Promise<number> {
   const drills = await loadDrills(paths);
   const reportsDir = (values['reports-dir'] as string | undefined) ?? 'reports';
-  const progress = consoleProgress(io.err);
-  const listeners = [progress];
   const run = new DrillRun(drills, {
     reportsDir,
     keep: Boolean(values.keep),
     binDir: values['pg-bin'] as string | undefined,
-    listeners,
+    listeners: [consoleProgress(io.err)],
   });
-  listeners.push(journalFile(run.dir));
 
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {

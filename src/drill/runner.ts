@@ -23,6 +23,7 @@ import { injectFault } from '../faults/inject.js';
 import { recover } from '../recovery/procedures.js';
 import { LedgerWorkload } from '../workload/ledger.js';
 import type { RunListener } from './events.js';
+import { journalFile } from './journal-file.js';
 import type { DrillJournal, PhaseJournal, RunJournal } from './journal.js';
 import type { LoadedDrill } from './spec.js';
 import { VERSION } from '../version.js';
@@ -46,6 +47,8 @@ export class DrillRun {
   private interrupted = false;
   private current?: { drill: DrillJournal; phase?: PhaseJournal };
   private readonly ctx: CommandContext;
+  /** The journal file first: whatever else listens, the run is on disk. */
+  private readonly listeners: RunListener[];
 
   constructor(
     private readonly drills: readonly LoadedDrill[],
@@ -63,6 +66,7 @@ export class DrillRun {
       options: { keep: options.keep, binDir: options.binDir ?? null, drills: drills.map((d) => d.file) },
       drills: [],
     };
+    this.listeners = [journalFile(this.dir), ...options.listeners];
     this.ctx = {
       record: (command) => {
         if (this.interrupted || !this.current) return;
@@ -73,7 +77,7 @@ export class DrillRun {
   }
 
   private emit(call: (listener: RunListener) => void): void {
-    for (const listener of this.options.listeners) call(listener);
+    for (const listener of this.listeners) call(listener);
   }
 
   /** Marks the run and its running drill interrupted (Ctrl-C); the journal says so, not nothing. */

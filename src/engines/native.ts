@@ -202,7 +202,8 @@ export class NativeEngine {
   }
 }
 
-async function hasTimescaleLibrary(binDir: string): Promise<boolean> {
+/** Whether the server binaries have TimescaleDB's library beside them (it must be preloaded). */
+export async function hasTimescaleLibrary(binDir: string): Promise<boolean> {
   let libDir = join(binDir, '..', 'lib');
   try {
     libDir = execFileSync(join(binDir, 'pg_config'), ['--pkglibdir'], { encoding: 'utf8' }).trim();
@@ -260,24 +261,27 @@ export class NativeInstance implements Instance {
   }
 
   async start(): Promise<void> {
-    await runCommand(
+    // pg_ctl -w waits on the postmaster's own status in its pid file and notices
+    // at once when it dies during start-up; the select 1 probe then confirms.
+    const started = await runCommand(
       this.engine.tool('pg_ctl'),
-      ['start', '-D', this.dataDir, '-l', this.logFile, '-W'],
+      ['start', '-D', this.dataDir, '-l', this.logFile, '-w', '-t', String(READY_TIMEOUT_MS / 1000)],
       this.engine.ctx,
-      { detached: true, timeoutMs: 30_000 },
+      { detached: true, allowFailure: true },
     );
-    await this.waitReady();
+    await this.waitReady(started.failed ? started.stderr.trim() || `pg_ctl exited with ${started.exitCode}` : undefined);
   }
 
-  /** Readiness by probe: a real `select 1`, with a deadline, failing fast if the postmaster died. */
-  private async waitReady(): Promise<void> {
+  /** Readiness by probe: a real `select 1`, with a deadline; never by reading the log. */
+  private async waitReady(startFailure?: string): Promise<void> {
     const deadline = performance.now() + READY_TIMEOUT_MS;
-    let lastError = 'no answer yet';
-    let sawPid = false;
-    while (performance.now() < deadline) {
+    let lastError = startFailure ?? 'no answer yet';
+    while (!startFailure && performance.now() < deadline) {
       const pid = await postmasterPid(this.dataDir);
-      if (pid) sawPid = true;
-      if (sawPid && (!pid || !isAlive(pid))) break;
+      if (!pid || !isAlive(pid)) {
+        lastError = 'the postmaster is not running';
+        break;
+      }
       try {
         const client = await connectTo(this.connection, 'postgres');
         await client.query('select 1');

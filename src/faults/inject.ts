@@ -14,7 +14,7 @@ export interface FaultResult {
 async function dropTable(instance: Instance, database: string, table: string): Promise<FaultResult> {
   const client = await instance.connect(database);
   const notices: string[] = [];
-  client.on('notice', (notice) => notices.push(notice.message ?? String(notice)));
+  client.on('notice', (notice) => notices.push([notice.message, notice.detail].filter(Boolean).join(': ')));
   try {
     // CASCADE, as an operator's mistake would: dependent foreign keys go with it.
     await client.query(`drop table ${quoteIdent(table)} cascade`);

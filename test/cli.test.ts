@@ -1,0 +1,80 @@
+/** The `restore-drill` command as a user runs it: a real process, exit codes, files, Ctrl-C. */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import type { RunJournal } from '../src/drill/journal.js';
+import { drillYaml, processesMentioning, tempDir, tempFoldersOf, writeDrill } from './helpers.js';
+
+const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
+
+function onlyRun(reportsDir: string): { dir: string; journal: RunJournal } {
+  const [runId] = readdirSync(reportsDir);
+  const dir = join(reportsDir, runId!);
+  return { dir, journal: JSON.parse(readFileSync(join(dir, 'journal.json'), 'utf8')) as RunJournal };
+}
+
+describe('restore-drill run', () => {
+  it('runs a drill, prints progress per phase, writes report.md and journal.json, exits 0', async () => {
+    const drills = tempDir('cli-drills');
+    const reports = tempDir('cli-reports');
+    writeDrill(drills, drillYaml({ name: 'cli-table-drop' }));
+    const result = await execa('node', [...CLI, 'run', drills, '--reports-dir', reports], { reject: false });
+    expect(result.exitCode).toBe(0);
+    expect(result.stderr).toMatch(/✓ cli-table-drop: backup/);
+    expect(result.stderr).toMatch(/✓ cli-table-drop: recovery/);
+    expect(result.stdout).toMatch(/1\/1 drills passed/);
+    const { dir, journal } = onlyRun(reports);
+    expect(journal.status).toBe('completed');
+    const report = readFileSync(join(dir, 'report.md'), 'utf8');
+    expect(report).toMatch(/\| \[cli-table-drop\]\(#cli-table-drop\) \| pg_dump \(custom\) \| DROP TABLE candles CASCADE on market \| restore-table \| 15m 00s \| [\d.]+m?s \| 24h 00m \| 0ms \(0 of \d+ rows lost\) \| ✅ PASS \|/);
+    expect(report).toMatch(/\| ✅ PASS \| fingerprint \| content fingerprint matches the backup in all 5 tables \|/);
+  });
+
+  it('exits 1 when a drill fails a check', async () => {
+    const drills = tempDir('cli-fail');
+    const reports = tempDir('cli-fail-reports');
+    writeDrill(drills, drillYaml({ name: 'cli-unrecovered', recovery: { procedure: 'none' } }));
+    const result = await execa('node', [...CLI, 'run', drills, '--reports-dir', reports], { reject: false });
+    expect(result.exitCode).toBe(1);
+    expect(readFileSync(join(onlyRun(reports).dir, 'report.md'), 'utf8')).toMatch(/❌ FAIL \| fingerprint \| content fingerprint differs in candles/);
+  });
+
+  it('exits 2 with guidance when no PostgreSQL binaries can be found', async () => {
+    const drills = tempDir('cli-nobin');
+    const reports = tempDir('cli-nobin-reports');
+    writeDrill(drills, drillYaml({ name: 'cli-nobin' }));
+    const result = await execa('node', [...CLI, 'run', drills, '--reports-dir', reports], {
+      reject: false,
+      env: { RESTORE_DRILL_PG_BIN: '/nonexistent/pg/bin' },
+    });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/RESTORE_DRILL_PG_BIN=\/nonexistent\/pg\/bin does not hold the PostgreSQL server binaries/);
+    expect(onlyRun(reports).journal.status).toBe('aborted');
+  });
+
+  it('on Ctrl-C stops its servers, removes its temp folders and leaves a journal that says interrupted', async () => {
+    const drills = tempDir('cli-sigint');
+    const reports = tempDir('cli-sigint-reports');
+    writeDrill(drills, drillYaml({ name: 'cli-sigint', workload: { rate: 50, lead: '20s', afterBackup: '1s' } }));
+    const child = execa('node', [...CLI, 'run', drills, '--reports-dir', reports], { reject: false });
+    // Interrupt while the workload writes: a server is up and a client is connected.
+    await new Promise<void>((resolve) => {
+      child.stderr!.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('cli-sigint: workload')) resolve();
+      });
+    });
+    const { journal: during } = onlyRun(reports);
+    expect(processesMentioning(during.runId).length).toBeGreaterThan(0);
+    child.kill('SIGINT');
+    const result = await child;
+    expect(result.exitCode).toBe(130);
+    const { dir, journal } = onlyRun(reports);
+    expect(journal.status).toBe('interrupted');
+    expect(journal.drills[0]).toMatchObject({ status: 'interrupted', verdict: 'unknown' });
+    expect(journal.drills[0]!.phases.at(-1)).toMatchObject({ name: 'workload', status: 'failed', error: 'interrupted' });
+    expect(existsSync(join(dir, 'report.md'))).toBe(true);
+    expect(processesMentioning(journal.runId)).toEqual([]);
+    expect(tempFoldersOf(journal.runId)).toEqual([]);
+  });
+});

@@ -1,0 +1,80 @@
+/** Drill files are validated completely before anything starts. */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadDrills } from '../src/drill/load.js';
+import { main } from '../src/cli/commands.js';
+import { drillYaml, tempDir, writeDrill } from './helpers.js';
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l) }, out, err };
+}
+
+describe('drill files', () => {
+  it('ships drills that validate, with defaults filled in', async () => {
+    const drills = await loadDrills(['drills']);
+    expect(drills.map((d) => d.spec.name)).toEqual(expect.arrayContaining(['table-drop', 'database-loss']));
+    const tableDrop = drills.find((d) => d.spec.name === 'table-drop')!.spec;
+    expect(tableDrop.checks).toEqual(['schema', 'row-counts', 'fingerprint', 'freshness']);
+    expect(tableDrop.targets.rto).toBe(15 * 60_000);
+  });
+
+  it('reports every problem with its file and field path, unknown keys included', async () => {
+    const dir = tempDir('bad');
+    const file = writeDrill(
+      dir,
+      drillYaml({
+        name: 'bad',
+        dataset: { scale: 'huge', sede: 3 },
+        fault: { type: 'drop-table', table: 'candels' },
+        targets: { rto: '15 minutes' },
+        surprise: true,
+      }),
+    );
+    const error = await loadDrills([file]).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(Error);
+    const lines = (error as Error).message.split('\n');
+    const name = file.replace(`${process.cwd()}/`, '');
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        `${name}: dataset.scale: expected one of tiny, small, medium, got "huge"`,
+        expect.stringMatching(new RegExp(`^${name}: dataset: unknown key "sede"`)),
+        `${name}: fault.table: expected one of symbols, candles, orders, trades, positions, drill_ledger, got "candels"`,
+        expect.stringMatching(new RegExp(`^${name}: targets.rto: expected a duration`)),
+        `${name}: targets.rpo: required`,
+        expect.stringMatching(new RegExp(`^${name}: \\(top level\\): unknown key "surprise"`)),
+      ]),
+    );
+  });
+
+  it('reports YAML syntax errors with line and column', async () => {
+    const dir = tempDir('syntax');
+    const file = join(dir, 'broken.yaml');
+    writeFileSync(file, 'name: [\n');
+    await expect(loadDrills([file])).rejects.toThrow(/broken\.yaml:\d+:\d+: YAML syntax/);
+  });
+
+  it('rejects two drills with the same name', async () => {
+    const dir = tempDir('dup');
+    writeDrill(dir, drillYaml({ name: 'same' }));
+    writeFileSync(join(dir, 'copy.yaml'), 'name: same\nbackup: {method: pg_dump}\nfault: {type: drop-database}\nrecovery: {procedure: none}\ntargets: {rto: 1m, rpo: 0}\n');
+    await expect(loadDrills([dir])).rejects.toThrow(/same\.yaml: name: "same" is already used by .*copy\.yaml/);
+  });
+
+  it('exits 2 from validate and from run, naming the file and the field, before anything starts', async () => {
+    const dir = tempDir('cli-bad');
+    const file = writeDrill(dir, drillYaml({ name: 'bad-cli', recovery: { procedure: 'restore-tabel' } }));
+    for (const command of ['validate', 'run']) {
+      const { io, err } = capture();
+      expect(await main([command, file], io)).toBe(2);
+      expect(err.join('\n')).toMatch(/bad-cli\.yaml: recovery\.procedure: expected procedure: restore-table, restore-database or none/);
+    }
+  });
+
+  it('exits 2 for an unknown command or flag', async () => {
+    expect(await main(['explode', 'drills'], capture().io)).toBe(2);
+    expect(await main(['run', 'drills', '--fast'], capture().io)).toBe(2);
+  });
+});

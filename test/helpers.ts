@@ -1,0 +1,65 @@
+/** Shared test helpers: drill files written on the fly, in-process runs, and leak probes. */
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import type { DrillJournal, RunJournal } from '../src/drill/journal.js';
+import { loadDrills } from '../src/drill/load.js';
+import { DrillRun } from '../src/drill/runner.js';
+
+export function tempDir(label: string): string {
+  return mkdtempSync(join(tmpdir(), `rd-test-${label}-`));
+}
+
+/** A tiny, fast drill: small dataset, short workload, overridable per test. */
+export function drillYaml(overrides: Record<string, unknown>): Record<string, unknown> {
+  return {
+    name: 'test-drill',
+    dataset: { scale: 'tiny', seed: 7 },
+    workload: { rate: 50, lead: '300ms', afterBackup: '700ms' },
+    backup: { method: 'pg_dump' },
+    fault: { type: 'drop-table', table: 'candles' },
+    recovery: { procedure: 'restore-table' },
+    targets: { rto: '15m', rpo: '24h' },
+    ...overrides,
+  };
+}
+
+export function writeDrill(dir: string, drill: Record<string, unknown>): string {
+  const file = join(dir, `${drill.name as string}.yaml`);
+  writeFileSync(file, stringify(drill));
+  return file;
+}
+
+/** Runs drills through the library, as the CLI does, and returns the journal and the run folder. */
+export async function runDrills(files: string[], reportsDir: string): Promise<{ journal: RunJournal; dir: string }> {
+  const run = new DrillRun(await loadDrills(files), { reportsDir, keep: false, listeners: [] });
+  const journal = await run.run();
+  return { journal, dir: run.dir };
+}
+
+export function check(drill: DrillJournal, name: string) {
+  const found = drill.checks.find((c) => c.name === name);
+  if (!found) throw new Error(`no check ${name} in ${drill.checks.map((c) => c.name).join(', ')}`);
+  return found;
+}
+
+/** Live (non-zombie) processes whose command line mentions the text, e.g. a run id. */
+export function processesMentioning(text: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      const state = /^State:\s+(\w)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+      if (state !== 'Z' && cmdline.includes(text) && Number(pid) !== process.pid) found.push(`${pid}: ${cmdline}`);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return found;
+}
+
+/** The harness's temp folders of a run still on disk. */
+export function tempFoldersOf(runId: string): string[] {
+  return readdirSync(tmpdir()).filter((name) => name.startsWith(`restore-drill-${runId}`));
+}
