@@ -134,13 +134,18 @@ export class DrillRun {
       phase.status = 'ok';
       return result;
     } catch (error) {
-      phase.status = 'failed';
-      phase.error = errorMessage(error);
+      // After Ctrl-C the cleanup breaks connections under running phases; the journal already says why.
+      if (!this.interrupted) {
+        phase.status = 'failed';
+        phase.error = errorMessage(error);
+      }
       throw error;
     } finally {
-      phase.endedAt = new Date().toISOString();
-      phase.durationMs = performance.now() - started;
-      if (!this.interrupted) this.emit((l) => l.phaseEnded?.(this.journal, drill, phase));
+      if (!this.interrupted) {
+        phase.endedAt = new Date().toISOString();
+        phase.durationMs = performance.now() - started;
+        this.emit((l) => l.phaseEnded?.(this.journal, drill, phase));
+      }
     }
   }
 
