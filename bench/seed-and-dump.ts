@@ -8,7 +8,8 @@
  * Goal (issue 2): seeding within about 2x of the plain COPY.
  */
 import { createWriteStream } from 'node:fs';
-import { chmod, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
@@ -36,7 +37,8 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
 }
 
 const engine = await NativeEngine.create({ runId: 'bench', ctx: {} });
-const instance = await engine.startInstance('bench', join(engine.workRoot, 'restore-drill-bench-logs'));
+const logs = await mkdtemp(join(tmpdir(), 'rd-bench-logs-'));
+const instance = await engine.startInstance('bench', logs);
 try {
   const admin = await instance.connect();
   await admin.query('create database market');
@@ -95,4 +97,5 @@ try {
 } finally {
   await instance.destroy({ keepFiles: false });
   await engine.dispose();
+  await rm(logs, { recursive: true, force: true });
 }

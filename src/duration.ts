@@ -1,5 +1,5 @@
 /**
- * Durations in drill files ("15m", "2h", "500ms", "0"). Our own small parser
+ * Durations and sizes in drill files ("15m", "2h", "500ms", "0"). Our own small parser
  * because the error must name the field and the accepted forms.
  */
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -29,4 +29,15 @@ export function formatDuration(ms: number | undefined): string {
   const h = Math.floor(ms / 3_600_000);
   const m = Math.round((ms % 3_600_000) / 60_000);
   return `${h}h ${String(m).padStart(2, '0')}m`;
+}
+
+const SIZE = /^(\d+)\s*([kmg]?)i?b?$/i;
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+export const SIZE_HINT = 'a size such as "64m", "512MiB" or "2g"';
+
+/** Bytes, or undefined when the text is not a size ("256m", "1g", "512MiB"). */
+export function parseSize(text: string): number | undefined {
+  const match = SIZE.exec(text.trim());
+  return match ? Number(match[1]) * SIZE_UNITS[match[2]!.toLowerCase()]! : undefined;
 }

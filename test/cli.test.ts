@@ -50,7 +50,7 @@ describe('restore-drill run', () => {
     });
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toMatch(/RESTORE_DRILL_PG_BIN=\/nonexistent\/pg\/bin does not hold the PostgreSQL server binaries/);
-    expect(onlyRun(reports).journal.status).toBe('aborted');
+    expect(onlyRun(reports).journal.drills[0]).toMatchObject({ status: 'aborted', errorCode: 'PG_BINARIES_NOT_FOUND' });
   });
 
   it('on Ctrl-C stops its servers, removes its temp folders and leaves a journal that says interrupted', async () => {

@@ -106,9 +106,21 @@ describe('native engine', () => {
     expect(processesMentioning(orphan.workDir)).toEqual([]);
   });
 
+  it.runIf(process.getuid?.() === 0)('puts the data folder on a size-limited tmpfs when asked, and unmounts it', async () => {
+    const small = await engine.startInstance('tmpfs', logs, { dataVolumeBytes: 64 * 1024 ** 2 });
+    const mounts = () => readFileSync('/proc/self/mounts', 'utf8');
+    expect(mounts()).toMatch(new RegExp(`^tmpfs ${small.dataDir} tmpfs .*size=65536k`, 'm'));
+    const client = await small.connect();
+    expect((await client.query('select 1 as one')).rows[0]).toEqual({ one: 1 });
+    await client.end();
+    await small.destroy({ keepFiles: false });
+    expect(mounts()).not.toContain(small.dataDir);
+    expect(existsSync(small.workDir)).toBe(false);
+  });
+
   it('fails with the server log when the server cannot start', async () => {
     mkdirSync(logs, { recursive: true });
-    const error = await engine.startInstance('broken', logs, { shared_buffers: "'not-a-size'" }).catch((e: unknown) => e);
+    const error = await engine.startInstance('broken', logs, { settings: { shared_buffers: "'not-a-size'" } }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SetupError);
     expect((error as SetupError).message).toMatch(/did not accept connections[\s\S]*shared_buffers/);
   });

@@ -1,44 +1,68 @@
 #!/usr/bin/env bash
-# Build a local PostgreSQL 15 image without any image registry:
-# debootstrap a minimal Debian bookworm rootfs with Debian's postgresql-15,
-# add scripts/docker/entrypoint.sh, and `docker import` it with the metadata a
+# Build a local PostgreSQL image without any image registry: debootstrap a
+# minimal Debian rootfs with the suite's own postgresql-<major>, add
+# scripts/docker/entrypoint.sh, and `docker import` it with the metadata a
 # Dockerfile would have set. Only a Debian apt mirror is needed.
 #
-# usage: build-local-image.sh [--force] [--no-cache] [IMAGE]
-#   IMAGE        image name:tag (default: $RESTORE_DRILL_IMAGE or
-#                restore-drill/postgres:15-local)
-#   --force      rebuild even if IMAGE exists (reuses the cached rootfs)
-#   --no-cache   also re-run debootstrap instead of using the cached rootfs
-#                (implies --force; use it to pick up new Debian updates)
+# usage: build-local-image.sh [--suite SUITE] [--force] [--no-cache] [IMAGE]
+#   --suite SUITE  Debian suite, which fixes the PostgreSQL major:
+#                  bookworm -> 15 (default), trixie -> 17
+#   IMAGE          image name:tag (default: $RESTORE_DRILL_IMAGE or
+#                  restore-drill/postgres:<major>-local, e.g. 15-local)
+#   --force        rebuild even if IMAGE exists (reuses the cached rootfs)
+#   --no-cache     also re-run debootstrap instead of using the cached rootfs
+#                  (implies --force; use it to pick up new Debian updates)
+# An existing IMAGE that holds another PostgreSQL major is never overwritten.
 # env:
-#   RESTORE_DRILL_CACHE           cache folder (default /var/cache/restore-drill)
+#   RESTORE_DRILL_SUITE           same as --suite (the option wins)
+#   RESTORE_DRILL_CACHE           cache folder (default /var/cache/restore-drill);
+#                                 rootfs tarballs and .debs are kept per suite
 #   RESTORE_DRILL_MIRROR          Debian mirror (default: the host's apt mirror
-#                                 for bookworm, else http://deb.debian.org/debian)
-#   RESTORE_DRILL_SECURITY_MIRROR security mirror (default: the host's, else
+#                                 for SUITE, else the host's mirror for its own
+#                                 release, else http://deb.debian.org/debian)
+#   RESTORE_DRILL_SECURITY_MIRROR security mirror (default: likewise, else
 #                                 http://deb.debian.org/debian-security)
 # Needs root (debootstrap, chroot, ownership-preserving tar), docker,
 # debootstrap; the docker daemon must be running.
 set -euo pipefail
 
-SUITE=bookworm
-PG_MAJOR=15
-DEFAULT_IMAGE=restore-drill/postgres:15-local
-
 log() { printf '[build-local-image %3ss] %s\n' "$SECONDS" "$*"; }
 die() { printf '[build-local-image] error: %s\n' "$*" >&2; exit 1; }
 
+# The PostgreSQL major each supported suite ships as its (only) default. A
+# fixed table rather than a mirror lookup: the default image tag depends on
+# it, and "image already exists" must stay an offline, sub-second answer.
+# build_rootfs warns if the suite's `postgresql` metapackage disagrees.
+suite_pg_major() {
+	case "$1" in
+	bookworm) echo 15 ;;
+	trixie) echo 17 ;;
+	*) return 1 ;;
+	esac
+}
+
 force=0
 no_cache=0
-image=${RESTORE_DRILL_IMAGE:-$DEFAULT_IMAGE}
-for arg in "$@"; do
-	case "$arg" in
+suite=${RESTORE_DRILL_SUITE:-bookworm}
+image_arg=
+while [ "$#" -gt 0 ]; do
+	case "$1" in
 	--force) force=1 ;;
 	--no-cache) force=1 no_cache=1 ;;
+	--suite) [ "$#" -ge 2 ] || die "--suite needs a value (bookworm or trixie)"; suite=$2; shift ;;
+	--suite=*) suite=${1#--suite=} ;;
 	-h | --help) sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
-	-*) die "unknown option $arg (try --help)" ;;
-	*) image=$arg ;;
+	-*) die "unknown option $1 (try --help)" ;;
+	*) image_arg=$1 ;;
 	esac
+	shift
 done
+
+SUITE=$suite
+PG_MAJOR=$(suite_pg_major "$SUITE") ||
+	die "unsupported suite '$SUITE' (supported: bookworm = PostgreSQL 15, trixie = PostgreSQL 17)"
+DEFAULT_IMAGE=restore-drill/postgres:$PG_MAJOR-local
+image=${image_arg:-${RESTORE_DRILL_IMAGE:-$DEFAULT_IMAGE}}
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 entrypoint_src=$script_dir/entrypoint.sh
@@ -50,13 +74,22 @@ docker info >/dev/null 2>&1 || die "docker daemon not reachable (docker info fai
 # built from older scripts can be spotted.
 recipe=$(cat "${BASH_SOURCE[0]}" "$entrypoint_src" | sha256sum | cut -c1-16)
 
-if [ "$force" = 0 ] && docker image inspect "$image" >/dev/null 2>&1; then
-	have=$(docker image inspect -f '{{index .Config.Labels "restore-drill.recipe"}}' "$image" 2>/dev/null || :)
-	log "image $image already exists, not rebuilding (--force rebuilds)"
-	if [ "$have" != "$recipe" ]; then
-		log "warning: $image was built from different scripts (recipe ${have:-none}, now $recipe); run with --force"
+# One inspect answers "exists?", "which major?" and "which recipe?".
+if info=$(docker image inspect -f '{{range .Config.Env}}{{println .}}{{end}}recipe={{index .Config.Labels "restore-drill.recipe"}}' "$image" 2>/dev/null); then
+	have_major=$(sed -n 's/^PG_MAJOR=//p' <<<"$info")
+	have=$(sed -n 's/^recipe=//p' <<<"$info")
+	# Neither report a PostgreSQL 15 image as the 17 one nor (with --force)
+	# replace one with the other, e.g. under a stray $RESTORE_DRILL_IMAGE.
+	if [ -n "$have_major" ] && [ "$have_major" != "$PG_MAJOR" ]; then
+		die "image $image holds PostgreSQL $have_major, but suite $SUITE builds $PG_MAJOR; name another IMAGE (default for $SUITE: $DEFAULT_IMAGE)"
 	fi
-	exit 0
+	if [ "$force" = 0 ]; then
+		log "image $image already exists, not rebuilding (--force rebuilds)"
+		if [ "$have" != "$recipe" ]; then
+			log "warning: $image was built from different scripts (recipe ${have:-none}, now $recipe); run with --force"
+		fi
+		exit 0
+	fi
 fi
 
 [ "$(id -u)" = 0 ] || die "must run as root (debootstrap, chroot, tar with owners)"
@@ -97,15 +130,27 @@ host_mirror() {
 	} | head -n1 | sed 's:/*$::'
 }
 
+# A host on bookworm usually has no trixie sources; its bookworm mirror (a
+# proxy, a local mirror, deb.debian.org) is then the best guess, as it is the
+# one known to be reachable. build_rootfs checks the suite is really there.
+host_suite=$(sed -n 's/^VERSION_CODENAME=["'\'']\{0,1\}\([a-z]*\).*/\1/p' /etc/os-release 2>/dev/null || :)
 mirror=${RESTORE_DRILL_MIRROR:-$(host_mirror "$SUITE")}
+[ -n "$mirror" ] || [ -z "$host_suite" ] || mirror=$(host_mirror "$host_suite")
 mirror=${mirror:-http://deb.debian.org/debian}
 security_mirror=${RESTORE_DRILL_SECURITY_MIRROR:-$(host_mirror "$SUITE-security")}
+[ -n "$security_mirror" ] || [ -z "$host_suite" ] || security_mirror=$(host_mirror "$host_suite-security")
 security_mirror=${security_mirror:-http://deb.debian.org/debian-security}
 arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
 
 cache=${RESTORE_DRILL_CACHE:-/var/cache/restore-drill}
-mkdir -p "$cache/debs"
+debs=$cache/debs/$SUITE
+mkdir -p "$debs"
 cache=$(cd "$cache" && pwd) # debootstrap --cache-dir wants an absolute path
+debs=$cache/debs/$SUITE
+# Older versions of this script (bookworm only) kept the .debs in debs/ itself.
+if [ "$SUITE" = bookworm ]; then
+	find "$cache/debs" -maxdepth 1 -type f -name '*.deb' -exec mv -t "$debs" {} +
+fi
 # The rootfs depends on this script (package list, tweaks) and the mirrors,
 # not on the entrypoint, which is added at import time: editing the
 # entrypoint costs an import (seconds), not a debootstrap (minutes).
@@ -135,21 +180,38 @@ trap 'exit 130' INT TERM
 # The rootfs as a tar stream; dev/proc/sys stay empty (docker mounts its own).
 tar_root() { tar --numeric-owner -C "$root" --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' -cf - .; }
 
+# Does URL answer (HTTP 200)? wget comes with debootstrap; curl as a fallback.
+url_ok() {
+	if command -v wget >/dev/null; then
+		wget -q -T 30 -t 2 -O /dev/null "$1"
+	elif command -v curl >/dev/null; then
+		curl -fsS -m 30 -o /dev/null "$1" 2>/dev/null
+	fi
+}
+
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"; }
 
 build_rootfs() {
 	local include=postgresql-$PG_MAJOR,postgresql-client-$PG_MAJOR,locales
 	case "$mirror $security_mirror" in *https:*) include=$include,ca-certificates ;; esac
 
+	# Fail early and plainly if the mirror lacks the suite (a bookworm-only
+	# mirror, a typo, no network) rather than deep inside debootstrap or apt.
+	local url
+	for url in "$mirror/dists/$SUITE/Release" "$mirror/dists/$SUITE-updates/Release" \
+		"$security_mirror/dists/$SUITE-security/Release"; do
+		url_ok "$url" || die "Debian $SUITE is not reachable: $url fails; set RESTORE_DRILL_MIRROR / RESTORE_DRILL_SECURITY_MIRROR to a mirror that carries $SUITE"
+	done
+
 	log "debootstrap $SUITE ($arch, minbase, +$include) from $mirror (takes a few minutes)"
 	debootstrap --variant=minbase --arch="$arch" --include="$include" \
-		--cache-dir="$cache/debs" "$SUITE" "$root" "$mirror" >"$work/debootstrap.log" 2>&1 || {
+		--cache-dir="$debs" "$SUITE" "$root" "$mirror" >"$work/debootstrap.log" 2>&1 || {
 		tail -n 30 "$work/debootstrap.log" >&2
 		die "debootstrap failed (log above)"
 	}
 	log "debootstrap done"
 
-	# Pull in bookworm-updates/-security: debootstrap only sees the point release.
+	# Pull in $SUITE-updates/-security: debootstrap only sees the point release.
 	cat >"$root/etc/apt/sources.list" <<-EOF
 		deb $mirror $SUITE main
 		deb $mirror $SUITE-updates main
@@ -171,11 +233,18 @@ build_rootfs() {
 		tail -n 30 "$work/apt.log" >&2
 		die "apt-get upgrade in the rootfs failed (log above)"
 	fi
+	# The table in suite_pg_major against the suite's own default major.
+	local default_major
+	default_major=$(in_root apt-cache depends postgresql 2>/dev/null |
+		sed -n 's/^ *Depends: postgresql-\([0-9][0-9]*\)$/\1/p' | head -n1)
+	if [ "$default_major" != "$PG_MAJOR" ]; then
+		log "warning: $SUITE's default PostgreSQL major is ${default_major:-unknown}, not $PG_MAJOR; building $PG_MAJOR anyway (update suite_pg_major)"
+	fi
 	# shellcheck disable=SC2016 # dpkg-query's own ${...} format
-	in_root dpkg-query -W -f='${Package} ${Version}\n' postgresql-$PG_MAJOR postgresql-client-$PG_MAJOR |
+	in_root dpkg-query -W -f='${Package} ${Version}\n' "postgresql-$PG_MAJOR" "postgresql-client-$PG_MAJOR" |
 		while read -r p v; do log "  $p $v"; done
 
-	# postgresql-common's postinst created /etc/postgresql/15/main during
+	# postgresql-common's postinst created /etc/postgresql/$PG_MAJOR/main during
 	# debootstrap; the image must start without any cluster.
 	if [ -d "$root/etc/postgresql/$PG_MAJOR/main" ]; then
 		in_root pg_dropcluster "$PG_MAJOR" main
@@ -233,7 +302,8 @@ if [ "$no_cache" = 0 ] && [ -s "$rootfs_tar" ]; then
 	tar --numeric-owner -C "$root" -xpf "$rootfs_tar"
 else
 	build_rootfs
-	# Older rootfs tarballs (other keys) are dead weight now.
+	# Older rootfs tarballs of this suite (other keys) are dead weight now;
+	# other suites' tarballs stay.
 	find "$cache" -maxdepth 1 -name "rootfs-$SUITE-pg$PG_MAJOR-$arch-*.tar" ! -path "$rootfs_tar" -delete
 fi
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Entrypoint of the locally built restore-drill PostgreSQL 15 image
-# (scripts/docker/build-local-image.sh copies it to
-# /usr/local/bin/docker-entrypoint.sh).
+# Entrypoint of the locally built restore-drill PostgreSQL images (any major;
+# scripts/docker/build-local-image.sh copies it to
+# /usr/local/bin/docker-entrypoint.sh; the image PATH picks the major).
 #
 # It honours the environment contract of the official `postgres` image, so the
 # same `docker run -e ...` lines work against either image:

@@ -15,20 +15,24 @@ import { errorMessage, InputError, RestoreDrillError, SetupError } from '../erro
 import { runAllCleanups } from '../lifecycle.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { VERSION } from '../version.js';
+import { DEFAULT_IMAGE } from '../engines/images.js';
 import { consoleProgress } from './progress.js';
 
 export const EXIT = { pass: 0, fail: 1, input: 2, interrupted: 130 } as const;
 
-const SETUP_CODES = new Set(['PG_BINARIES_NOT_FOUND', 'PG_USER_MISSING', 'SERVER_START_FAILED']);
+const SETUP_CODES = new Set(['PG_BINARIES_NOT_FOUND', 'PG_USER_MISSING', 'SERVER_START_FAILED', 'DOCKER_UNAVAILABLE']);
 
 const USAGE = `restore-drill ${VERSION}: proves PostgreSQL/TimescaleDB backups really restore.
 
 Usage:
-  restore-drill run <drill.yaml|folder>... [--reports-dir reports] [--keep] [--pg-bin DIR]
+  restore-drill run <drill.yaml|folder>... [--engine native|docker] [--image IMAGE] [--reports-dir reports] [--keep] [--pg-bin DIR]
   restore-drill validate <drill.yaml|folder>...
   restore-drill list <drill.yaml|folder>...
 
 Options:
+  --engine KIND      native (default: throwaway clusters from local binaries) or docker (testcontainers);
+                     overrides the drill files' engine.kind
+  --image IMAGE      the container image for --engine docker (default: $RESTORE_DRILL_IMAGE or ${DEFAULT_IMAGE})
   --reports-dir DIR  where each run's folder (report.md, journal.json, logs) is written (default: reports)
   --keep             keep every throwaway instance's files (a failed drill's are always kept)
   --pg-bin DIR       PostgreSQL binaries to use (default: $RESTORE_DRILL_PG_BIN, pg_config, PATH, usual folders)
@@ -65,8 +69,17 @@ export function exitCodeFor(journal: RunJournal): number {
 async function runCommand(paths: string[], values: Record<string, unknown>, io: Io): Promise<number> {
   const drills = await loadDrills(paths);
   const reportsDir = (values['reports-dir'] as string | undefined) ?? 'reports';
+  const engine = values.engine as string | undefined;
+  if (engine !== undefined && engine !== 'native' && engine !== 'docker') {
+    throw new InputError('USAGE', `--engine: expected native or docker, got "${engine}"`);
+  }
+  if (values.image !== undefined && engine !== 'docker' && drills.every((d) => d.spec.engine.kind !== 'docker')) {
+    throw new InputError('USAGE', '--image applies to the docker engine only: add --engine docker');
+  }
   const run = new DrillRun(drills, {
     reportsDir,
+    engine,
+    image: values.image as string | undefined,
     keep: Boolean(values.keep),
     binDir: values['pg-bin'] as string | undefined,
     listeners: [consoleProgress(io.err)],
@@ -87,13 +100,7 @@ async function runCommand(paths: string[], values: Record<string, unknown>, io: 
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const journal = await run.run().catch((error: unknown) => {
-      if (error instanceof SetupError) {
-        io.err(`setup failed: ${error.message}`);
-        return run.journal;
-      }
-      throw error;
-    });
+    const journal = await run.run();
     if (signalled) return new Promise<number>(() => {}); // The signal handler exits.
     const report = writeReport(run.dir, journal);
     const passed = journal.drills.filter((d) => d.verdict === 'pass').length;
@@ -115,11 +122,11 @@ async function validateCommand(paths: string[], io: Io): Promise<number> {
 
 async function listCommand(paths: string[], io: Io): Promise<number> {
   const drills = await loadDrills(paths);
-  io.out('name | backup | fault | recovery | RTO target | RPO target | file');
+  io.out('name | engine | backup | fault | recovery | RTO target | RPO target | file');
   for (const { file, spec } of drills) {
     const fault = spec.fault.type === 'drop-table' ? `drop-table ${spec.fault.table}` : spec.fault.type;
     io.out(
-      [spec.name, `${spec.backup.method} ${spec.backup.format}`, fault, spec.recovery.procedure, formatDuration(spec.targets.rto), formatDuration(spec.targets.rpo), file].join(' | '),
+      [spec.name, spec.engine.kind, `${spec.backup.method} ${spec.backup.format}`, fault, spec.recovery.procedure, formatDuration(spec.targets.rto), formatDuration(spec.targets.rpo), file].join(' | '),
     );
   }
   return EXIT.pass;
@@ -134,6 +141,8 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
         'reports-dir': { type: 'string' },
         keep: { type: 'boolean' },
         'pg-bin': { type: 'string' },
+        engine: { type: 'string' },
+        image: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },

@@ -63,6 +63,8 @@ export interface DrillJournal {
   rto?: Measurement;
   rpo?: RpoMeasurement;
   error?: string;
+  /** Things a person must know although no check failed, e.g. a tool of another major version than the server. */
+  warnings?: string[];
   /** The stable code of the error that stopped the drill, when it had one. */
   errorCode?: string;
   /** Where the throwaway instance's files were kept, when they were. */

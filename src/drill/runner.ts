@@ -15,11 +15,14 @@ import { measureLoss, rpoCheck, rtoCheck } from '../checks/targets.js';
 import { combine } from '../checks/verdict.js';
 import { DATASET_TABLES, LEDGER_TABLE } from '../dataset/schema.js';
 import { seedDataset } from '../dataset/seed.js';
-import type { Instance } from '../engines/instance.js';
+import { DockerEngine } from '../engines/docker.js';
+import { majorOf, type Engine } from '../engines/engine.js';
+import { defaultImage } from '../engines/images.js';
+import type { Instance, PgTool } from '../engines/instance.js';
 import { NativeEngine } from '../engines/native.js';
 import { errorMessage, RestoreDrillError, UnsupportedError } from '../errors.js';
 import type { CommandContext } from '../exec/command.js';
-import { injectFault } from '../faults/inject.js';
+import { injectFault, strikesMidWrite } from '../faults/inject.js';
 import { recover } from '../recovery/procedures.js';
 import { LedgerWorkload } from '../workload/ledger.js';
 import type { RunListener } from './events.js';
@@ -34,7 +37,21 @@ export interface RunOptions {
   /** Keep every instance's files, not only a failed drill's. */
   keep: boolean;
   binDir?: string;
+  /** Overrides every drill's engine.kind (the --engine flag). */
+  engine?: 'native' | 'docker';
+  /** Overrides every drill's engine.image (the --image flag). */
+  image?: string;
   listeners: RunListener[];
+}
+
+/** The engine a drill runs on: the flags first, then the drill file, then the defaults. */
+export function engineChoice(spec: LoadedDrill['spec'], options: Pick<RunOptions, 'engine' | 'image'>) {
+  const kind = options.engine ?? spec.engine.kind;
+  return {
+    kind,
+    image: kind === 'docker' ? (options.image ?? spec.engine.image ?? defaultImage()) : undefined,
+    tools: kind === 'docker' ? spec.engine.tools : undefined,
+  };
 }
 
 export function newRunId(at = new Date()): string {
@@ -49,6 +66,7 @@ export class DrillRun {
   private readonly ctx: CommandContext;
   /** The journal file first: whatever else listens, the run is on disk. */
   private readonly listeners: RunListener[];
+  private readonly engines = new Map<string, Promise<Engine>>();
 
   constructor(
     private readonly drills: readonly LoadedDrill[],
@@ -99,28 +117,35 @@ export class DrillRun {
 
   async run(): Promise<RunJournal> {
     this.emit((l) => l.runStarted?.(this.journal));
-    let engine: NativeEngine | undefined;
     try {
-      engine = await NativeEngine.create({ runId: this.journal.runId, ctx: this.ctx, binDir: this.options.binDir });
       for (const drill of this.drills) {
         if (this.interrupted) break;
-        await this.runDrill(engine, drill);
+        await this.runDrill(drill);
       }
       if (!this.interrupted) this.journal.status = 'completed';
-    } catch (error) {
-      if (!this.interrupted) {
-        this.journal.status = 'aborted';
-        this.journal.error = errorMessage(error);
-        throw error;
-      }
     } finally {
-      await engine?.dispose();
+      for (const engine of this.engines.values()) await (await engine.catch(() => undefined))?.dispose();
       if (!this.interrupted) {
         this.journal.endedAt = new Date().toISOString();
         this.emit((l) => l.runEnded?.(this.journal));
       }
     }
     return this.journal;
+  }
+
+  /** One engine per kind and image for the whole run, made when a drill first needs it. */
+  private engine(spec: LoadedDrill['spec']): Promise<Engine> {
+    const choice = engineChoice(spec, this.options);
+    const key = JSON.stringify(choice);
+    let engine = this.engines.get(key);
+    if (!engine) {
+      engine =
+        choice.kind === 'docker'
+          ? DockerEngine.create({ runId: this.journal.runId, ctx: this.ctx, image: choice.image!, tools: choice.tools })
+          : NativeEngine.create({ runId: this.journal.runId, ctx: this.ctx, binDir: this.options.binDir });
+      this.engines.set(key, engine);
+    }
+    return engine;
   }
 
   private async phase<T>(drill: DrillJournal, name: string, work: (phase: PhaseJournal) => Promise<T>): Promise<T> {
@@ -149,7 +174,7 @@ export class DrillRun {
     }
   }
 
-  private async runDrill(engine: NativeEngine, { file, spec }: LoadedDrill): Promise<void> {
+  private async runDrill({ file, spec }: LoadedDrill): Promise<void> {
     const drill: DrillJournal = {
       name: spec.name,
       file,
@@ -170,21 +195,26 @@ export class DrillRun {
     let recoveryFailed = false;
     try {
       instance = await this.phase(drill, 'setup', async (phase) => {
-        const started = await engine.startInstance(spec.name, join(this.dir, spec.name));
+        const engine = await this.engine(spec);
+        drill.engine = engine.describe();
+        const started = await engine.startInstance(spec.name, join(this.dir, spec.name), { dataVolumeBytes: spec.engine.dataVolume });
+        instance = started;
+        const needs = spec.fault.type === 'kill-server' ? started.capabilities.kill : undefined;
+        if (needs && !needs.supported) throw new UnsupportedError(`fault ${spec.fault.type} on the ${started.kind} engine: ${needs.why}`);
         const info = await started.serverInfo();
-        const timescale = info.timescaledb !== null && engine.timescaleLibrary;
-        drill.engine = {
-          kind: started.kind,
-          server: info.version,
-          major: info.major,
-          binaries: engine.binaries.binDir,
-          binariesFoundBy: engine.binaries.source,
-          timescaledb: timescale ? info.timescaledb : null,
-          tools: { pg_dump: await started.toolVersion('pg_dump'), pg_restore: await started.toolVersion('pg_restore') },
-        };
+        const tools: Record<string, string> = {};
+        for (const tool of ['pg_dump', 'pg_restore'] satisfies PgTool[]) {
+          tools[tool] = await started.toolVersion(tool);
+          const major = majorOf(tools[tool]);
+          // An older pg_dump against a newer server is the silent failure these drills exist to catch.
+          if (major !== info.major) {
+            (drill.warnings ??= []).push(`${tools[tool]} is major ${major ?? 'unknown'} but the server is PostgreSQL ${info.major}`);
+          }
+        }
+        drill.engine = { ...drill.engine, server: info.version, major: info.major, timescaledb: info.timescaledb, tools };
         const admin = await started.connect('postgres');
         await admin.query(`create database ${db}`).finally(() => admin.end());
-        phase.detail = { port: started.connection.port, database: db };
+        phase.detail = { port: started.connection.port, database: db, ...(spec.engine.dataVolume ? { dataVolumeBytes: spec.engine.dataVolume } : {}) };
         return started;
       });
       const live = instance;
@@ -237,9 +267,12 @@ export class DrillRun {
       });
 
       await this.phase(drill, 'fault', async (phase) => {
-        const summary = await workload!.stop();
+        // A crash strikes while the workload writes; operator mistakes come after its last write.
+        const midWrite = strikesMidWrite(spec.fault);
+        const before = midWrite ? undefined : await workload!.stop();
         const result = await injectFault(live, db, spec.fault);
         faultAt = now();
+        const summary = before ?? (await workload!.stop());
         drill.fault = { type: spec.fault.type, summary: result.summary, at: faultAt.wall, ...result.detail, workload: summary };
         phase.detail = drill.fault;
       });

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { CONTENT_CHECKS } from '../checks/content.js';
 import { DATASET_TABLES, LEDGER_TABLE } from '../dataset/schema.js';
 import { SCALE_NAMES } from '../dataset/scale.js';
-import { DURATION_HINT, parseDuration } from '../duration.js';
+import { DURATION_HINT, parseDuration, parseSize, SIZE_HINT } from '../duration.js';
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const ms = parseDuration(value);
@@ -16,6 +16,15 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
     return z.NEVER;
   }
   return ms;
+});
+
+const size = z.string().transform((value, ctx) => {
+  const bytes = parseSize(value);
+  if (bytes === undefined || bytes < 16 * 1024 ** 2) {
+    ctx.addIssue({ code: 'custom', message: `expected ${SIZE_HINT}, at least 16m, got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return bytes;
 });
 
 const TABLES = [...DATASET_TABLES, LEDGER_TABLE] as const;
@@ -34,8 +43,10 @@ const fault = z.discriminatedUnion(
   [
     z.strictObject({ type: z.literal('drop-table'), table }),
     z.strictObject({ type: z.literal('drop-database') }),
+    /** SIGKILL of the postmaster while the workload writes. */
+    z.strictObject({ type: z.literal('kill-server') }),
   ],
-  { error: (issue) => (issue.code === 'invalid_union' ? 'expected type: drop-table or drop-database' : undefined) },
+  { error: (issue) => (issue.code === 'invalid_union' ? 'expected type: drop-table, drop-database or kill-server' : undefined) },
 );
 
 const recovery = z.discriminatedUnion(
@@ -54,11 +65,13 @@ const recovery = z.discriminatedUnion(
       jobs: z.number().int().min(1).max(64).default(2),
       database: identifier.optional(),
     }),
+    /** Start the server again on its own data: crash recovery replays the WAL. */
+    z.strictObject({ procedure: z.literal('restart') }),
     z.strictObject({ procedure: z.literal('none') }),
   ],
   {
     error: (issue) =>
-      issue.code === 'invalid_union' ? 'expected procedure: restore-table, restore-database or none' : undefined,
+      issue.code === 'invalid_union' ? 'expected procedure: restore-table, restore-database, restart or none' : undefined,
   },
 );
 
@@ -67,6 +80,17 @@ export const drillSchema = z
     name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected lower-case letters, digits and dashes, e.g. table-drop'),
     description: z.string().optional(),
     database: identifier.default('market'),
+    engine: z
+      .strictObject({
+        kind: oneOf(['native', 'docker']).default('native'),
+        /** Docker only: the image (default: the pinned TimescaleDB image, or $RESTORE_DRILL_IMAGE). */
+        image: z.string().min(1).optional(),
+        /** Docker only: run pg_dump/pg_restore inside the container (the server's version) or from the host. */
+        tools: oneOf(['container', 'host']).default('container'),
+        /** A size-limited (tmpfs) data folder. */
+        dataVolume: size.optional(),
+      })
+      .prefault({}),
     dataset: z
       .strictObject({
         scale: oneOf(SCALE_NAMES).default('small'),

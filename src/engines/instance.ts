@@ -4,6 +4,7 @@
  */
 import pg from 'pg';
 import type { CommandOptions, CommandResult } from '../exec/command.js';
+import type { Capabilities } from './engine.js';
 
 export type EngineKind = 'native' | 'docker';
 
@@ -18,7 +19,7 @@ export interface ServerInfo {
   /** server_version, e.g. "15.18 (Debian 15.18-0+deb12u1)". */
   version: string;
   major: number;
-  /** Version of the timescaledb extension the server can load, or null. */
+  /** Version of the timescaledb extension the server preloads and can create, or null. */
   timescaledb: string | null;
 }
 
@@ -31,6 +32,7 @@ export interface Instance {
   readonly connection: ConnectionInfo;
   /** A folder the instance's tools write backups into and the harness reads. */
   readonly backupDir: string;
+  readonly capabilities: Capabilities;
   /** Runs a client tool against this instance with PG* connection variables set. */
   runTool(tool: PgTool, args: readonly string[], options?: CommandOptions): Promise<CommandResult>;
   /** The binary and version that runTool uses for a tool, for the journal. */
@@ -38,7 +40,10 @@ export interface Instance {
   connect(database?: string): Promise<pg.Client>;
   serverInfo(): Promise<ServerInfo>;
   stop(): Promise<void>;
+  /** Starts the server again on the same data (crash recovery after a kill) and waits until it answers. */
   start(): Promise<void>;
+  /** SIGKILL of the postmaster, as a crash would; only when capabilities.kill is supported. */
+  kill(): Promise<void>;
   /** Stops the server, keeps its log, removes its files unless `keepFiles`. Never throws. */
   destroy(options: { keepFiles: boolean }): Promise<{ keptAt?: string }>;
 }
@@ -71,7 +76,8 @@ export async function readServerInfo(client: pg.Client): Promise<ServerInfo> {
   const { rows } = await client.query<{ version: string; num: string; tsdb: string | null }>(
     `select current_setting('server_version') as version,
             current_setting('server_version_num') as num,
-            (select default_version from pg_available_extensions where name = 'timescaledb') as tsdb`,
+            case when current_setting('shared_preload_libraries') ~ 'timescaledb'
+                 then (select default_version from pg_available_extensions where name = 'timescaledb') end as tsdb`,
   );
   const row = rows[0]!;
   return { version: row.version, major: Math.floor(Number(row.num) / 10000), timescaledb: row.tsdb };

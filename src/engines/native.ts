@@ -3,25 +3,25 @@
  * own PostgreSQL binaries, each in its own temp folder (data, socket, backups,
  * log), with data checksums on and fsync left on so crash faults are honest.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { appendFile, copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { sleep } from '../clock.js';
-import { errorMessage, SetupError } from '../errors.js';
-import { runCommand, tail, type CommandContext, type CommandOptions } from '../exec/command.js';
+import { errorMessage, UnsupportedError } from '../errors.js';
+import { runCommand, settle, shellQuote, tail, type CommandContext, type CommandOptions } from '../exec/command.js';
 import { registerCleanup } from '../lifecycle.js';
+import { SUPPORTED, unsupported, type Capabilities, type Engine, type InstanceOptions } from './engine.js';
 import { connectTo, readServerInfo, type ConnectionInfo, type Instance, type PgTool, type ServerInfo } from './instance.js';
 import { handOver, unprivilegedUser, type RunAs } from './os-user.js';
+import { waitForSelect1 } from './readiness.js';
+import { isAlive, makeWorkDir, removeOrphanedWorkDirs } from './workdir.js';
 import { findPgBinaries, type PgBinaries } from './pg-binaries.js';
 
-/** Every folder the harness creates starts with this, so leftovers of a crashed run can be found. */
-export const WORK_PREFIX = 'restore-drill-';
-const MARKER = 'harness.json';
 const READY_TIMEOUT_MS = 30_000;
 const SUPERUSER = 'postgres';
 
@@ -45,15 +45,6 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 async function postmasterPid(dataDir: string): Promise<number | undefined> {
   try {
     const first = (await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0];
@@ -66,35 +57,32 @@ async function postmasterPid(dataDir: string): Promise<number | undefined> {
 
 /**
  * Removes what a crashed or killed earlier run left behind: its servers are
- * stopped and its temp folders deleted when the harness process that made them
- * is gone. Returns the folders removed.
+ * killed, its tmpfs unmounted and its temp folders deleted, once the harness
+ * process that made them is gone. Returns the folders removed.
  */
-export async function removeLeftovers(workRoot = tmpdir()): Promise<string[]> {
-  const removed: string[] = [];
-  let names: string[];
-  try {
-    names = await readdir(workRoot);
-  } catch {
-    return removed;
-  }
-  for (const name of names.filter((n) => n.startsWith(WORK_PREFIX))) {
-    const dir = join(workRoot, name);
-    let owner: number | undefined;
-    try {
-      owner = (JSON.parse(await readFile(join(dir, MARKER), 'utf8')) as { pid: number }).pid;
-    } catch {
-      continue; // Not ours, or still being created.
-    }
-    if (owner === undefined || isAlive(owner)) continue;
+export function removeLeftovers(workRoot = tmpdir()): Promise<string[]> {
+  return removeOrphanedWorkDirs(workRoot, async (dir) => {
     const pid = await postmasterPid(join(dir, 'data'));
     if (pid && isAlive(pid)) process.kill(pid, 'SIGKILL');
-    await rm(dir, { recursive: true, force: true });
-    removed.push(dir);
-  }
-  return removed;
+    await unmountIfMounted(join(dir, 'data'));
+  });
 }
 
-export class NativeEngine {
+/** Whether a path is a mount point (a tmpfs data folder), read from the kernel's mount table. */
+async function isMountPoint(path: string): Promise<boolean> {
+  try {
+    return (await readFile('/proc/self/mounts', 'utf8')).split('\n').some((line) => line.split(' ')[1] === path);
+  } catch {
+    return false;
+  }
+}
+
+async function unmountIfMounted(path: string): Promise<void> {
+  if (await isMountPoint(path)) await runCommand('umount', ['--lazy', path], {}, { allowFailure: true });
+}
+
+export class NativeEngine implements Engine {
+  readonly kind = 'native' as const;
   private templateDir?: Promise<string>;
   private readonly password = randomBytes(16).toString('hex');
   private readonly unregister: () => void;
@@ -118,6 +106,19 @@ export class NativeEngine {
     return new NativeEngine(binaries, runAs, options, timescale);
   }
 
+  describe(): Record<string, unknown> {
+    return { kind: this.kind, binaries: this.binaries.binDir, binariesFoundBy: this.binaries.source, version: this.binaries.versionText };
+  }
+
+  capabilities(): Capabilities {
+    return {
+      kill: SUPPORTED,
+      sizeLimitedVolume: this.runAs
+        ? SUPPORTED
+        : unsupported('a size-limited data folder is a tmpfs mount, and mounting needs root; run the harness as root or use --engine docker'),
+    };
+  }
+
   get workRoot(): string {
     return this.options.workRoot ?? tmpdir();
   }
@@ -126,12 +127,8 @@ export class NativeEngine {
     return join(this.binaries.binDir, name);
   }
 
-  /** A new temp folder owned by the server's user, marked with this harness's pid. */
-  async makeWorkDir(label: string): Promise<string> {
-    const dir = await mkdtemp(join(this.workRoot, `${WORK_PREFIX}${this.options.runId}-${label}-`));
-    await writeFile(join(dir, MARKER), JSON.stringify({ pid: process.pid, runId: this.options.runId }));
-    await handOver(dir, this.runAs);
-    return dir;
+  makeWorkDir(label: string): Promise<string> {
+    return makeWorkDir(this.workRoot, this.options.runId, label, this.runAs);
   }
 
   /** initdb once per run; each instance copies the result (≈0.3 s instead of ≈1 s). */
@@ -162,24 +159,39 @@ export class NativeEngine {
     return this.templateDir;
   }
 
-  async startInstance(name: string, logDir: string, settings: Record<string, string> = {}): Promise<NativeInstance> {
+  async startInstance(name: string, logDir: string, options: InstanceOptions = {}): Promise<NativeInstance> {
+    const capabilities = this.capabilities();
+    if (options.dataVolumeBytes && !capabilities.sizeLimitedVolume.supported) {
+      throw new UnsupportedError(capabilities.sizeLimitedVolume.why);
+    }
     const template = await this.template();
     const dir = await this.makeWorkDir(name);
-    const instance = new NativeInstance(this, name, dir, logDir, {
+    const instance = new NativeInstance(this, name, dir, logDir, capabilities, {
       host: '127.0.0.1',
       port: 0,
       user: SUPERUSER,
       password: this.password,
     });
     try {
-      await runCommand('cp', ['-a', join(template, 'data'), instance.dataDir], this.ctx);
+      if (options.dataVolumeBytes) {
+        await mkdir(instance.dataDir, { mode: 0o700 });
+        const owner = this.runAs ? `,uid=${this.runAs.uid},gid=${this.runAs.gid}` : '';
+        // Mounting is the one step that keeps root's rights.
+        await runCommand('mount', ['-t', 'tmpfs', '-o', `size=${options.dataVolumeBytes},mode=0700${owner}`, 'tmpfs', instance.dataDir], {
+          ...this.ctx,
+          runAs: undefined,
+        });
+        await runCommand('cp', ['-a', `${join(template, 'data')}/.`, instance.dataDir], this.ctx);
+      } else {
+        await runCommand('cp', ['-a', join(template, 'data'), instance.dataDir], this.ctx);
+      }
       for (const sub of ['sock', 'backups']) {
         await mkdir(join(dir, sub), { mode: 0o700 });
         await handOver(join(dir, sub), this.runAs);
       }
       await instance.configure({
         ...(this.timescaleLibrary ? { shared_preload_libraries: "'timescaledb'", 'timescaledb.telemetry_level': 'off' } : {}),
-        ...settings,
+        ...options.settings,
       });
       await instance.start();
     } catch (error) {
@@ -231,6 +243,7 @@ export class NativeInstance implements Instance {
     readonly name: string,
     readonly workDir: string,
     private readonly logDir: string,
+    readonly capabilities: Capabilities,
     readonly connection: ConnectionInfo,
   ) {
     this.dataDir = join(workDir, 'data');
@@ -260,43 +273,58 @@ export class NativeInstance implements Instance {
     await appendFile(join(this.dataDir, 'postgresql.conf'), `\n# restore-drill\n${text}\n`);
   }
 
+  /**
+   * The harness starts the postmaster as its own child, in its own process
+   * group, rather than through pg_ctl: pg_ctl leaves it orphaned, and where
+   * PID 1 reaps no orphans (many containers, some sandboxes) a killed
+   * postmaster stays a zombie whose pid blocks the restart that crash
+   * recovery needs. As our child it is reaped. Stops still use pg_ctl.
+   */
   async start(): Promise<void> {
-    // pg_ctl -w waits on the postmaster's own status in its pid file and notices
-    // at once when it dies during start-up; the select 1 probe then confirms.
-    const started = await runCommand(
-      this.engine.tool('pg_ctl'),
-      ['start', '-D', this.dataDir, '-l', this.logFile, '-w', '-t', String(READY_TIMEOUT_MS / 1000)],
+    const startedAt = new Date().toISOString();
+    const began = performance.now();
+    const log = await open(this.logFile, 'a');
+    const args = ['-D', this.dataDir];
+    const runAs = this.engine.ctx.runAs;
+    const child = spawn(this.engine.tool('postgres'), args, {
+      detached: true,
+      stdio: ['ignore', log.fd, log.fd],
+      ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
+    });
+    await log.close();
+    child.unref();
+    let exit: string | undefined;
+    child.on('error', (error) => (exit = `could not start postgres: ${error.message}`));
+    child.on('exit', (code, signal) => (exit = `the postmaster exited (${signal ?? `code ${code}`})`));
+    let failure: unknown;
+    try {
+      await this.waitReady(() => exit);
+    } catch (error) {
+      failure = error;
+    }
+    settle(
+      {
+        escapedCommand: `${[this.engine.tool('postgres'), ...args].map(shellQuote).join(' ')} (background, pid ${child.pid ?? '?'}, ready by probe)`,
+        startedAt,
+        durationMs: performance.now() - began,
+        exitCode: failure ? 1 : 0,
+        timedOut: false,
+        stdout: '',
+        stderr: failure ? errorMessage(failure) : '',
+      },
       this.engine.ctx,
-      { detached: true, allowFailure: true },
+      { allowFailure: true },
     );
-    await this.waitReady(started.failed ? started.stderr.trim() || `pg_ctl exited with ${started.exitCode}` : undefined);
+    if (failure) throw failure;
   }
 
-  /** Readiness by probe: a real `select 1`, with a deadline; never by reading the log. */
-  private async waitReady(startFailure?: string): Promise<void> {
-    const deadline = performance.now() + READY_TIMEOUT_MS;
-    let lastError = startFailure ?? 'no answer yet';
-    while (!startFailure && performance.now() < deadline) {
-      const pid = await postmasterPid(this.dataDir);
-      if (!pid || !isAlive(pid)) {
-        lastError = 'the postmaster is not running';
-        break;
-      }
-      try {
-        const client = await connectTo(this.connection, 'postgres');
-        await client.query('select 1');
-        await client.end();
-        return;
-      } catch (error) {
-        lastError = errorMessage(error);
-      }
-      await sleep(100);
-    }
-    throw new SetupError(
-      'SERVER_START_FAILED',
-      `PostgreSQL instance "${this.name}" did not accept connections on port ${this.connection.port} ` +
-        `(last probe: ${lastError}). Server log (${this.logFile}):\n${await this.logTail()}`,
-    );
+  private waitReady(exited: () => string | undefined): Promise<void> {
+    return waitForSelect1(() => this.connection, {
+      name: this.name,
+      timeoutMs: READY_TIMEOUT_MS,
+      gone: async () => exited(),
+      logTail: () => this.logTail(),
+    });
   }
 
   async logTail(): Promise<string> {
@@ -319,6 +347,24 @@ export class NativeInstance implements Instance {
         allowFailure: true,
       });
     }
+  }
+
+  async kill(): Promise<void> {
+    const pid = await this.pid();
+    if (!pid) throw new Error(`instance "${this.name}" has no running postmaster to kill`);
+    process.kill(pid, 'SIGKILL');
+    // The postmaster is gone at once; wait for its children to notice, so the next start is clean.
+    const deadline = performance.now() + 10_000;
+    while (performance.now() < deadline && (await this.childrenAlive(pid))) await sleep(50);
+  }
+
+  private async childrenAlive(postmaster: number): Promise<boolean> {
+    for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+      if (!/^\d+$/.test(entry)) continue;
+      const status = await readFile(`/proc/${entry}/status`, 'utf8').catch(() => '');
+      if (new RegExp(`^PPid:\\s+${postmaster}$`, 'm').test(status) && !/^State:\s+Z/m.test(status)) return true;
+    }
+    return false;
   }
 
   async pid(): Promise<number | undefined> {
@@ -348,9 +394,10 @@ export class NativeInstance implements Instance {
     };
   }
 
-  runTool(tool: PgTool, args: readonly string[], options: CommandOptions = {}) {
+  async runTool(tool: PgTool, args: readonly string[], options: CommandOptions = {}) {
     return runCommand(this.engine.tool(tool), args, this.engine.ctx, {
       ...options,
+      tool: await this.toolVersion(tool),
       env: { ...this.toolEnv(), ...options.env },
     });
   }
@@ -372,6 +419,7 @@ export class NativeInstance implements Instance {
       const left = await this.pid();
       if (left) process.kill(left, 'SIGKILL');
     }
+    await unmountIfMounted(this.dataDir);
     try {
       await mkdir(this.logDir, { recursive: true });
       await copyFile(this.logFile, join(this.logDir, `postgresql-${this.name}.log`));

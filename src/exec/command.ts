@@ -15,6 +15,8 @@ export interface CommandRecord {
   signal?: string;
   timedOut: boolean;
   stderrTail: string;
+  /** For PostgreSQL tools: which binary and version ran. */
+  tool?: string;
 }
 
 /** Where a command is recorded and whose rights it runs with. */
@@ -33,6 +35,8 @@ export interface CommandOptions {
   input?: string;
   /** Return the result instead of throwing when the exit code is not zero. */
   allowFailure?: boolean;
+  /** The binary and version, recorded with the command (PostgreSQL tools). */
+  tool?: string;
   /** Start in its own process group, so a terminal's Ctrl-C reaches the harness, not the server it starts. */
   detached?: boolean;
 }
@@ -47,6 +51,11 @@ export interface CommandResult {
 
 const STDERR_TAIL_LINES = 20;
 
+/** Quotes an argument for display the way a shell would need it. */
+export function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
 export function redact(text: string, secrets: readonly string[] = []): string {
   let out = text;
   for (const secret of secrets) {
@@ -58,6 +67,51 @@ export function redact(text: string, secrets: readonly string[] = []): string {
 export function tail(text: string, lines = STDERR_TAIL_LINES): string {
   const all = text.trimEnd().split('\n');
   return all.slice(-lines).join('\n');
+}
+
+/** What any command runner (execa here, `docker exec` for containers) reports back. */
+export interface Outcome {
+  escapedCommand: string;
+  startedAt: string;
+  durationMs: number;
+  exitCode: number | undefined;
+  signal?: string;
+  timedOut: boolean;
+  /** Set when the command could not be started at all. */
+  startError?: string;
+  stdout: string;
+  stderr: string;
+}
+
+/** Records an outcome in the journal and throws CommandError when it failed and failure was not allowed. */
+export function settle(outcome: Outcome, ctx: CommandContext, options: CommandOptions = {}): CommandResult {
+  const record: CommandRecord = {
+    command: redact(outcome.escapedCommand, ctx.secrets),
+    startedAt: outcome.startedAt,
+    durationMs: outcome.durationMs,
+    exitCode: outcome.exitCode ?? null,
+    timedOut: outcome.timedOut,
+    stderrTail: redact(tail(outcome.stderr), ctx.secrets),
+    ...(outcome.signal ? { signal: outcome.signal } : {}),
+    ...(options.tool ? { tool: options.tool } : {}),
+  };
+  ctx.record?.(record);
+  const failed = outcome.timedOut || outcome.exitCode !== 0;
+  if (failed && !options.allowFailure) {
+    const why = outcome.timedOut
+      ? `timed out after ${options.timeoutMs} ms`
+      : outcome.signal
+        ? `was killed by ${outcome.signal}`
+        : outcome.exitCode === undefined
+          ? `could not start (${redact(outcome.startError ?? 'unknown error', ctx.secrets)})`
+          : `exited with code ${outcome.exitCode}`;
+    throw new CommandError(
+      `${record.command} ${why}${record.stderrTail ? `:\n${record.stderrTail}` : ''}`,
+      outcome.exitCode,
+      record.stderrTail,
+    );
+  }
+  return { exitCode: outcome.exitCode ?? null, stdout: outcome.stdout, stderr: outcome.stderr, durationMs: outcome.durationMs, failed };
 }
 
 export async function runCommand(
@@ -80,33 +134,19 @@ export async function runCommand(
     gid: ctx.runAs?.gid,
     detached: options.detached ?? false,
   });
-  const durationMs = performance.now() - started;
-  const stderr = typeof result.stderr === 'string' ? result.stderr : '';
-  const stdout = typeof result.stdout === 'string' ? result.stdout : '';
-  const record: CommandRecord = {
-    command: redact(result.escapedCommand, ctx.secrets),
-    startedAt,
-    durationMs,
-    exitCode: result.exitCode ?? null,
-    timedOut: result.timedOut,
-    stderrTail: redact(tail(stderr), ctx.secrets),
-    ...(result.signal ? { signal: result.signal } : {}),
-  };
-  ctx.record?.(record);
-  const failed = result.failed;
-  if (failed && !options.allowFailure) {
-    const why = result.timedOut
-      ? `timed out after ${options.timeoutMs} ms`
-      : result.signal
-        ? `was killed by ${result.signal}`
-        : result.exitCode === undefined
-          ? `could not start (${result.code ?? 'unknown error'}: ${redact(result.originalMessage ?? '', ctx.secrets)})`
-          : `exited with code ${result.exitCode}`;
-    throw new CommandError(
-      `${record.command} ${why}${record.stderrTail ? `:\n${record.stderrTail}` : ''}`,
-      result.exitCode,
-      record.stderrTail,
-    );
-  }
-  return { exitCode: result.exitCode ?? null, stdout, stderr, durationMs, failed };
+  return settle(
+    {
+      escapedCommand: result.escapedCommand,
+      startedAt,
+      durationMs: performance.now() - started,
+      exitCode: result.exitCode,
+      signal: result.signal,
+      timedOut: result.timedOut,
+      startError: result.exitCode === undefined ? `${result.code ?? ''} ${result.originalMessage ?? ''}`.trim() : undefined,
+      stdout: typeof result.stdout === 'string' ? result.stdout : '',
+      stderr: typeof result.stderr === 'string' ? result.stderr : '',
+    },
+    ctx,
+    options,
+  );
 }

@@ -1,5 +1,6 @@
 /**
- * Faults that damage the live instance: a dropped table and a lost database.
+ * Faults that damage the live instance: a dropped table, a lost database, a
+ * killed server.
  * Each returns what it did, for the journal.
  */
 import type { Instance } from '../engines/instance.js';
@@ -34,11 +35,23 @@ async function dropDatabase(instance: Instance, database: string): Promise<Fault
   return { summary: `DROP DATABASE ${database} WITH (FORCE)`, detail: { database } };
 }
 
+async function killServer(instance: Instance): Promise<FaultResult> {
+  await instance.kill();
+  return { summary: `SIGKILL of the postmaster (${instance.kind}) while the workload writes`, detail: {} };
+}
+
+/** Faults that strike while the workload is still writing, rather than after it stopped. */
+export function strikesMidWrite(fault: FaultSpec): boolean {
+  return fault.type === 'kill-server';
+}
+
 export function injectFault(instance: Instance, database: string, fault: FaultSpec): Promise<FaultResult> {
   switch (fault.type) {
     case 'drop-table':
       return dropTable(instance, database, fault.table);
     case 'drop-database':
       return dropDatabase(instance, database);
+    case 'kill-server':
+      return killServer(instance);
   }
 }

@@ -5,6 +5,7 @@
  *    with a list that carries its indexes, constraints and sequences);
  *  - restore-database: a new database, `pg_restore -j N`, wrapped in
  *    timescaledb_pre_restore()/post_restore() when the archive has TimescaleDB;
+ *  - restart: start the killed server on its own data (crash recovery);
  *  - none: nothing, to show what an unrecovered fault looks like.
  */
 import { writeFile } from 'node:fs/promises';
@@ -96,6 +97,10 @@ async function restoreDatabase(instance: Instance, backup: BackupArtifact, datab
 
 export async function recover(instance: Instance, drill: DrillSpec, backup: BackupArtifact): Promise<RecoveryResult> {
   const recovery = drill.recovery;
+  if (recovery.procedure === 'restart') {
+    await instance.start();
+    return { database: drill.database, summary: 'server started again on its own data: crash recovery', detail: {} };
+  }
   if (recovery.procedure === 'none') {
     return { database: drill.database, summary: 'no recovery (the drill shows the damage as it stands)', detail: {} };
   }

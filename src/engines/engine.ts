@@ -1,0 +1,42 @@
+/**
+ * What every engine offers the runner: instances started for a drill, a
+ * description for the journal, and cleanup. Capabilities are optional: a
+ * fault an instance cannot undergo is reported as unsupported, with why.
+ */
+import type { Instance } from './instance.js';
+
+export type Capability = { supported: true } | { supported: false; why: string };
+
+export interface Capabilities {
+  /** SIGKILL of the postmaster, then a start that runs crash recovery. */
+  kill: Capability;
+  /** A data folder on a filesystem of a fixed size, so it can fill up. */
+  sizeLimitedVolume: Capability;
+}
+
+export interface InstanceOptions {
+  /** Extra postgresql.conf settings, as `name: value` (values quoted as the file wants them). */
+  settings?: Record<string, string>;
+  /** Put the data folder on a tmpfs of this many bytes. */
+  dataVolumeBytes?: number;
+}
+
+export interface Engine {
+  readonly kind: 'native' | 'docker';
+  /** Engine facts for the journal: binaries or image, versions. */
+  describe(): Record<string, unknown>;
+  startInstance(name: string, logDir: string, options?: InstanceOptions): Promise<Instance>;
+  dispose(): Promise<void>;
+}
+
+export function unsupported(why: string): Capability {
+  return { supported: false, why };
+}
+
+export const SUPPORTED: Capability = { supported: true };
+
+/** The major version in a tool's `--version` text, e.g. "pg_dump (PostgreSQL) 15.18" → 15. */
+export function majorOf(versionText: string): number | undefined {
+  const match = /\(PostgreSQL\)\s+(\d+)/.exec(versionText);
+  return match ? Number(match[1]) : undefined;
+}

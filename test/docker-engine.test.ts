@@ -1,0 +1,158 @@
+/**
+ * The Docker engine: the same drills in containers started through
+ * testcontainers. CI sets RESTORE_DRILL_REQUIRE_DOCKER=1, so a missing Docker
+ * engine or image there is a failure; elsewhere these tests skip and say why.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { getContainerRuntimeClient, ImageName } from 'testcontainers';
+import { describe, expect, it } from 'vitest';
+import { containersOfRun, DockerEngine, dockerAvailable, removeContainerLeftovers } from '../src/engines/docker.js';
+import { LOCAL_IMAGE } from '../src/engines/images.js';
+import type { RunJournal } from '../src/drill/journal.js';
+import { renderMarkdown } from '../src/report/markdown.js';
+import { check, drillYaml, runDrills, tempDir, tempFoldersOf, writeDrill } from './helpers.js';
+
+const IMAGE = process.env.RESTORE_DRILL_TEST_IMAGE ?? LOCAL_IMAGE;
+const OTHER_MAJOR_IMAGE = process.env.RESTORE_DRILL_TEST_IMAGE_OTHER_MAJOR ?? 'restore-drill/postgres:17-local';
+const REQUIRED = process.env.RESTORE_DRILL_REQUIRE_DOCKER === '1';
+
+process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
+process.env.TESTCONTAINERS_HOST_OVERRIDE ??= 'localhost';
+
+async function imagePresent(image: string): Promise<boolean> {
+  const client = await getContainerRuntimeClient();
+  return client.image.exists(ImageName.fromString(image));
+}
+
+const noDocker = await dockerAvailable();
+const missing = noDocker ? `no Docker engine answers (${noDocker.split('\n')[0]})` : (await imagePresent(IMAGE)) ? undefined : `image ${IMAGE} is not present (build it: scripts/docker/build-local-image.sh)`;
+const otherMajor = !missing && (await imagePresent(OTHER_MAJOR_IMAGE));
+
+describe('Docker availability', () => {
+  it.runIf(REQUIRED)('is required here (RESTORE_DRILL_REQUIRE_DOCKER=1): the engine answers and the image is present', () => {
+    expect(missing).toBeUndefined();
+  });
+});
+
+const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
+
+describe.skipIf(missing !== undefined)(`docker engine${missing ? ` (skipped: ${missing})` : ''}`, () => {
+  const drills = tempDir('docker-drills');
+  const reports = tempDir('docker-reports');
+  const onDocker = (overrides: Record<string, unknown>) =>
+    drillYaml({ ...overrides, engine: { kind: 'docker', image: IMAGE, ...(overrides.engine as object) } });
+
+  it('passes the same drills as the native engine, with the same phases and checks', async () => {
+    const scenarios = [
+      { name: 'table-drop' },
+      { name: 'database-loss', fault: { type: 'drop-database' }, recovery: { procedure: 'restore-database' } },
+    ];
+    for (const scenario of scenarios) {
+      const native = writeDrill(drills, drillYaml({ ...scenario, name: `${scenario.name}-native` }));
+      const docker = writeDrill(drills, onDocker({ ...scenario, name: `${scenario.name}-docker` }));
+      const { journal } = await runDrills([native, docker], reports);
+      const [onNative, inContainer] = journal.drills;
+      expect(inContainer!.engine).toMatchObject({ kind: 'docker', image: IMAGE, toolSource: 'container' });
+      expect(inContainer!.verdict).toBe('pass');
+      expect(onNative!.verdict).toBe('pass');
+      expect(inContainer!.phases.map((p) => p.name)).toEqual(onNative!.phases.map((p) => p.name));
+      expect(inContainer!.checks.map((c) => [c.name, c.verdict])).toEqual(onNative!.checks.map((c) => [c.name, c.verdict]));
+      // Same seed, same rows: the fingerprints agree across engines.
+      expect(check(inContainer!, 'fingerprint').evidence.tables).toEqual(check(onNative!, 'fingerprint').evidence.tables);
+      // Tools ran inside the container, recorded with their version, and matched the server.
+      const dump = inContainer!.phases.find((p) => p.name === 'backup')!.commands[0]!;
+      expect(dump.command).toMatch(/^docker exec --user postgres [0-9a-f]{12} pg_dump /);
+      expect(dump.tool).toMatch(new RegExp(`pg_dump in ${IMAGE}: pg_dump \\(PostgreSQL\\) ${inContainer!.engine!.major}\\.`));
+      expect(inContainer!.warnings).toBeUndefined();
+      expect(existsSync(join(reports, journal.runId, `${scenario.name}-docker`, `postgresql-${scenario.name}-docker.log`))).toBe(true);
+      expect(await containersOfRun(journal.runId)).toEqual([]);
+      expect(tempFoldersOf(journal.runId)).toEqual([]);
+    }
+  });
+
+  it('kills the server mid-write and recovers it by restart with no committed row lost', async () => {
+    const file = writeDrill(drills, onDocker({ name: 'docker-kill', fault: { type: 'kill-server' }, recovery: { procedure: 'restart' }, targets: { rto: '5m', rpo: '0' } }));
+    const { journal } = await runDrills([file], reports);
+    const drill = journal.drills[0]!;
+    expect(drill.verdict).toBe('pass');
+    expect(drill.rpo).toMatchObject({ lostRows: 0, measuredMs: 0 });
+    expect((drill.fault as { workload: { errors: string[] } }).workload.errors.length).toBe(1);
+  });
+
+  it('offers a size-limited tmpfs data folder', async () => {
+    const engine = await DockerEngine.create({ runId: 'dockertmpfs', ctx: {}, image: IMAGE });
+    const instance = await engine.startInstance('tmpfs', tempDir('docker-tmpfs-logs'), { dataVolumeBytes: 64 * 1024 ** 2 });
+    try {
+      const df = await execa('docker', ['exec', instance.id, 'df', '-B1', '--output=fstype,size', '/var/lib/postgresql/data']);
+      expect(df.stdout).toMatch(/tmpfs\s+67108864/);
+      expect(instance.capabilities.kill).toMatchObject({ supported: false });
+    } finally {
+      await instance.destroy({ keepFiles: false });
+    }
+  });
+
+  it('says unsupported, with why, when a fault needs a capability the instance lacks', async () => {
+    const file = writeDrill(
+      drills,
+      onDocker({ name: 'docker-kill-tmpfs', engine: { dataVolume: '64m' }, fault: { type: 'kill-server' }, recovery: { procedure: 'restart' } }),
+    );
+    const { journal } = await runDrills([file], reports);
+    expect(journal.drills[0]).toMatchObject({ status: 'unsupported', verdict: 'unknown' });
+    expect(journal.drills[0]!.error).toMatch(/kill-server on the docker engine: the data folder is a tmpfs/);
+    expect(await containersOfRun(journal.runId)).toEqual([]);
+  });
+
+  it.runIf(otherMajor)(`flags pg_dump of another major than the server (host tools against ${OTHER_MAJOR_IMAGE})`, async () => {
+    const file = writeDrill(drills, onDocker({ name: 'docker-mismatch', engine: { image: OTHER_MAJOR_IMAGE, tools: 'host' } }));
+    const { journal } = await runDrills([file], reports);
+    const drill = journal.drills[0]!;
+    expect(drill.warnings?.join('\n')).toMatch(/pg_dump \(host\): pg_dump \(PostgreSQL\) 15\.\d+.* is major 15 but the server is PostgreSQL 17/);
+    expect(drill.verdict).not.toBe('pass');
+    expect(drill.phases.find((p) => p.name === 'backup')?.error).toMatch(/server version mismatch/);
+    expect(renderMarkdown(journal)).toMatch(/⚠️ \*\*Warning:\*\* .*is major 15 but the server is PostgreSQL 17/);
+  });
+
+  it('on Ctrl-C removes its containers; after a killed harness the next start removes what it left', async () => {
+    const dir = tempDir('docker-cli');
+    const file = writeDrill(dir, onDocker({ name: 'docker-signals', workload: { rate: 50, lead: '30s', afterBackup: '1s' } }));
+    const runUntilWorkload = async (reportsDir: string) => {
+      const child = execa('node', [...CLI, 'run', file, '--reports-dir', reportsDir], { reject: false });
+      await new Promise<void>((resolve) => {
+        child.stderr!.on('data', (chunk: Buffer) => chunk.toString().includes('docker-signals: workload') && resolve());
+      });
+      const runId = readdirSync(reportsDir)[0]!;
+      expect((await containersOfRun(runId)).length).toBe(1);
+      return { child, runId };
+    };
+
+    const interrupted = await runUntilWorkload(tempDir('docker-sigint-reports'));
+    interrupted.child.kill('SIGINT');
+    expect((await interrupted.child).exitCode).toBe(130);
+    expect(await containersOfRun(interrupted.runId)).toEqual([]);
+
+    const reportsDir = tempDir('docker-sigkill-reports');
+    const killed = await runUntilWorkload(reportsDir);
+    killed.child.kill('SIGKILL');
+    await killed.child;
+    const journal = JSON.parse(readFileSync(join(reportsDir, killed.runId, 'journal.json'), 'utf8')) as RunJournal;
+    expect(journal.status).toBe('running'); // The harness died mid-run; its container is still there.
+    expect((await containersOfRun(killed.runId)).length).toBe(1);
+    await removeContainerLeftovers(await getContainerRuntimeClient());
+    expect(await containersOfRun(killed.runId)).toEqual([]);
+  });
+
+  // The socket is hidden in a private mount namespace: Docker is really absent for that process.
+  it.runIf(process.getuid?.() === 0)('exits 2 with guidance when no Docker engine answers', async () => {
+    const dir = tempDir('docker-down');
+    const file = writeDrill(dir, onDocker({ name: 'docker-down' }));
+    const hide = 'mount --bind /dev/null /var/run/docker.sock && exec "$@"';
+    const result = await execa('unshare', ['--mount', 'sh', '-c', hide, 'sh', 'node', ...CLI, 'run', file, '--reports-dir', tempDir('docker-down-reports')], {
+      reject: false,
+      env: { DOCKER_HOST: '' },
+    });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/--engine docker needs a Docker engine, and none answered/);
+  });
+});
