@@ -37,7 +37,7 @@ describe('restore-drill run', () => {
     writeDrill(drills, drillYaml({ name: 'cli-unrecovered', recovery: { procedure: 'none' } }));
     const result = await execa('node', [...CLI, 'run', drills, '--reports-dir', reports], { reject: false });
     expect(result.exitCode).toBe(1);
-    expect(readFileSync(join(onlyRun(reports).dir, 'report.md'), 'utf8')).toMatch(/❌ FAIL \| fingerprint \| content fingerprint differs in candles/);
+    expect(readFileSync(join(onlyRun(reports).dir, 'report.md'), 'utf8')).toMatch(/❌ FAIL \| fingerprint \| content fingerprint differs from the backup in candles/);
   });
 
   it('exits 2 with guidance when no PostgreSQL binaries can be found', async () => {

@@ -104,6 +104,17 @@ describe.skipIf(missing !== undefined)(`docker engine${missing ? ` (skipped: ${m
     expect(await containersOfRun(journal.runId)).toEqual([]);
   });
 
+  it('says unsupported, with why, for a physical restore into a container (its data folder is not reachable yet)', async () => {
+    const file = writeDrill(
+      drills,
+      onDocker({ name: 'docker-pitr', backup: { method: 'pg_basebackup' }, fault: { type: 'bad-write' }, recovery: { procedure: 'point-in-time', target: 'time' } }),
+    );
+    const { journal } = await runDrills([file], reports);
+    expect(journal.drills[0]).toMatchObject({ status: 'unsupported', verdict: 'unknown' });
+    expect(journal.drills[0]!.error).toMatch(/needs dataFolder on the docker engine: the data folder lives inside the container/);
+    expect(await containersOfRun(journal.runId)).toEqual([]);
+  });
+
   it.runIf(otherMajor)(`flags pg_dump of another major than the server (host tools against ${OTHER_MAJOR_IMAGE})`, async () => {
     const file = writeDrill(drills, onDocker({ name: 'docker-mismatch', engine: { image: OTHER_MAJOR_IMAGE, tools: 'host' } }));
     const { journal } = await runDrills([file], reports);

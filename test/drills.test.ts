@@ -53,7 +53,7 @@ describe('table drop → single-table restore', () => {
     const { drill } = await runOne({ name: 'table-drop-unrecovered', recovery: { procedure: 'none' } });
     expect(drill.verdict).toBe('fail');
     expect(check(drill, 'schema')).toMatchObject({ verdict: 'fail', summary: expect.stringMatching(/missingTables: candles/) });
-    expect(check(drill, 'fingerprint')).toMatchObject({ verdict: 'fail', summary: 'content fingerprint differs in candles' });
+    expect(check(drill, 'fingerprint')).toMatchObject({ verdict: 'fail', summary: 'content fingerprint differs from the backup in candles' });
     expect(check(drill, 'rto').verdict).toBe('fail');
     // A failed drill keeps its instance's files for inspection.
     expect(drill.keptFiles?.length).toBe(1);

@@ -48,8 +48,8 @@ function perTable(
       name,
       verdict: mismatched.length ? 'fail' : 'pass',
       summary: mismatched.length
-        ? `${what} differs in ${mismatched.join(', ')}`
-        : `${what} matches the backup in all ${Object.keys(tables).length} tables`,
+        ? `${what} differs from ${baseline.label} in ${mismatched.join(', ')}`
+        : `${what} matches ${baseline.label} in all ${Object.keys(tables).length} tables`,
       evidence: { mismatched, tables },
     };
   };

@@ -28,6 +28,8 @@ export interface SequenceState {
 
 export interface DatabaseState {
   database: string;
+  /** When it was taken, as the checks name it: "the backup", "the moment before the bad write". */
+  label: string;
   /** Set when the database itself could not be reached. */
   unreachable?: string;
   tables: Record<string, TableState | { error: string }>;
@@ -105,16 +107,17 @@ export async function captureState(
   connect: (database: string) => Promise<pg.Client>,
   database: string,
   tables: readonly string[],
+  label: string,
 ): Promise<DatabaseState> {
   const empty: DatabaseState['objects'] = { tables: [], indexes: [], constraints: [], sequences: {} };
   let client: pg.Client;
   try {
     client = await connect(database);
   } catch (error) {
-    return { database, unreachable: errorMessage(error), tables: {}, objects: empty };
+    return { database, label, unreachable: errorMessage(error), tables: {}, objects: empty };
   }
   try {
-    const state: DatabaseState = { database, tables: {}, objects: await objects(client) };
+    const state: DatabaseState = { database, label, tables: {}, objects: await objects(client) };
     for (const table of tables) {
       try {
         state.tables[table] = await tableState(client, table);
@@ -124,7 +127,7 @@ export async function captureState(
     }
     return state;
   } catch (error) {
-    return { database, unreachable: errorMessage(error), tables: {}, objects: empty };
+    return { database, label, unreachable: errorMessage(error), tables: {}, objects: empty };
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -42,6 +42,9 @@ export interface RpoMeasurement extends Measurement {
   recoveredRows?: number;
   /** Rows present that the workload never saw acknowledged. */
   unexpectedRows?: number;
+  /** With a recovery target: rows written after it, and how many of them wrongly came back. */
+  afterTargetRows?: number;
+  pastTargetRows?: number;
 }
 
 export interface DrillJournal {

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { now, sleep, type Instant } from '../clock.js';
+import { baseBackup } from '../backup/basebackup.js';
 import { dumpCustom } from '../backup/pg-dump.js';
 import { runContentChecks } from '../checks/content.js';
 import { captureState, type DatabaseState } from '../checks/state.js';
@@ -16,13 +17,13 @@ import { combine } from '../checks/verdict.js';
 import { DATASET_TABLES, LEDGER_TABLE } from '../dataset/schema.js';
 import { seedDataset } from '../dataset/seed.js';
 import { DockerEngine } from '../engines/docker.js';
-import { majorOf, type Engine } from '../engines/engine.js';
+import { majorOf, type Capabilities, type Engine } from '../engines/engine.js';
 import { defaultImage } from '../engines/images.js';
 import type { Instance, PgTool } from '../engines/instance.js';
 import { NativeEngine } from '../engines/native.js';
 import { errorMessage, RestoreDrillError, UnsupportedError } from '../errors.js';
 import type { CommandContext } from '../exec/command.js';
-import { injectFault, strikesMidWrite } from '../faults/inject.js';
+import { injectFault, type FaultResult } from '../faults/inject.js';
 import { recover } from '../recovery/procedures.js';
 import { LedgerWorkload } from '../workload/ledger.js';
 import type { RunListener } from './events.js';
@@ -189,21 +190,28 @@ export class DrillRun {
     this.emit((l) => l.drillStarted?.(this.journal, drill));
     const started = performance.now();
     const db = spec.database;
-    let instance: Instance | undefined;
+    /** Every instance the drill started (the struck one, a restored one), all torn down at the end. */
+    const instances: Instance[] = [];
     let workload: LedgerWorkload | undefined;
     let faultAt: Instant | undefined;
     let recoveryFailed = false;
     try {
-      instance = await this.phase(drill, 'setup', async (phase) => {
+      const instance = await this.phase(drill, 'setup', async (phase) => {
         const engine = await this.engine(spec);
         drill.engine = engine.describe();
-        const started = await engine.startInstance(spec.name, join(this.dir, spec.name), { dataVolumeBytes: spec.engine.dataVolume });
-        instance = started;
-        const needs = spec.fault.type === 'kill-server' ? started.capabilities.kill : undefined;
-        if (needs && !needs.supported) throw new UnsupportedError(`fault ${spec.fault.type} on the ${started.kind} engine: ${needs.why}`);
+        const physical = spec.backup.method !== 'pg_dump';
+        const started = await engine.startInstance(spec.name, this.logDir(spec), {
+          dataVolumeBytes: spec.engine.dataVolume,
+          ...(physical ? { walArchive: { timeoutMs: spec.backup.archiveTimeout } } : {}),
+        });
+        instances.push(started);
+        const needs = requiredCapabilities(spec).map((name) => ({ name, capability: started.capabilities[name] }));
+        for (const { name, capability } of needs) {
+          if (!capability.supported) throw new UnsupportedError(`${spec.fault.type} / ${spec.recovery.procedure} needs ${name} on the ${started.kind} engine: ${capability.why}`);
+        }
         const info = await started.serverInfo();
         const tools: Record<string, string> = {};
-        for (const tool of ['pg_dump', 'pg_restore'] satisfies PgTool[]) {
+        for (const tool of backupTools(spec)) {
           tools[tool] = await started.toolVersion(tool);
           const major = majorOf(tools[tool]);
           // An older pg_dump against a newer server is the silent failure these drills exist to catch.
@@ -248,16 +256,16 @@ export class DrillRun {
       });
 
       const baseline = await this.phase(drill, 'baseline', async (phase) => {
-        const state = await captureState((d) => live.connect(d), db, DATASET_TABLES);
+        const state = await captureState((d) => live.connect(d), db, DATASET_TABLES, 'the backup');
         if (state.unreachable) throw new Error(`cannot read the seeded database: ${state.unreachable}`);
         phase.detail = { tables: state.tables };
         return state;
       });
 
       const backup = await this.phase(drill, 'backup', async (phase) => {
-        const artifact = await dumpCustom(live, db);
+        const artifact = spec.backup.method === 'pg_dump' ? await dumpCustom(live, db) : await baseBackup(live);
         drill.backup = { ...artifact };
-        phase.detail = { path: artifact.path, sizeBytes: artifact.sizeBytes, sha256: artifact.sha256 };
+        phase.detail = { path: artifact.path, sizeBytes: artifact.sizeBytes, sha256: artifact.sha256, ...artifact.detail };
         return artifact;
       });
 
@@ -266,29 +274,47 @@ export class DrillRun {
         phase.detail = { durationMs: spec.workload.afterBackup, committedSoFar: workload!.commits.length };
       });
 
-      await this.phase(drill, 'fault', async (phase) => {
-        // A crash strikes while the workload writes; operator mistakes come after its last write.
-        const midWrite = strikesMidWrite(spec.fault);
-        const before = midWrite ? undefined : await workload!.stop();
-        const result = await injectFault(live, db, spec.fault);
-        faultAt = now();
-        const summary = before ?? (await workload!.stop());
-        drill.fault = { type: spec.fault.type, summary: result.summary, at: faultAt.wall, ...result.detail, workload: summary };
+      const fault = await this.phase(drill, 'fault', async (phase) => {
+        // The workload writes through the fault, as the application would, and a little after it.
+        const result = await injectFault({
+          instance: live,
+          database: db,
+          fault: spec.fault,
+          workload: workload!,
+          backup,
+          capture: () => captureState((d) => live.connect(d), db, DATASET_TABLES, 'the moment before the bad write'),
+        });
+        faultAt = result.at;
+        await sleep(spec.workload.afterFault);
+        const summary = await workload!.stop();
+        drill.fault = { type: spec.fault.type, summary: result.summary, at: result.at.wall, ...result.detail, workload: summary };
         phase.detail = drill.fault;
+        return result;
       });
 
-      await this.phase(drill, 'recovery', async (phase) => {
-        const result = await recover(live, spec, backup);
+      const recovered = await this.phase(drill, 'recovery', async (phase) => {
+        const result = await recover({
+          engine: await this.engine(spec),
+          instance: live,
+          drill: spec,
+          backup,
+          fault,
+          logDir: this.logDir(spec),
+          track: (started) => instances.push(started),
+          report: (check) => drill.checks.push(check),
+        });
         drill.recovery = { procedure: spec.recovery.procedure, summary: result.summary, ...result.detail };
         phase.detail = drill.recovery;
-      }).catch((error) => {
+        return result.instance;
+      }).catch((error: unknown) => {
         if (error instanceof UnsupportedError) throw error;
         // A failed recovery is a finding, not a crash: the checks below show what it left.
         recoveryFailed = true;
         drill.recovery = { procedure: spec.recovery.procedure, error: errorMessage(error) };
+        return live;
       });
 
-      await this.phase(drill, 'verify', (phase) => this.verify(drill, live, spec, baseline, workload!, faultAt!, phase));
+      await this.phase(drill, 'verify', (phase) => this.verify(drill, recovered, spec, fault.expected ?? baseline, workload!, fault, phase));
       drill.status = recoveryFailed ? 'failed' : 'completed';
     } catch (error) {
       if (this.interrupted) return;
@@ -300,12 +326,15 @@ export class DrillRun {
       if (!this.interrupted) {
         drill.verdict = drill.status === 'completed' || drill.status === 'failed' ? combine(drill.checks.map((c) => c.verdict)) : 'unknown';
         const keepFiles = this.options.keep || drill.verdict !== 'pass';
-        if (instance) {
-          const kept = await this.phase(drill, 'teardown', (phase) => {
-            phase.detail = { keepFiles };
-            return instance!.destroy({ keepFiles });
+        if (instances.length) {
+          const kept = await this.phase(drill, 'teardown', async (phase) => {
+            phase.detail = { keepFiles, instances: instances.map((i) => i.name) };
+            const results = [];
+            for (const each of instances) results.push(await each.destroy({ keepFiles }));
+            return results;
           });
-          if (kept.keptAt) drill.keptFiles = [kept.keptAt];
+          const keptAt = kept.flatMap((k) => (k.keptAt ? [k.keptAt] : []));
+          if (keptAt.length) drill.keptFiles = keptAt;
         }
         drill.endedAt = new Date().toISOString();
         drill.durationMs = performance.now() - started;
@@ -318,23 +347,42 @@ export class DrillRun {
     drill: DrillJournal,
     instance: Instance,
     spec: LoadedDrill['spec'],
-    baseline: DatabaseState,
+    expected: DatabaseState,
     workload: LedgerWorkload,
-    faultAt: Instant,
+    fault: FaultResult,
     phase: PhaseJournal,
   ): Promise<void> {
-    const recovered = await captureState((d) => instance.connect(d), spec.database, DATASET_TABLES);
-    const content = runContentChecks(spec.checks, baseline, recovered);
+    const recovered = await captureState((d) => instance.connect(d), spec.database, DATASET_TABLES, 'after recovery');
+    const content = runContentChecks(spec.checks, expected, recovered);
     const verifiedAt = now();
     const recoveredSeqs = await readLedger(instance, spec.database);
-    const loss = Array.isArray(recoveredSeqs) ? measureLoss(workload.commits, recoveredSeqs, faultAt) : recoveredSeqs;
-    const rto = rtoCheck(spec.targets.rto, faultAt, verifiedAt, content.every((c) => c.verdict === 'pass'));
+    const boundary = fault.target?.firstSeqAfter;
+    const loss = Array.isArray(recoveredSeqs) ? measureLoss(workload.commits, recoveredSeqs, fault.at, boundary) : recoveredSeqs;
+    const rto = rtoCheck(spec.targets.rto, fault.at, verifiedAt, content.every((c) => c.verdict === 'pass'));
     const rpo = rpoCheck(spec.targets.rpo, loss);
     drill.checks.push(...content, rto.check, rpo.check);
     drill.rto = rto.rto;
     drill.rpo = rpo.rpo;
-    phase.detail = { database: spec.database, checks: drill.checks.map((c) => `${c.name}: ${c.verdict}`) };
+    phase.detail = { instance: instance.name, database: spec.database, checks: drill.checks.map((c) => `${c.name}: ${c.verdict}`) };
   }
+
+  private logDir(spec: LoadedDrill['spec']): string {
+    return join(this.dir, spec.name);
+  }
+}
+
+/** The instance capabilities a drill's fault and recovery rely on. */
+function requiredCapabilities(spec: LoadedDrill['spec']): Array<keyof Capabilities> {
+  const needs = new Set<keyof Capabilities>();
+  if (['kill-server', 'lose-instance', 'missing-wal'].includes(spec.fault.type)) needs.add('kill');
+  if (['lose-instance', 'missing-wal'].includes(spec.fault.type) || spec.recovery.procedure === 'point-in-time') needs.add('dataFolder');
+  if (spec.engine.dataVolume) needs.add('sizeLimitedVolume');
+  return [...needs];
+}
+
+/** The client tools whose versions must match the server's for this drill's backup and recovery. */
+function backupTools(spec: LoadedDrill['spec']): PgTool[] {
+  return spec.backup.method === 'pg_dump' ? ['pg_dump', 'pg_restore'] : ['pg_basebackup', 'pg_verifybackup'];
 }
 
 /** The ledger's sequence numbers after recovery; a missing ledger means every row was lost. */

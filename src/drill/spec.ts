@@ -38,6 +38,12 @@ const identifier = z
   .string()
   .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier (letters, digits, _), at most 63 characters');
 
+export const FAULT_TYPES = ['drop-table', 'drop-database', 'kill-server', 'bad-write', 'lose-instance', 'missing-wal'] as const;
+export const RECOVERY_PROCEDURES = ['restore-table', 'restore-database', 'point-in-time', 'restart', 'none'] as const;
+export const RECOVERY_TARGETS = ['time', 'lsn', 'xid', 'name', 'end'] as const;
+const LOGICAL: readonly string[] = ['pg_dump'];
+const PHYSICAL: readonly string[] = ['pg_basebackup'];
+
 const fault = z.discriminatedUnion(
   'type',
   [
@@ -45,8 +51,19 @@ const fault = z.discriminatedUnion(
     z.strictObject({ type: z.literal('drop-database') }),
     /** SIGKILL of the postmaster while the workload writes. */
     z.strictObject({ type: z.literal('kill-server') }),
+    /** An erroneous UPDATE or DELETE; its moment is recorded as time, LSN, xid and a named restore point. */
+    z.strictObject({ type: z.literal('bad-write'), sql: z.string().min(1).optional() }),
+    /** The server dies and its data folder is gone; backups and the WAL archive remain. */
+    z.strictObject({ type: z.literal('lose-instance') }),
+    /** A WAL segment written after the base backup vanishes from the archive; later the instance is lost. */
+    z.strictObject({ type: z.literal('missing-wal'), writeAfterGap: duration.default(2000) }),
   ],
-  { error: (issue) => (issue.code === 'invalid_union' ? 'expected type: drop-table, drop-database or kill-server' : undefined) },
+  {
+    error: (issue) =>
+      issue.code === 'invalid_union'
+        ? `expected type: ${FAULT_TYPES.join(', ')}`
+        : undefined,
+  },
 );
 
 const recovery = z.discriminatedUnion(
@@ -65,13 +82,18 @@ const recovery = z.discriminatedUnion(
       jobs: z.number().int().min(1).max(64).default(2),
       database: identifier.optional(),
     }),
+    /**
+     * The base backup into a new data folder, then the archived WAL replayed to
+     * the target: just before the bad write (time, lsn, xid, name) or to the end
+     * of the archive (end).
+     */
+    z.strictObject({ procedure: z.literal('point-in-time'), target: oneOf(RECOVERY_TARGETS).default('end') }),
     /** Start the server again on its own data: crash recovery replays the WAL. */
     z.strictObject({ procedure: z.literal('restart') }),
     z.strictObject({ procedure: z.literal('none') }),
   ],
   {
-    error: (issue) =>
-      issue.code === 'invalid_union' ? 'expected procedure: restore-table, restore-database, restart or none' : undefined,
+    error: (issue) => (issue.code === 'invalid_union' ? `expected procedure: ${RECOVERY_PROCEDURES.join(', ')}` : undefined),
   },
 );
 
@@ -105,11 +127,16 @@ export const drillSchema = z
         lead: duration.default(1000),
         /** How long it keeps writing after the backup, before the fault. */
         afterBackup: duration.default(2000),
+        /** How long it keeps writing after the fault (where it still can), before recovery starts. */
+        afterFault: duration.default(500),
       })
       .prefault({}),
     backup: z.strictObject({
-      method: oneOf(['pg_dump']),
+      method: oneOf(['pg_dump', 'pg_basebackup']),
+      /** pg_dump only. */
       format: oneOf(['custom']).default('custom'),
+      /** Physical methods: archive_timeout, the bound on unarchived writes. */
+      archiveTimeout: duration.default(1000),
     }),
     fault,
     recovery,
@@ -123,13 +150,28 @@ export const drillSchema = z
  */
 export function crossFieldProblems(raw: Record<string, unknown>): Array<{ path: string; message: string }> {
   const fault = raw.fault as { type?: unknown } | undefined;
-  const recovery = raw.recovery as { procedure?: unknown; table?: unknown } | undefined;
+  const recovery = raw.recovery as { procedure?: unknown; table?: unknown; target?: unknown } | undefined;
+  const method = (raw.backup as { method?: unknown } | undefined)?.method;
   const problems: Array<{ path: string; message: string }> = [];
   if (recovery?.procedure === 'restore-table' && recovery.table === undefined && fault?.type !== 'drop-table') {
     problems.push({
       path: 'recovery.table',
       message: 'required: restore-table needs the table to restore when the fault is not drop-table',
     });
+  }
+  const logicalRecovery = recovery?.procedure === 'restore-table' || recovery?.procedure === 'restore-database';
+  if (logicalRecovery && typeof method === 'string' && !LOGICAL.includes(method)) {
+    problems.push({ path: 'recovery.procedure', message: `${String(recovery?.procedure)} restores a pg_dump archive; backup.method is ${method} (use point-in-time)` });
+  }
+  if (recovery?.procedure === 'point-in-time' && typeof method === 'string' && !PHYSICAL.includes(method)) {
+    problems.push({ path: 'recovery.procedure', message: `point-in-time needs a physical backup (${PHYSICAL.join(', ')}); backup.method is ${method}` });
+  }
+  const target = recovery?.target ?? 'end';
+  if (recovery?.procedure === 'point-in-time' && target !== 'end' && fault?.type !== 'bad-write') {
+    problems.push({ path: 'recovery.target', message: `target ${String(target)} is the moment before a bad write: it needs fault type bad-write (or use target: end)` });
+  }
+  if ((fault?.type === 'missing-wal' || fault?.type === 'lose-instance') && typeof method === 'string' && !PHYSICAL.includes(method)) {
+    problems.push({ path: 'fault.type', message: `${String(fault.type)} is recovered from a base backup and the WAL archive: backup.method must be ${PHYSICAL.join(' or ')}` });
   }
   return problems;
 }

@@ -18,14 +18,15 @@ import { PostgreSqlContainer, type StartedPostgreSqlContainer } from '@testconta
 import { getContainerRuntimeClient, type ContainerRuntimeClient } from 'testcontainers';
 import { randomBytes } from 'node:crypto';
 import { sleep } from '../clock.js';
-import { errorMessage, SetupError } from '../errors.js';
+import { errorMessage, SetupError, UnsupportedError } from '../errors.js';
 import { runCommand, settle, shellQuote, tail, type CommandContext, type CommandOptions, type CommandResult } from '../exec/command.js';
 import { registerCleanup } from '../lifecycle.js';
+import { archiveSettings } from '../backup/basebackup.js';
 import { SUPPORTED, unsupported, type Capabilities, type Engine, type InstanceOptions } from './engine.js';
 import { connectTo, readServerInfo, type ConnectionInfo, type Instance, type PgTool, type ServerInfo } from './instance.js';
 import { unprivilegedUser, type RunAs } from './os-user.js';
 import { findPgBinaries, type PgBinaries } from './pg-binaries.js';
-import { waitForSelect1 } from './readiness.js';
+import { waitForPromotion, waitForSelect1 } from './readiness.js';
 import { isAlive, makeWorkDir, removeOrphanedWorkDirs } from './workdir.js';
 
 export const LABEL = 'restore-drill';
@@ -165,16 +166,25 @@ export class DockerEngine implements Engine {
           )
         : SUPPORTED,
       sizeLimitedVolume: SUPPORTED,
+      dataFolder: unsupported(
+        'the data folder lives inside the container; restoring a physical backup into it, or losing it, is not implemented for the docker engine yet',
+      ),
     };
   }
 
   async startInstance(name: string, logDir: string, options: InstanceOptions = {}): Promise<DockerInstance> {
     const workDir = await makeWorkDir(this.options.workRoot ?? tmpdir(), this.options.runId, name, this.runAs);
     const backupDir = join(workDir, 'backups');
-    await mkdir(backupDir);
-    // Written by the container's postgres user (its uid differs by image) and read by the harness.
-    await chmod(backupDir, 0o777);
-    const settings = Object.entries({ fsync: 'on', ...options.settings }).flatMap(([key, value]) => ['-c', `${key}=${value.replace(/^'(.*)'$/, '$1')}`]);
+    const archiveDir = join(workDir, 'archive');
+    for (const dir of [backupDir, archiveDir]) {
+      await mkdir(dir);
+      // Written by the container's postgres user (its uid differs by image) and read by the harness.
+      await chmod(dir, 0o777);
+    }
+    const dataFolder = this.capabilities().dataFolder;
+    if (options.prepareData && !dataFolder.supported) throw new UnsupportedError(dataFolder.why);
+    const archive = options.walArchive ? archiveSettings(archiveDir, options.walArchive.timeoutMs, options.walArchive.command?.(archiveDir)) : {};
+    const settings = Object.entries({ fsync: 'on', ...archive, ...options.settings }).flatMap(([key, value]) => ['-c', `${key}=${value.replace(/^'(.*)'$/, '$1')}`]);
     const container = new PostgreSqlContainer(this.options.image)
       .withUsername('postgres')
       .withPassword(this.password)
@@ -186,7 +196,10 @@ export class DockerEngine implements Engine {
         [`${LABEL}.host`]: hostname(),
         [`${LABEL}.instance`]: name,
       })
-      .withBindMounts([{ source: backupDir, target: backupDir, mode: 'rw' }])
+      .withBindMounts([
+        { source: backupDir, target: backupDir, mode: 'rw' },
+        { source: archiveDir, target: archiveDir, mode: 'rw' },
+      ])
       .withCommand(['postgres', ...settings])
       .withStartupTimeout(READY_TIMEOUT_MS);
     if (options.dataVolumeBytes) container.withTmpFs({ [PGDATA]: `rw,size=${options.dataVolumeBytes}` });
@@ -229,7 +242,7 @@ export class DockerEngine implements Engine {
       },
       this.ctx,
     );
-    const instance = new DockerInstance(this, this.client, handle, name, workDir, backupDir, logDir, this.capabilities(options.dataVolumeBytes), {
+    const instance = new DockerInstance(this, this.client, handle, name, workDir, backupDir, archiveDir, logDir, this.capabilities(options.dataVolumeBytes), {
       host: handle.getHost(),
       port: handle.getMappedPort(PG_PORT),
       user: 'postgres',
@@ -261,6 +274,7 @@ export class DockerInstance implements Instance {
     readonly name: string,
     readonly workDir: string,
     readonly backupDir: string,
+    readonly archiveDir: string,
     private readonly logDir: string,
     readonly capabilities: Capabilities,
     readonly connection: ConnectionInfo,
@@ -356,6 +370,19 @@ export class DockerInstance implements Instance {
       this.engine.ctx,
       options,
     );
+  }
+
+  runHost(file: string, args: readonly string[], options: CommandOptions = {}): Promise<CommandResult> {
+    return runCommand(file, args, this.engine.ctx, options);
+  }
+
+  waitPromoted(timeoutMs: number): Promise<void> {
+    return waitForPromotion(() => this.connection, {
+      name: this.name,
+      timeoutMs,
+      gone: async () => ((await this.running()) ? undefined : 'the container is not running'),
+      logTail: async () => tail(await this.logs(), 30),
+    });
   }
 
   async toolVersion(tool: PgTool): Promise<string> {

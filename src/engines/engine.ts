@@ -12,6 +12,8 @@ export interface Capabilities {
   kill: Capability;
   /** A data folder on a filesystem of a fixed size, so it can fill up. */
   sizeLimitedVolume: Capability;
+  /** A data folder the harness can reach as files: restore a base backup into it, lose it, read it. */
+  dataFolder: Capability;
 }
 
 export interface InstanceOptions {
@@ -19,6 +21,14 @@ export interface InstanceOptions {
   settings?: Record<string, string>;
   /** Put the data folder on a tmpfs of this many bytes. */
   dataVolumeBytes?: number;
+  /**
+   * Fill the new, empty data folder instead of copying a fresh cluster into it
+   * (a restored base backup, a standby cloned from a primary). Runs as the
+   * server's user; the instance's own settings (port, socket) are added after.
+   */
+  prepareData?: (dataDir: string) => Promise<void>;
+  /** Archive every WAL segment into the instance's archive folder from its first start. */
+  walArchive?: { timeoutMs: number; command?: (archiveDir: string) => string };
 }
 
 export interface Engine {

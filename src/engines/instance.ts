@@ -24,7 +24,7 @@ export interface ServerInfo {
 }
 
 /** The PostgreSQL client tools the harness runs against an instance. */
-export type PgTool = 'pg_dump' | 'pg_restore' | 'psql' | 'pg_amcheck' | 'pg_isready';
+export type PgTool = 'pg_dump' | 'pg_restore' | 'psql' | 'pg_amcheck' | 'pg_isready' | 'pg_basebackup' | 'pg_verifybackup' | 'pg_waldump';
 
 export interface Instance {
   readonly kind: EngineKind;
@@ -32,9 +32,15 @@ export interface Instance {
   readonly connection: ConnectionInfo;
   /** A folder the instance's tools write backups into and the harness reads. */
   readonly backupDir: string;
+  /** Where archive_command puts WAL segments; it outlives the data folder. */
+  readonly archiveDir: string;
+  /** The data folder as the harness sees it, where capabilities.dataFolder is supported. */
+  readonly dataDir?: string;
   readonly capabilities: Capabilities;
   /** Runs a client tool against this instance with PG* connection variables set. */
   runTool(tool: PgTool, args: readonly string[], options?: CommandOptions): Promise<CommandResult>;
+  /** Runs a host command (tar, pgbackrest) as the server's OS user, recorded in the journal. */
+  runHost(file: string, args: readonly string[], options?: CommandOptions): Promise<CommandResult>;
   /** The binary and version that runTool uses for a tool, for the journal. */
   toolVersion(tool: PgTool): Promise<string>;
   connect(database?: string): Promise<pg.Client>;
@@ -44,6 +50,8 @@ export interface Instance {
   start(): Promise<void>;
   /** SIGKILL of the postmaster, as a crash would; only when capabilities.kill is supported. */
   kill(): Promise<void>;
+  /** Waits until the server has left recovery (promoted) and accepts writes. */
+  waitPromoted(timeoutMs: number): Promise<void>;
   /** Stops the server, keeps its log, removes its files unless `keepFiles`. Never throws. */
   destroy(options: { keepFiles: boolean }): Promise<{ keptAt?: string }>;
 }

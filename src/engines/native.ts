@@ -15,10 +15,11 @@ import { sleep } from '../clock.js';
 import { errorMessage, UnsupportedError } from '../errors.js';
 import { runCommand, settle, shellQuote, tail, type CommandContext, type CommandOptions } from '../exec/command.js';
 import { registerCleanup } from '../lifecycle.js';
+import { archiveSettings } from '../backup/basebackup.js';
 import { SUPPORTED, unsupported, type Capabilities, type Engine, type InstanceOptions } from './engine.js';
 import { connectTo, readServerInfo, type ConnectionInfo, type Instance, type PgTool, type ServerInfo } from './instance.js';
 import { handOver, unprivilegedUser, type RunAs } from './os-user.js';
-import { waitForSelect1 } from './readiness.js';
+import { waitForPromotion, waitForSelect1 } from './readiness.js';
 import { isAlive, makeWorkDir, removeOrphanedWorkDirs } from './workdir.js';
 import { findPgBinaries, type PgBinaries } from './pg-binaries.js';
 
@@ -116,6 +117,7 @@ export class NativeEngine implements Engine {
       sizeLimitedVolume: this.runAs
         ? SUPPORTED
         : unsupported('a size-limited data folder is a tmpfs mount, and mounting needs root; run the harness as root or use --engine docker'),
+      dataFolder: SUPPORTED,
     };
   }
 
@@ -173,7 +175,11 @@ export class NativeEngine implements Engine {
       password: this.password,
     });
     try {
-      if (options.dataVolumeBytes) {
+      if (options.prepareData) {
+        await mkdir(instance.dataDir, { mode: 0o700 });
+        await handOver(instance.dataDir, this.runAs);
+        await options.prepareData(instance.dataDir);
+      } else if (options.dataVolumeBytes) {
         await mkdir(instance.dataDir, { mode: 0o700 });
         const owner = this.runAs ? `,uid=${this.runAs.uid},gid=${this.runAs.gid}` : '';
         // Mounting is the one step that keeps root's rights.
@@ -185,12 +191,13 @@ export class NativeEngine implements Engine {
       } else {
         await runCommand('cp', ['-a', join(template, 'data'), instance.dataDir], this.ctx);
       }
-      for (const sub of ['sock', 'backups']) {
+      for (const sub of ['sock', 'backups', 'archive']) {
         await mkdir(join(dir, sub), { mode: 0o700 });
         await handOver(join(dir, sub), this.runAs);
       }
       await instance.configure({
         ...(this.timescaleLibrary ? { shared_preload_libraries: "'timescaledb'", 'timescaledb.telemetry_level': 'off' } : {}),
+        ...(options.walArchive ? archiveSettings(instance.archiveDir, options.walArchive.timeoutMs, options.walArchive.command?.(instance.archiveDir)) : {}),
         ...options.settings,
       });
       await instance.start();
@@ -233,6 +240,7 @@ export class NativeInstance implements Instance {
   readonly kind = 'native' as const;
   readonly dataDir: string;
   readonly backupDir: string;
+  readonly archiveDir: string;
   readonly socketDir: string;
   readonly logFile: string;
   private readonly unregister: () => void;
@@ -248,6 +256,7 @@ export class NativeInstance implements Instance {
   ) {
     this.dataDir = join(workDir, 'data');
     this.backupDir = join(workDir, 'backups');
+    this.archiveDir = join(workDir, 'archive');
     this.socketDir = join(workDir, 'sock');
     this.logFile = join(workDir, 'server.log');
     this.unregister = registerCleanup(async () => {
@@ -316,6 +325,19 @@ export class NativeInstance implements Instance {
       { allowFailure: true },
     );
     if (failure) throw failure;
+  }
+
+  waitPromoted(timeoutMs: number): Promise<void> {
+    return waitForPromotion(() => this.connection, {
+      name: this.name,
+      timeoutMs,
+      gone: async () => ((await this.pid()) ? undefined : 'the postmaster is not running'),
+      logTail: () => this.logTail(),
+    });
+  }
+
+  runHost(file: string, args: readonly string[], options: CommandOptions = {}) {
+    return runCommand(file, args, this.engine.ctx, options);
   }
 
   private waitReady(exited: () => string | undefined): Promise<void> {

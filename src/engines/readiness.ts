@@ -41,3 +41,30 @@ export async function waitForSelect1(connection: () => ConnectionInfo, options: 
       `(last probe: ${lastError}). Server log:\n${await options.logTail()}`,
   );
 }
+
+/** After archive recovery or a promotion: wait until pg_is_in_recovery() is false. */
+export async function waitForPromotion(connection: () => ConnectionInfo, options: ProbeOptions): Promise<void> {
+  const deadline = performance.now() + options.timeoutMs;
+  let lastError = 'still in recovery';
+  while (performance.now() < deadline) {
+    const gone = await options.gone();
+    if (gone) {
+      lastError = gone;
+      break;
+    }
+    try {
+      const client = await connectTo(connection(), 'postgres');
+      const { rows } = await client.query<{ recovering: boolean }>('select pg_is_in_recovery() as recovering');
+      await client.end();
+      if (!rows[0]!.recovering) return;
+      lastError = 'still in recovery';
+    } catch (error) {
+      lastError = errorMessage(error);
+    }
+    await sleep(200);
+  }
+  throw new SetupError(
+    'RECOVERY_FAILED',
+    `PostgreSQL instance "${options.name}" did not finish recovery (last probe: ${lastError}). Server log:\n${await options.logTail()}`,
+  );
+}

@@ -1,57 +1,177 @@
 /**
- * Faults that damage the live instance: a dropped table, a lost database, a
- * killed server.
- * Each returns what it did, for the journal.
+ * Faults that damage the live instance while the workload writes, as they
+ * would in production: a dropped table, a lost database, a killed server, a
+ * bad write (with the moment recorded as time, LSN, xid and a named restore
+ * point), a lost instance (its data folder gone), and a WAL segment missing
+ * from the archive. Each returns what it did and when, for the journal.
  */
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { now, sleep, type Instant } from '../clock.js';
+import type { BackupArtifact } from '../backup/artifact.js';
+import { archivedSegments, switchAndWaitArchived } from '../backup/wal.js';
+import { quoteIdent, type DatabaseState } from '../checks/state.js';
 import type { Instance } from '../engines/instance.js';
 import type { FaultSpec } from '../drill/spec.js';
-import { quoteIdent } from '../checks/state.js';
+import { UnsupportedError } from '../errors.js';
+import type { LedgerWorkload } from '../workload/ledger.js';
+
+/** Where a point-in-time recovery can stop: just before the bad write. */
+export interface RecoveryTarget {
+  time: string;
+  lsn: string;
+  xid: string;
+  name: string;
+}
+
+export interface FaultContext {
+  instance: Instance;
+  database: string;
+  fault: FaultSpec;
+  workload: LedgerWorkload;
+  backup: BackupArtifact;
+  /** The dataset's state now, to compare a recovery against. */
+  capture: () => Promise<DatabaseState>;
+}
 
 export interface FaultResult {
   summary: string;
+  /** The moment of the damage: RTO counts from here. */
+  at: Instant;
   detail: Record<string, unknown>;
+  /** The state a correct recovery brings back, when it is not the state at the backup. */
+  expected?: DatabaseState;
+  /** The recovery target, and the first ledger row written after it. */
+  target?: RecoveryTarget & { firstSeqAfter: number };
 }
 
-async function dropTable(instance: Instance, database: string, table: string): Promise<FaultResult> {
+const DEFAULT_BAD_WRITE = 'update trades set price = price * 100 where symbol_id % 3 = 0';
+
+async function withClient<T>(instance: Instance, database: string, work: (client: Awaited<ReturnType<Instance['connect']>>) => Promise<T>): Promise<T> {
   const client = await instance.connect(database);
-  const notices: string[] = [];
-  client.on('notice', (notice) => notices.push([notice.message, notice.detail].filter(Boolean).join(': ')));
   try {
+    return await work(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function dropTable({ instance, database }: FaultContext, table: string): Promise<FaultResult> {
+  return withClient(instance, database, async (client) => {
+    const notices: string[] = [];
+    client.on('notice', (notice) => notices.push([notice.message, notice.detail].filter(Boolean).join(': ')));
     // CASCADE, as an operator's mistake would: dependent foreign keys go with it.
     await client.query(`drop table ${quoteIdent(table)} cascade`);
-  } finally {
-    await client.end();
-  }
-  return { summary: `DROP TABLE ${table} CASCADE on ${database}`, detail: { table, database, cascaded: notices } };
+    return { summary: `DROP TABLE ${table} CASCADE on ${database}`, at: now(), detail: { table, database, cascaded: notices } };
+  });
 }
 
-async function dropDatabase(instance: Instance, database: string): Promise<FaultResult> {
-  const client = await instance.connect('postgres');
-  try {
-    await client.query(`drop database ${quoteIdent(database)} with (force)`);
-  } finally {
-    await client.end();
-  }
-  return { summary: `DROP DATABASE ${database} WITH (FORCE)`, detail: { database } };
+async function dropDatabase({ instance, database }: FaultContext): Promise<FaultResult> {
+  await withClient(instance, 'postgres', (client) => client.query(`drop database ${quoteIdent(database)} with (force)`));
+  return { summary: `DROP DATABASE ${database} WITH (FORCE)`, at: now(), detail: { database } };
 }
 
-async function killServer(instance: Instance): Promise<FaultResult> {
+async function killServer({ instance }: FaultContext): Promise<FaultResult> {
   await instance.kill();
-  return { summary: `SIGKILL of the postmaster (${instance.kind}) while the workload writes`, detail: {} };
+  return { summary: `SIGKILL of the postmaster (${instance.kind}) while the workload writes`, at: now(), detail: {} };
 }
 
-/** Faults that strike while the workload is still writing, rather than after it stopped. */
-export function strikesMidWrite(fault: FaultSpec): boolean {
-  return fault.type === 'kill-server';
+/**
+ * The erroneous UPDATE or DELETE. The workload is held for a moment so the
+ * target falls between two known commits: every ledger row before it must come
+ * back, every row after it must not.
+ */
+async function badWrite(ctx: FaultContext, sql: string): Promise<FaultResult> {
+  const { instance, database, workload } = ctx;
+  const firstSeqAfter = await workload.pause();
+  try {
+    const expected = await ctx.capture();
+    return await withClient(instance, database, async (client) => {
+      const name = `before_bad_write_${Date.now()}`;
+      const marker = await client.query<{ lsn: string; time: string }>(
+        'select pg_create_restore_point($1)::text as lsn, clock_timestamp()::text as time',
+        [name],
+      );
+      await client.query('begin');
+      const xid = (await client.query<{ xid: string }>('select txid_current()::text as xid')).rows[0]!.xid;
+      const damage = await client.query(sql);
+      await client.query('commit');
+      const at = now();
+      const target = { ...marker.rows[0]!, xid, name, firstSeqAfter };
+      return {
+        summary: `bad write: ${sql} (${damage.rowCount ?? 0} rows), committed as xid ${xid} after restore point ${name} at ${target.lsn}`,
+        at,
+        detail: { sql, rowsAffected: damage.rowCount ?? 0, target },
+        expected,
+        target,
+      };
+    });
+  } finally {
+    workload.resume();
+  }
 }
 
-export function injectFault(instance: Instance, database: string, fault: FaultSpec): Promise<FaultResult> {
+function requireDataFolder(instance: Instance, fault: string): string {
+  if (!instance.capabilities.dataFolder.supported || !instance.dataDir) {
+    const why = instance.capabilities.dataFolder.supported ? 'no data folder' : instance.capabilities.dataFolder.why;
+    throw new UnsupportedError(`fault ${fault} on the ${instance.kind} engine: ${why}`);
+  }
+  return instance.dataDir;
+}
+
+/** The machine is gone: the server dies mid-write and its data folder with it. Backups and the WAL archive remain. */
+async function loseInstance({ instance }: FaultContext): Promise<FaultResult> {
+  const dataDir = requireDataFolder(instance, 'lose-instance');
+  await instance.kill();
+  const at = now();
+  await rm(dataDir, { recursive: true, force: true });
+  return { summary: `instance lost: postmaster killed mid-write, data folder ${dataDir} deleted`, at, detail: { dataDir } };
+}
+
+/**
+ * A segment written after the base backup disappears from the archive (moved
+ * aside, so it can be put back), the workload writes on, then the instance is
+ * lost: recovery from the archive can only replay up to the gap.
+ */
+async function missingWal(ctx: FaultContext, afterGapMs: number): Promise<FaultResult> {
+  const { instance, database, backup } = ctx;
+  requireDataFolder(instance, 'missing-wal');
+  const endLsn = backup.detail.endLsn as string | undefined;
+  if (!endLsn) throw new UnsupportedError(`fault missing-wal needs a physical backup with a WAL range (backup method ${backup.method})`);
+  const { backupEnd, closed } = await withClient(instance, database, async (client) => ({
+    backupEnd: (await client.query<{ seg: string }>('select pg_walfile_name($1::pg_lsn) as seg', [endLsn])).rows[0]!.seg,
+    closed: await switchAndWaitArchived(client),
+  }));
+  const after = (await archivedSegments(instance.archiveDir)).filter((segment) => segment > backupEnd);
+  const victim = after[0];
+  if (!victim) throw new Error(`no WAL segment was archived after the base backup (ended in ${backupEnd}); nothing to remove`);
+  const aside = `${instance.archiveDir}.removed`;
+  await mkdir(aside, { recursive: true });
+  await rename(join(instance.archiveDir, victim), join(aside, victim));
+  const removedAt = now();
+  await sleep(afterGapMs);
+  const lost = await loseInstance(ctx);
+  return {
+    summary: `WAL segment ${victim} removed from the archive; ${Math.round(afterGapMs / 1000)}s later the instance was lost`,
+    at: lost.at,
+    detail: { missingSegment: victim, movedTo: aside, backupEndSegment: backupEnd, lastClosedSegment: closed, archivedAfterBackup: after.length, removedAt: removedAt.wall, ...lost.detail },
+  };
+}
+
+export function injectFault(ctx: FaultContext): Promise<FaultResult> {
+  const fault = ctx.fault;
   switch (fault.type) {
     case 'drop-table':
-      return dropTable(instance, database, fault.table);
+      return dropTable(ctx, fault.table);
     case 'drop-database':
-      return dropDatabase(instance, database);
+      return dropDatabase(ctx);
     case 'kill-server':
-      return killServer(instance);
+      return killServer(ctx);
+    case 'bad-write':
+      return badWrite(ctx, fault.sql ?? DEFAULT_BAD_WRITE);
+    case 'lose-instance':
+      return loseInstance(ctx);
+    case 'missing-wal':
+      return missingWal(ctx, fault.writeAfterGap);
   }
 }

@@ -1,25 +1,48 @@
 /**
  * Recovery procedures as the runbooks do them, done right: every backup is
- * checked against its SHA-256 sidecar before it is trusted.
+ * checked against its checksums before it is trusted.
  *  - restore-table: one table back into the live database (`pg_restore --clean`
  *    with a list that carries its indexes, constraints and sequences);
  *  - restore-database: a new database, `pg_restore -j N`, wrapped in
  *    timescaledb_pre_restore()/post_restore() when the archive has TimescaleDB;
- *  - restart: start the killed server on its own data (crash recovery);
+ *  - point-in-time: the base backup into a new data folder, the archived WAL
+ *    replayed to the target, then promoted;
+ *  - restart: the killed server started on its own data (crash recovery);
  *  - none: nothing, to show what an unrecovered fault looks like.
  */
-import { writeFile } from 'node:fs/promises';
-import type { BackupArtifact } from '../backup/pg-dump.js';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BackupArtifact } from '../backup/artifact.js';
+import { checkBaseBackup, unpackBaseBackup } from '../backup/basebackup.js';
 import { verifySidecar } from '../backup/checksum.js';
 import { quoteIdent } from '../checks/state.js';
+import type { Engine } from '../engines/engine.js';
 import type { Instance } from '../engines/instance.js';
 import type { DrillSpec } from '../drill/spec.js';
+import type { CheckResult } from '../drill/journal.js';
+import { archiveGaps, archivedSegments } from '../backup/wal.js';
 import { UnsupportedError } from '../errors.js';
+import type { FaultResult } from '../faults/inject.js';
 import { hasTimescale, parseSchemaScript, selectList, tablePrefixes } from './toc.js';
 
+export interface RecoveryContext {
+  engine: Engine;
+  /** The instance the fault struck. */
+  instance: Instance;
+  drill: DrillSpec;
+  backup: BackupArtifact;
+  fault: FaultResult;
+  /** Where a new instance's server log is kept. */
+  logDir: string;
+  /** Called with every instance the procedure starts, at once, so it is torn down even if recovery fails later. */
+  track: (instance: Instance) => void;
+  /** Called with each check the procedure makes on its way (the archive's continuity). */
+  report: (check: CheckResult) => void;
+}
+
 export interface RecoveryResult {
-  /** The database the procedure restored into; the checks verify the drill's database. */
-  database: string;
+  /** The instance that holds the recovered data: the struck one, or a new one. */
+  instance: Instance;
   summary: string;
   detail: Record<string, unknown>;
 }
@@ -30,7 +53,7 @@ async function archiveList(instance: Instance, dump: string): Promise<string> {
   return (await instance.runTool('pg_restore', ['--list', dump])).stdout;
 }
 
-async function restoreTable(instance: Instance, backup: BackupArtifact, database: string, table: string, tableOnly: boolean): Promise<RecoveryResult> {
+async function restoreTable(instance: Instance, backup: BackupArtifact, database: string, table: string, tableOnly: boolean): Promise<Omit<RecoveryResult, 'instance'>> {
   const list = await archiveList(instance, backup.path);
   if (hasTimescale(list)) {
     throw new UnsupportedError(
@@ -42,7 +65,7 @@ async function restoreTable(instance: Instance, backup: BackupArtifact, database
     await instance.runTool('pg_restore', ['--clean', '--if-exists', `--table=${table}`, `--dbname=${database}`, backup.path], {
       timeoutMs: RESTORE_TIMEOUT_MS,
     });
-    return { database, summary: `pg_restore --table=${table} --clean into ${database} (table and rows only)`, detail: { table, tableOnly } };
+    return { summary: `pg_restore --table=${table} --clean into ${database} (table and rows only)`, detail: { table, tableOnly } };
   }
   const script = (await instance.runTool('pg_restore', ['--schema-only', '--file=-', backup.path])).stdout;
   const { list: selection, selected } = selectList(list, tablePrefixes(parseSchemaScript(script), 'public', table));
@@ -53,14 +76,10 @@ async function restoreTable(instance: Instance, backup: BackupArtifact, database
     ['--clean', '--if-exists', '--exit-on-error', `--use-list=${listFile}`, `--dbname=${database}`, backup.path],
     { timeoutMs: RESTORE_TIMEOUT_MS },
   );
-  return {
-    database,
-    summary: `pg_restore --clean of ${table} with ${selected.length} archive entries into ${database}`,
-    detail: { table, entries: selected },
-  };
+  return { summary: `pg_restore --clean of ${table} with ${selected.length} archive entries into ${database}`, detail: { table, entries: selected } };
 }
 
-async function restoreDatabase(instance: Instance, backup: BackupArtifact, database: string, jobs: number): Promise<RecoveryResult> {
+async function restoreDatabase(instance: Instance, backup: BackupArtifact, database: string, jobs: number): Promise<Omit<RecoveryResult, 'instance'>> {
   const timescale = hasTimescale(await archiveList(instance, backup.path));
   const admin = await instance.connect('postgres');
   try {
@@ -89,33 +108,118 @@ async function restoreDatabase(instance: Instance, backup: BackupArtifact, datab
     await client.end();
   }
   return {
-    database,
     summary: `new database ${database}, pg_restore -j ${jobs}${timescale ? ' inside timescaledb_pre_restore()/post_restore()' : ''}`,
     detail: { jobs, timescale },
   };
 }
 
-export async function recover(instance: Instance, drill: DrillSpec, backup: BackupArtifact): Promise<RecoveryResult> {
+/** postgresql.conf lines that stop replay at the target and promote. */
+function targetSettings(target: DrillSpec['recovery'] & { procedure: 'point-in-time' }, fault: FaultResult): Record<string, string> {
+  const marker = fault.target;
+  if (target.target === 'end') return {};
+  if (!marker) throw new Error(`recovery target ${target.target} needs the moment of a bad write, and the fault recorded none`);
+  switch (target.target) {
+    case 'time':
+      return { recovery_target_time: `'${marker.time}'` };
+    case 'lsn':
+      return { recovery_target_lsn: `'${marker.lsn}'` };
+    case 'xid':
+      // Stop just before the bad transaction commits.
+      return { recovery_target_xid: `'${marker.xid}'`, recovery_target_inclusive: 'off' };
+    case 'name':
+      return { recovery_target_name: `'${marker.name}'` };
+  }
+}
+
+/** Where replay stopped: the switch point the promotion wrote into the new timeline's history file. */
+async function replayStop(dataDir: string): Promise<{ timeline: number; stoppedAt: string; reason: string } | undefined> {
+  const histories = (await readdir(join(dataDir, 'pg_wal'))).filter((f) => /^[0-9A-F]{8}\.history$/.test(f)).sort();
+  const newest = histories.at(-1);
+  if (!newest) return undefined;
+  const last = (await readFile(join(dataDir, 'pg_wal', newest), 'utf8')).trim().split('\n').at(-1)!;
+  const [parent, lsn, ...reason] = last.split('\t');
+  return { timeline: parseInt(newest.slice(0, 8), 16), stoppedAt: lsn!, reason: `${reason.join(' ')} (switched from timeline ${parent})` };
+}
+
+/**
+ * Before replay: is every segment from the backup's end to the newest one
+ * archived there? A gap is where replay will stop, whatever the target.
+ */
+async function archiveContinuity(instance: Instance, backup: BackupArtifact): Promise<CheckResult> {
+  const from = backup.detail.endSegment as string;
+  const gaps = archiveGaps(await archivedSegments(instance.archiveDir), from, backup.detail.walSegmentBytes as number);
+  return {
+    name: 'wal-archive',
+    verdict: gaps.missing.length ? 'fail' : 'pass',
+    summary: gaps.missing.length
+      ? `archive has a gap: ${gaps.missing.join(', ')} missing after the base backup (ended in ${from}); replay cannot pass it`
+      : `archive continuous from ${from} to ${gaps.last ?? from} (${gaps.checked} segments after the base backup)`,
+    evidence: { backupEndSegment: from, lastArchived: gaps.last, missing: gaps.missing },
+  };
+}
+
+async function pointInTime(ctx: RecoveryContext, recovery: DrillSpec['recovery'] & { procedure: 'point-in-time' }): Promise<RecoveryResult> {
+  const { engine, instance, backup, fault, drill } = ctx;
+  await checkBaseBackup(instance, backup);
+  const continuity = await archiveContinuity(instance, backup);
+  ctx.report(continuity);
+  const targetLines = targetSettings(recovery, fault);
+  const restored = await engine.startInstance(`${drill.name}-restored`, ctx.logDir, {
+    prepareData: async (dataDir) => {
+      await unpackBaseBackup(instance, backup.path, dataDir);
+      await instance.runHost('touch', [join(dataDir, 'recovery.signal')]);
+    },
+    settings: {
+      restore_command: `'cp ${instance.archiveDir}/%f %p'`,
+      recovery_target_action: "'promote'",
+      ...targetLines,
+    },
+  });
+  ctx.track(restored);
+  await restored.waitPromoted(Math.max(drill.targets.rto, 600_000));
+  const stop = restored.dataDir ? await replayStop(restored.dataDir) : undefined;
+  const client = await restored.connect('postgres');
+  const end = (await client.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn')).rows[0]!.lsn;
+  await client.end();
+  return {
+    instance: restored,
+    summary:
+      `base backup ${backup.path} into a new data folder, archived WAL replayed ` +
+      (recovery.target === 'end' ? 'to the end of the archive' : `to ${recovery.target} ${Object.values(targetLines)[0]}`) +
+      `, promoted${stop ? `: replay stopped at ${stop.stoppedAt} (${stop.reason})` : ''}`,
+    detail: {
+      target: recovery.target,
+      targetSettings: targetLines,
+      replayStoppedAt: stop?.stoppedAt,
+      timeline: stop?.timeline,
+      stopReason: stop?.reason,
+      walAfterPromotion: end,
+      archiveGaps: continuity.evidence.missing,
+    },
+  };
+}
+
+export async function recover(ctx: RecoveryContext): Promise<RecoveryResult> {
+  const { instance, drill, backup } = ctx;
   const recovery = drill.recovery;
-  if (recovery.procedure === 'restart') {
-    await instance.start();
-    return { database: drill.database, summary: 'server started again on its own data: crash recovery', detail: {} };
+  switch (recovery.procedure) {
+    case 'none':
+      return { instance, summary: 'no recovery (the drill shows the damage as it stands)', detail: {} };
+    case 'restart':
+      await instance.start();
+      return { instance, summary: 'server started again on its own data: crash recovery', detail: {} };
+    case 'point-in-time':
+      return pointInTime(ctx, recovery);
+    case 'restore-table':
+    case 'restore-database': {
+      // "If corrupted, use the previous backup" starts here: nothing is restored from an artifact that fails its checksum.
+      const sha256 = await verifySidecar(backup.path);
+      const database = recovery.database ?? drill.database;
+      const result =
+        recovery.procedure === 'restore-table'
+          ? await restoreTable(instance, backup, database, recovery.table ?? (drill.fault.type === 'drop-table' ? drill.fault.table : ''), recovery.tableOnly)
+          : await restoreDatabase(instance, backup, database, recovery.jobs);
+      return { instance, ...result, detail: { ...result.detail, database, verifiedSha256: sha256 } };
+    }
   }
-  if (recovery.procedure === 'none') {
-    return { database: drill.database, summary: 'no recovery (the drill shows the damage as it stands)', detail: {} };
-  }
-  // "If corrupted, use the previous backup" starts here: nothing is restored from an artifact that fails its checksum.
-  const sha256 = await verifySidecar(backup.path);
-  const database = recovery.database ?? drill.database;
-  const result =
-    recovery.procedure === 'restore-table'
-      ? await restoreTable(
-          instance,
-          backup,
-          database,
-          recovery.table ?? (drill.fault.type === 'drop-table' ? drill.fault.table : ''),
-          recovery.tableOnly,
-        )
-      : await restoreDatabase(instance, backup, database, recovery.jobs);
-  return { ...result, detail: { ...result.detail, verifiedSha256: sha256 } };
 }

@@ -31,6 +31,7 @@ function handlebars(): typeof Handlebars {
   hb.registerHelper('json', (value: unknown) => JSON.stringify(value, null, 2));
   hb.registerHelper('indent', (text: string) => text.split('\n').map((l) => `  ${l}`).join('\n'));
   hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+  hb.registerHelper('gt', (a: unknown, b: unknown) => typeof a === 'number' && typeof b === 'number' && a > b);
   hb.registerHelper('verdictBadge', (v: Verdict | undefined) => ({ pass: '✅ PASS', fail: '❌ FAIL', unknown: '❔ UNKNOWN' })[v ?? 'unknown']);
   hb.registerHelper('rowsLabel', (rows: Record<string, number> | undefined) =>
     Object.entries(rows ?? {})

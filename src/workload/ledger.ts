@@ -31,6 +31,9 @@ export class LedgerWorkload {
   private running = false;
   private loop?: Promise<void>;
   private nextSeq = 1;
+  private pauseGate?: Promise<void>;
+  private release?: () => void;
+  private pausedAck?: () => void;
 
   constructor(
     private readonly client: pg.Client,
@@ -44,8 +47,14 @@ export class LedgerWorkload {
 
   private async run(): Promise<void> {
     const intervalMs = 1000 / this.ratePerSecond;
-    const started = performance.now();
+    let due = performance.now();
     while (this.running) {
+      if (this.pauseGate) {
+        this.pausedAck?.();
+        await this.pauseGate;
+        due = performance.now();
+        continue;
+      }
       const seq = this.nextSeq++;
       this.inFlight = seq;
       try {
@@ -57,16 +66,36 @@ export class LedgerWorkload {
         this.running = false;
         break;
       }
-      // Paced against the start, not the previous write, so the rate stays steady.
-      const due = started + (seq * intervalMs);
+      due += intervalMs;
       const wait = due - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     }
+    this.pausedAck?.();
+  }
+
+  /**
+   * Holds the writes after the one in flight is acknowledged, so a recovery
+   * target can be marked between two known commits. Returns the first
+   * sequence number not written yet: every commit before it precedes the mark.
+   */
+  async pause(): Promise<number> {
+    this.pauseGate = new Promise<void>((resolve) => (this.release = resolve));
+    if (this.running) await new Promise<void>((resolve) => (this.pausedAck = resolve));
+    this.pausedAck = undefined;
+    return this.nextSeq;
+  }
+
+  resume(): void {
+    const release = this.release;
+    this.pauseGate = undefined;
+    this.release = undefined;
+    release?.();
   }
 
   /** Stops writing; every write the log holds was acknowledged before this returns. */
   async stop(): Promise<WorkloadSummary> {
     this.running = false;
+    this.resume();
     await this.loop;
     await this.client.end().catch(() => undefined);
     return this.summary();
