@@ -156,3 +156,51 @@ describe('the base backup', () => {
     expect(drill.verdict).toBe('fail');
   });
 });
+
+describe('pgBackRest: full + incremental, archive-push, restore --type', () => {
+  it.each(['lsn', 'xid', 'name', 'time'] as const)('restores to the %s before the bad write', async (kind) => {
+    const drill = await runOne({
+      name: `pgbackrest-${kind}`,
+      backup: { method: 'pgbackrest', archiveTimeout: '1s' },
+      fault: { type: 'bad-write' },
+      recovery: { procedure: 'point-in-time', target: kind },
+    });
+    expect(drill.verdict).toBe('pass');
+    expect(drill.rpo).toMatchObject({ lostRows: 0, pastTargetRows: 0 });
+    expect(String(drill.recovery?.summary)).toMatch(new RegExp(`^pgbackrest restore --type=${kind} --target=`));
+    const backup = drill.backup as { format: string; files: Array<{ name: string; sha256: string; sizeBytes: number }>; detail: { sets: Array<{ type: string }> } };
+    expect(backup.format).toBe('full + incr');
+    expect(backup.files).toHaveLength(2);
+    expect(backup.files[1]!.name).toMatch(/^\d{8}-\d{6}F_\d{8}-\d{6}I\/backup\.manifest$/);
+  });
+
+  it('rebuilds a lost instance to the end of the archive', async () => {
+    const drill = await runOne({
+      name: 'pgbackrest-lost',
+      backup: { method: 'pgbackrest', archiveTimeout: '1s' },
+      workload: { rate: 50, lead: '300ms', afterBackup: '2s' },
+      fault: { type: 'lose-instance' },
+      recovery: { procedure: 'point-in-time', target: 'end' },
+    });
+    expect({ status: drill.status, error: drill.error }).toEqual({ status: 'completed', error: undefined });
+    expect(drill.verdict).toBe('pass');
+    expect(drill.rpo!.measuredMs).toBeLessThan(3000);
+  });
+});
+
+describe('standby failover', () => {
+  it('promotes the streaming standby after the primary is killed mid-write', async () => {
+    const drill = await runOne({
+      name: 'failover',
+      backup: { method: 'standby' },
+      fault: { type: 'kill-server' },
+      recovery: { procedure: 'failover' },
+      targets: { rto: '15m', rpo: '5m' },
+    });
+    expect(drill.verdict).toBe('pass');
+    expect(drill.recovery).toMatchObject({ promoted: 'failover-standby' });
+    expect((drill.backup as { detail: { replication: { state: string } } }).detail.replication.state).toBe('streaming');
+    expect(check(drill, 'fingerprint').verdict).toBe('pass');
+    expect(drill.phases.find((p) => p.name === 'teardown')!.detail).toMatchObject({ instances: ['failover', 'failover-standby'] });
+  });
+});

@@ -5,7 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 
-export type BackupMethod = 'pg_dump' | 'pg_basebackup' | 'pgbackrest';
+export type BackupMethod = 'pg_dump' | 'pg_basebackup' | 'pgbackrest' | 'standby';
 
 export interface ArtifactFile {
   name: string;
@@ -19,7 +19,7 @@ export interface BackupArtifact {
   format: string;
   /** The dump file, or the backup's folder. */
   path: string;
-  /** The sha256sum-format file that lists every file's digest. */
+  /** The sha256sum-format file that lists every file's digest (empty for a standby, which has no files). */
   sidecar: string;
   files: ArtifactFile[];
   sizeBytes: number;

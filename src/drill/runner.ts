@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import { now, sleep, type Instant } from '../clock.js';
 import { baseBackup } from '../backup/basebackup.js';
 import { dumpCustom } from '../backup/pg-dump.js';
+import { standbyCaughtUp, startStandby } from '../backup/standby.js';
+import { configure as configurePgbackrest, pgbackrestBackup } from '../backup/pgbackrest.js';
+import type { BackupArtifact } from '../backup/artifact.js';
 import { runContentChecks } from '../checks/content.js';
 import { captureState, type DatabaseState } from '../checks/state.js';
 import { measureLoss, rpoCheck, rtoCheck } from '../checks/targets.js';
@@ -193,16 +196,19 @@ export class DrillRun {
     /** Every instance the drill started (the struck one, a restored one), all torn down at the end. */
     const instances: Instance[] = [];
     let workload: LedgerWorkload | undefined;
+    let standby: Instance | undefined;
     let faultAt: Instant | undefined;
     let recoveryFailed = false;
     try {
       const instance = await this.phase(drill, 'setup', async (phase) => {
         const engine = await this.engine(spec);
         drill.engine = engine.describe();
-        const physical = spec.backup.method !== 'pg_dump';
+        const archived = spec.backup.method === 'pg_basebackup' || spec.backup.method === 'pgbackrest';
         const started = await engine.startInstance(spec.name, this.logDir(spec), {
           dataVolumeBytes: spec.engine.dataVolume,
-          ...(physical ? { walArchive: { timeoutMs: spec.backup.archiveTimeout } } : {}),
+          ...(archived
+            ? { walArchive: { timeoutMs: spec.backup.archiveTimeout, ...(spec.backup.method === 'pgbackrest' ? { command: configurePgbackrest } : {}) } }
+            : {}),
         });
         instances.push(started);
         const needs = requiredCapabilities(spec).map((name) => ({ name, capability: started.capabilities[name] }));
@@ -222,6 +228,10 @@ export class DrillRun {
         drill.engine = { ...drill.engine, server: info.version, major: info.major, timescaledb: info.timescaledb, tools };
         const admin = await started.connect('postgres');
         await admin.query(`create database ${db}`).finally(() => admin.end());
+        if (spec.backup.method === 'standby') {
+          standby = await startStandby(engine, started, `${spec.name}-standby`, this.logDir(spec));
+          instances.push(standby);
+        }
         phase.detail = { port: started.connection.port, database: db, ...(spec.engine.dataVolume ? { dataVolumeBytes: spec.engine.dataVolume } : {}) };
         return started;
       });
@@ -263,7 +273,7 @@ export class DrillRun {
       });
 
       const backup = await this.phase(drill, 'backup', async (phase) => {
-        const artifact = spec.backup.method === 'pg_dump' ? await dumpCustom(live, db) : await baseBackup(live);
+        const artifact = await takeBackup(spec, live, standby);
         drill.backup = { ...artifact };
         phase.detail = { path: artifact.path, sizeBytes: artifact.sizeBytes, sha256: artifact.sha256, ...artifact.detail };
         return artifact;
@@ -296,6 +306,7 @@ export class DrillRun {
         const result = await recover({
           engine: await this.engine(spec),
           instance: live,
+          standby,
           drill: spec,
           backup,
           fault,
@@ -375,14 +386,38 @@ export class DrillRun {
 function requiredCapabilities(spec: LoadedDrill['spec']): Array<keyof Capabilities> {
   const needs = new Set<keyof Capabilities>();
   if (['kill-server', 'lose-instance', 'missing-wal'].includes(spec.fault.type)) needs.add('kill');
-  if (['lose-instance', 'missing-wal'].includes(spec.fault.type) || spec.recovery.procedure === 'point-in-time') needs.add('dataFolder');
+  if (['lose-instance', 'missing-wal'].includes(spec.fault.type) || ['point-in-time', 'failover'].includes(spec.recovery.procedure)) {
+    needs.add('dataFolder');
+  }
   if (spec.engine.dataVolume) needs.add('sizeLimitedVolume');
   return [...needs];
 }
 
+function takeBackup(spec: LoadedDrill['spec'], live: Instance, standby: Instance | undefined): Promise<BackupArtifact> {
+  switch (spec.backup.method) {
+    case 'pg_dump':
+      return dumpCustom(live, spec.database);
+    case 'pg_basebackup':
+      return baseBackup(live);
+    case 'pgbackrest':
+      // A full backup, a second of writes, then an incremental on top of it: the restore needs both.
+      return pgbackrestBackup(live, 1000);
+    case 'standby':
+      return standbyCaughtUp(live, standby!);
+  }
+}
+
 /** The client tools whose versions must match the server's for this drill's backup and recovery. */
 function backupTools(spec: LoadedDrill['spec']): PgTool[] {
-  return spec.backup.method === 'pg_dump' ? ['pg_dump', 'pg_restore'] : ['pg_basebackup', 'pg_verifybackup'];
+  switch (spec.backup.method) {
+    case 'pg_dump':
+      return ['pg_dump', 'pg_restore'];
+    case 'pg_basebackup':
+      return ['pg_basebackup', 'pg_verifybackup'];
+    default:
+      // pgBackRest reads the server's version itself; a standby is cloned with pg_basebackup.
+      return ['pg_basebackup'];
+  }
 }
 
 /** The ledger's sequence numbers after recovery; a missing ledger means every row was lost. */

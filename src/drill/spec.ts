@@ -39,10 +39,10 @@ const identifier = z
   .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier (letters, digits, _), at most 63 characters');
 
 export const FAULT_TYPES = ['drop-table', 'drop-database', 'kill-server', 'bad-write', 'lose-instance', 'missing-wal'] as const;
-export const RECOVERY_PROCEDURES = ['restore-table', 'restore-database', 'point-in-time', 'restart', 'none'] as const;
+export const RECOVERY_PROCEDURES = ['restore-table', 'restore-database', 'point-in-time', 'failover', 'restart', 'none'] as const;
 export const RECOVERY_TARGETS = ['time', 'lsn', 'xid', 'name', 'end'] as const;
 const LOGICAL: readonly string[] = ['pg_dump'];
-const PHYSICAL: readonly string[] = ['pg_basebackup'];
+const PHYSICAL: readonly string[] = ['pg_basebackup', 'pgbackrest'];
 
 const fault = z.discriminatedUnion(
   'type',
@@ -88,6 +88,8 @@ const recovery = z.discriminatedUnion(
      * of the archive (end).
      */
     z.strictObject({ procedure: z.literal('point-in-time'), target: oneOf(RECOVERY_TARGETS).default('end') }),
+    /** Promote the hot standby (backup method standby) after the primary is gone. */
+    z.strictObject({ procedure: z.literal('failover') }),
     /** Start the server again on its own data: crash recovery replays the WAL. */
     z.strictObject({ procedure: z.literal('restart') }),
     z.strictObject({ procedure: z.literal('none') }),
@@ -132,7 +134,11 @@ export const drillSchema = z
       })
       .prefault({}),
     backup: z.strictObject({
-      method: oneOf(['pg_dump', 'pg_basebackup']),
+      /**
+       * pg_dump (logical), pg_basebackup (physical + WAL archive), pgbackrest
+       * (full + incremental, archive-push), standby (a hot standby streaming from the start).
+       */
+      method: oneOf(['pg_dump', 'pg_basebackup', 'pgbackrest', 'standby']),
       /** pg_dump only. */
       format: oneOf(['custom']).default('custom'),
       /** Physical methods: archive_timeout, the bound on unarchived writes. */
@@ -169,6 +175,15 @@ export function crossFieldProblems(raw: Record<string, unknown>): Array<{ path: 
   const target = recovery?.target ?? 'end';
   if (recovery?.procedure === 'point-in-time' && target !== 'end' && fault?.type !== 'bad-write') {
     problems.push({ path: 'recovery.target', message: `target ${String(target)} is the moment before a bad write: it needs fault type bad-write (or use target: end)` });
+  }
+  if (fault?.type === 'missing-wal' && method === 'pgbackrest') {
+    problems.push({ path: 'fault.type', message: 'missing-wal removes a segment from a plain WAL archive; with pgbackrest use backup.method pg_basebackup' });
+  }
+  if (recovery?.procedure === 'failover' && method !== 'standby') {
+    problems.push({ path: 'recovery.procedure', message: `failover promotes a hot standby: set backup.method to standby (it is ${String(method)})` });
+  }
+  if (method === 'standby' && recovery?.procedure !== undefined && !['failover', 'none'].includes(String(recovery.procedure))) {
+    problems.push({ path: 'recovery.procedure', message: `a standby is recovered by failover (or none); ${String(recovery.procedure)} needs a backup it does not make` });
   }
   if ((fault?.type === 'missing-wal' || fault?.type === 'lose-instance') && typeof method === 'string' && !PHYSICAL.includes(method)) {
     problems.push({ path: 'fault.type', message: `${String(fault.type)} is recovered from a base backup and the WAL archive: backup.method must be ${PHYSICAL.join(' or ')}` });

@@ -27,8 +27,11 @@ export interface InstanceOptions {
    * server's user; the instance's own settings (port, socket) are added after.
    */
   prepareData?: (dataDir: string) => Promise<void>;
-  /** Archive every WAL segment into the instance's archive folder from its first start. */
-  walArchive?: { timeoutMs: number; command?: (archiveDir: string) => string };
+  /**
+   * Archive every WAL segment from the instance's first start: into its
+   * archive folder with cp, or with the command `command` prepares (pgBackRest).
+   */
+  walArchive?: { timeoutMs: number; command?: (instance: Instance) => Promise<string> };
 }
 
 export interface Engine {

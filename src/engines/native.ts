@@ -69,6 +69,18 @@ export function removeLeftovers(workRoot = tmpdir()): Promise<string[]> {
   });
 }
 
+/** Whether any live (non-zombie) process is left in a process group; the postmaster leads its own. */
+async function groupAlive(pgid: number): Promise<boolean> {
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) === pgid && state !== 'Z') return true;
+  }
+  return false;
+}
+
 /** Whether a path is a mount point (a tmpfs data folder), read from the kernel's mount table. */
 async function isMountPoint(path: string): Promise<boolean> {
   try {
@@ -197,7 +209,7 @@ export class NativeEngine implements Engine {
       }
       await instance.configure({
         ...(this.timescaleLibrary ? { shared_preload_libraries: "'timescaledb'", 'timescaledb.telemetry_level': 'off' } : {}),
-        ...(options.walArchive ? archiveSettings(instance.archiveDir, options.walArchive.timeoutMs, options.walArchive.command?.(instance.archiveDir)) : {}),
+        ...(options.walArchive ? archiveSettings(instance.archiveDir, options.walArchive.timeoutMs, await options.walArchive.command?.(instance)) : {}),
         ...options.settings,
       });
       await instance.start();
@@ -375,18 +387,11 @@ export class NativeInstance implements Instance {
     const pid = await this.pid();
     if (!pid) throw new Error(`instance "${this.name}" has no running postmaster to kill`);
     process.kill(pid, 'SIGKILL');
-    // The postmaster is gone at once; wait for its children to notice, so the next start is clean.
+    // The postmaster is gone at once; wait until its whole process group (backends,
+    // archiver, an archive_command still copying) has noticed, so the next start,
+    // or the deletion of the data folder, finds nothing still writing.
     const deadline = performance.now() + 10_000;
-    while (performance.now() < deadline && (await this.childrenAlive(pid))) await sleep(50);
-  }
-
-  private async childrenAlive(postmaster: number): Promise<boolean> {
-    for (const entry of await readdir('/proc').catch(() => [] as string[])) {
-      if (!/^\d+$/.test(entry)) continue;
-      const status = await readFile(`/proc/${entry}/status`, 'utf8').catch(() => '');
-      if (new RegExp(`^PPid:\\s+${postmaster}$`, 'm').test(status) && !/^State:\s+Z/m.test(status)) return true;
-    }
-    return false;
+    while (performance.now() < deadline && (await groupAlive(pid))) await sleep(50);
   }
 
   async pid(): Promise<number | undefined> {

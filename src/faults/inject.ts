@@ -124,7 +124,7 @@ async function loseInstance({ instance }: FaultContext): Promise<FaultResult> {
   const dataDir = requireDataFolder(instance, 'lose-instance');
   await instance.kill();
   const at = now();
-  await rm(dataDir, { recursive: true, force: true });
+  await rm(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   return { summary: `instance lost: postmaster killed mid-write, data folder ${dataDir} deleted`, at, detail: { dataDir } };
 }
 

@@ -7,6 +7,7 @@
  *    timescaledb_pre_restore()/post_restore() when the archive has TimescaleDB;
  *  - point-in-time: the base backup into a new data folder, the archived WAL
  *    replayed to the target, then promoted;
+ *  - failover: the hot standby promoted after the primary died;
  *  - restart: the killed server started on its own data (crash recovery);
  *  - none: nothing, to show what an unrecovered fault looks like.
  */
@@ -15,6 +16,8 @@ import { join } from 'node:path';
 import type { BackupArtifact } from '../backup/artifact.js';
 import { checkBaseBackup, unpackBaseBackup } from '../backup/basebackup.js';
 import { verifySidecar } from '../backup/checksum.js';
+import { promote } from '../backup/standby.js';
+import { checkRepository, pgbackrestRestore } from '../backup/pgbackrest.js';
 import { quoteIdent } from '../checks/state.js';
 import type { Engine } from '../engines/engine.js';
 import type { Instance } from '../engines/instance.js';
@@ -29,6 +32,8 @@ export interface RecoveryContext {
   engine: Engine;
   /** The instance the fault struck. */
   instance: Instance;
+  /** The hot standby, when the drill keeps one (backup method standby). */
+  standby?: Instance;
   drill: DrillSpec;
   backup: BackupArtifact;
   fault: FaultResult;
@@ -160,20 +165,34 @@ async function archiveContinuity(instance: Instance, backup: BackupArtifact): Pr
 
 async function pointInTime(ctx: RecoveryContext, recovery: DrillSpec['recovery'] & { procedure: 'point-in-time' }): Promise<RecoveryResult> {
   const { engine, instance, backup, fault, drill } = ctx;
-  await checkBaseBackup(instance, backup);
-  const continuity = await archiveContinuity(instance, backup);
-  ctx.report(continuity);
-  const targetLines = targetSettings(recovery, fault);
+  const viaPgbackrest = backup.method === 'pgbackrest';
+  let targetLines: Record<string, string> = {};
+  let restoreArgs: string[] = [];
+  let continuity: CheckResult | undefined;
+  if (viaPgbackrest) {
+    await checkRepository(instance, backup);
+  } else {
+    await checkBaseBackup(instance, backup);
+    continuity = await archiveContinuity(instance, backup);
+    ctx.report(continuity);
+    targetLines = targetSettings(recovery, fault);
+  }
+  if (recovery.target !== 'end' && !fault.target) {
+    throw new Error(`recovery target ${recovery.target} needs the moment of a bad write, and the fault recorded none`);
+  }
   const restored = await engine.startInstance(`${drill.name}-restored`, ctx.logDir, {
     prepareData: async (dataDir) => {
+      if (viaPgbackrest) {
+        // pgBackRest writes recovery.signal and its own restore_command (archive-get).
+        restoreArgs = await pgbackrestRestore(instance, dataDir, recovery.target, fault.target);
+        return;
+      }
       await unpackBaseBackup(instance, backup.path, dataDir);
       await instance.runHost('touch', [join(dataDir, 'recovery.signal')]);
     },
-    settings: {
-      restore_command: `'cp ${instance.archiveDir}/%f %p'`,
-      recovery_target_action: "'promote'",
-      ...targetLines,
-    },
+    settings: viaPgbackrest
+      ? {}
+      : { restore_command: `'cp ${instance.archiveDir}/%f %p'`, recovery_target_action: "'promote'", ...targetLines },
   });
   ctx.track(restored);
   await restored.waitPromoted(Math.max(drill.targets.rto, 600_000));
@@ -184,17 +203,18 @@ async function pointInTime(ctx: RecoveryContext, recovery: DrillSpec['recovery']
   return {
     instance: restored,
     summary:
-      `base backup ${backup.path} into a new data folder, archived WAL replayed ` +
-      (recovery.target === 'end' ? 'to the end of the archive' : `to ${recovery.target} ${Object.values(targetLines)[0]}`) +
+      (viaPgbackrest ? `pgbackrest restore ${restoreArgs.join(' ')} into a new data folder, ` : `base backup ${backup.path} into a new data folder, `) +
+      'archived WAL replayed ' +
+      (recovery.target === 'end' ? 'to the end of the archive' : `to ${recovery.target} ${fault.target![recovery.target]}`) +
       `, promoted${stop ? `: replay stopped at ${stop.stoppedAt} (${stop.reason})` : ''}`,
     detail: {
       target: recovery.target,
-      targetSettings: targetLines,
+      targetSettings: viaPgbackrest ? { pgbackrest: restoreArgs.join(' ') || '(end of archive)' } : targetLines,
+      ...(continuity ? { archiveGaps: continuity.evidence.missing } : {}),
       replayStoppedAt: stop?.stoppedAt,
       timeline: stop?.timeline,
       stopReason: stop?.reason,
       walAfterPromotion: end,
-      archiveGaps: continuity.evidence.missing,
     },
   };
 }
@@ -205,6 +225,11 @@ export async function recover(ctx: RecoveryContext): Promise<RecoveryResult> {
   switch (recovery.procedure) {
     case 'none':
       return { instance, summary: 'no recovery (the drill shows the damage as it stands)', detail: {} };
+    case 'failover': {
+      if (!ctx.standby) throw new Error('failover needs the hot standby the drill starts with backup method standby');
+      await promote(ctx.standby);
+      return { instance: ctx.standby, summary: `standby ${ctx.standby.name} promoted with pg_promote()`, detail: { promoted: ctx.standby.name } };
+    }
     case 'restart':
       await instance.start();
       return { instance, summary: 'server started again on its own data: crash recovery', detail: {} };
