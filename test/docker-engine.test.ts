@@ -100,18 +100,63 @@ describe.skipIf(missing !== undefined)(`docker engine${missing ? ` (skipped: ${m
     );
     const { journal } = await runDrills([file], reports);
     expect(journal.drills[0]).toMatchObject({ status: 'unsupported', verdict: 'unknown' });
-    expect(journal.drills[0]!.error).toMatch(/kill-server on the docker engine: the data folder is a tmpfs/);
+    expect(journal.drills[0]!.error).toMatch(/kill-server \/ restart needs kill on the docker engine: the data folder is a tmpfs/);
     expect(await containersOfRun(journal.runId)).toEqual([]);
   });
 
-  it('says unsupported, with why, for a physical restore into a container (its data folder is not reachable yet)', async () => {
+  it('recovers to the moment before a bad write from pg_basebackup + WAL archive, into a new container', async () => {
     const file = writeDrill(
       drills,
-      onDocker({ name: 'docker-pitr', backup: { method: 'pg_basebackup' }, fault: { type: 'bad-write' }, recovery: { procedure: 'point-in-time', target: 'time' } }),
+      onDocker({
+        name: 'docker-pitr',
+        backup: { method: 'pg_basebackup', archiveTimeout: '1s' },
+        workload: { rate: 50, lead: '300ms', afterBackup: '1500ms', afterFault: '700ms' },
+        fault: { type: 'bad-write' },
+        recovery: { procedure: 'point-in-time', target: 'xid' },
+        targets: { rto: '2h', rpo: '5m' },
+      }),
     );
     const { journal } = await runDrills([file], reports);
+    const drill = journal.drills[0]!;
+    expect(drill.verdict).toBe('pass');
+    expect(drill.rpo).toMatchObject({ lostRows: 0, pastTargetRows: 0 });
+    expect(check(drill, 'fingerprint').summary).toMatch(/matches the moment before the bad write/);
+    expect(drill.recovery).toMatchObject({ target: 'xid', timeline: 2 });
+    expect(await containersOfRun(journal.runId)).toEqual([]);
+  });
+
+  it('rebuilds a lost container from the base backup and the archive; a missing segment is named and its loss measured', async () => {
+    const lost = writeDrill(
+      drills,
+      onDocker({ name: 'docker-lost', backup: { method: 'pg_basebackup', archiveTimeout: '1s' }, fault: { type: 'lose-instance' }, recovery: { procedure: 'point-in-time' } }),
+    );
+    const gap = writeDrill(
+      drills,
+      onDocker({
+        name: 'docker-gap',
+        backup: { method: 'pg_basebackup', archiveTimeout: '1s' },
+        fault: { type: 'missing-wal', writeAfterGap: '2s' },
+        recovery: { procedure: 'point-in-time' },
+        targets: { rto: '1h', rpo: '0' },
+      }),
+    );
+    const { journal } = await runDrills([lost, gap], reports);
+    const [rebuilt, broken] = journal.drills;
+    expect(rebuilt!.verdict).toBe('pass');
+    expect(rebuilt!.rpo!.measuredMs).toBeLessThan(3000);
+    expect(check(broken!, 'wal-archive').verdict).toBe('fail');
+    expect(check(broken!, 'rpo').verdict).toBe('fail');
+    expect(broken!.rpo!.lostRows).toBeGreaterThan(0);
+    expect(await containersOfRun(journal.runId)).toEqual([]);
+  });
+
+  it.each([
+    ['standby', { backup: { method: 'standby' }, fault: { type: 'kill-server' }, recovery: { procedure: 'failover' } }, /needs standby on the docker engine: .*network/],
+    ['pgbackrest', { backup: { method: 'pgbackrest' }, fault: { type: 'lose-instance' }, recovery: { procedure: 'point-in-time' } }, /needs pgbackrest on the docker engine: .*do not ship it/],
+  ])('says unsupported, with why, for %s in a container', async (name, overrides, why) => {
+    const { journal } = await runDrills([writeDrill(drills, onDocker({ name: `docker-${name}`, ...overrides }))], reports);
     expect(journal.drills[0]).toMatchObject({ status: 'unsupported', verdict: 'unknown' });
-    expect(journal.drills[0]!.error).toMatch(/needs dataFolder on the docker engine: the data folder lives inside the container/);
+    expect(journal.drills[0]!.error).toMatch(why);
     expect(await containersOfRun(journal.runId)).toEqual([]);
   });
 

@@ -20,7 +20,7 @@ import { combine } from '../checks/verdict.js';
 import { DATASET_TABLES, LEDGER_TABLE } from '../dataset/schema.js';
 import { seedDataset } from '../dataset/seed.js';
 import { DockerEngine } from '../engines/docker.js';
-import { majorOf, type Capabilities, type Engine } from '../engines/engine.js';
+import { majorOf, type Capabilities, type Engine, type InstanceOptions } from '../engines/engine.js';
 import { defaultImage } from '../engines/images.js';
 import type { Instance, PgTool } from '../engines/instance.js';
 import { NativeEngine } from '../engines/native.js';
@@ -204,17 +204,21 @@ export class DrillRun {
         const engine = await this.engine(spec);
         drill.engine = engine.describe();
         const archived = spec.backup.method === 'pg_basebackup' || spec.backup.method === 'pgbackrest';
-        const started = await engine.startInstance(spec.name, this.logDir(spec), {
+        const options: InstanceOptions = {
           dataVolumeBytes: spec.engine.dataVolume,
           ...(archived
             ? { walArchive: { timeoutMs: spec.backup.archiveTimeout, ...(spec.backup.method === 'pgbackrest' ? { command: configurePgbackrest } : {}) } }
             : {}),
-        });
-        instances.push(started);
-        const needs = requiredCapabilities(spec).map((name) => ({ name, capability: started.capabilities[name] }));
-        for (const { name, capability } of needs) {
-          if (!capability.supported) throw new UnsupportedError(`${spec.fault.type} / ${spec.recovery.procedure} needs ${name} on the ${started.kind} engine: ${capability.why}`);
+        };
+        const capabilities = engine.capabilities(options);
+        for (const name of requiredCapabilities(spec)) {
+          const capability = capabilities[name];
+          if (!capability.supported) {
+            throw new UnsupportedError(`${spec.fault.type} / ${spec.recovery.procedure} needs ${name} on the ${engine.kind} engine: ${capability.why}`);
+          }
         }
+        const started = await engine.startInstance(spec.name, this.logDir(spec), options);
+        instances.push(started);
         const info = await started.serverInfo();
         const tools: Record<string, string> = {};
         for (const tool of backupTools(spec)) {
@@ -385,10 +389,9 @@ export class DrillRun {
 /** The instance capabilities a drill's fault and recovery rely on. */
 function requiredCapabilities(spec: LoadedDrill['spec']): Array<keyof Capabilities> {
   const needs = new Set<keyof Capabilities>();
-  if (['kill-server', 'lose-instance', 'missing-wal'].includes(spec.fault.type)) needs.add('kill');
-  if (['lose-instance', 'missing-wal'].includes(spec.fault.type) || ['point-in-time', 'failover'].includes(spec.recovery.procedure)) {
-    needs.add('dataFolder');
-  }
+  if (spec.fault.type === 'kill-server') needs.add('kill');
+  if (spec.backup.method === 'standby') needs.add('standby');
+  if (spec.backup.method === 'pgbackrest') needs.add('pgbackrest');
   if (spec.engine.dataVolume) needs.add('sizeLimitedVolume');
   return [...needs];
 }

@@ -15,7 +15,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { PostgreSqlContainer, type StartedPostgreSqlContainer } from '@testcontainers/postgresql';
-import { getContainerRuntimeClient, type ContainerRuntimeClient } from 'testcontainers';
+import { getContainerRuntimeClient, Wait, type ContainerRuntimeClient } from 'testcontainers';
 import { randomBytes } from 'node:crypto';
 import { sleep } from '../clock.js';
 import { errorMessage, SetupError, UnsupportedError } from '../errors.js';
@@ -24,7 +24,7 @@ import { registerCleanup } from '../lifecycle.js';
 import { archiveSettings } from '../backup/basebackup.js';
 import { SUPPORTED, unsupported, type Capabilities, type Engine, type InstanceOptions } from './engine.js';
 import { connectTo, readServerInfo, type ConnectionInfo, type Instance, type PgTool, type ServerInfo } from './instance.js';
-import { unprivilegedUser, type RunAs } from './os-user.js';
+import { handOver, unprivilegedUser, type RunAs } from './os-user.js';
 import { findPgBinaries, type PgBinaries } from './pg-binaries.js';
 import { waitForPromotion, waitForSelect1 } from './readiness.js';
 import { isAlive, makeWorkDir, removeOrphanedWorkDirs } from './workdir.js';
@@ -158,17 +158,16 @@ export class DockerEngine implements Engine {
     };
   }
 
-  capabilities(dataVolumeBytes?: number): Capabilities {
+  capabilities(options: InstanceOptions = {}): Capabilities {
     return {
-      kill: dataVolumeBytes
+      kill: options.dataVolumeBytes
         ? unsupported(
             'the data folder is a tmpfs, which Docker empties when the container stops: after a kill there would be nothing for crash recovery to recover',
           )
         : SUPPORTED,
       sizeLimitedVolume: SUPPORTED,
-      dataFolder: unsupported(
-        'the data folder lives inside the container; restoring a physical backup into it, or losing it, is not implemented for the docker engine yet',
-      ),
+      standby: unsupported('a standby container streaming from the primary container needs a network between them; not implemented for the docker engine yet'),
+      pgbackrest: unsupported('pgBackRest must run beside the server, inside the container, and the images do not ship it'),
     };
   }
 
@@ -181,9 +180,16 @@ export class DockerEngine implements Engine {
       // Written by the container's postgres user (its uid differs by image) and read by the harness.
       await chmod(dir, 0o777);
     }
-    const dataFolder = this.capabilities().dataFolder;
-    if (options.prepareData && !dataFolder.supported) throw new UnsupportedError(dataFolder.why);
-    if (options.walArchive?.command) throw new UnsupportedError('a custom archive_command (pgBackRest) needs the tool inside the container; not implemented for the docker engine yet');
+    // A restored instance's data folder is prepared on the host and mounted as PGDATA;
+    // the image's entrypoint, started as root, hands it to its postgres user.
+    const dataDir = options.prepareData ? join(workDir, 'data') : undefined;
+    if (dataDir) {
+      await mkdir(dataDir, { mode: 0o700 });
+      await handOver(dataDir, this.runAs);
+      await options.prepareData!(dataDir);
+    }
+    const { pgbackrest } = this.capabilities(options);
+    if (options.walArchive?.command && !pgbackrest.supported) throw new UnsupportedError(pgbackrest.why);
     const archive = options.walArchive ? archiveSettings(archiveDir, options.walArchive.timeoutMs) : {};
     const settings = Object.entries({ fsync: 'on', ...archive, ...options.settings }).flatMap(([key, value]) => ['-c', `${key}=${value.replace(/^'(.*)'$/, '$1')}`]);
     const container = new PostgreSqlContainer(this.options.image)
@@ -200,8 +206,13 @@ export class DockerEngine implements Engine {
       .withBindMounts([
         { source: backupDir, target: backupDir, mode: 'rw' },
         { source: archiveDir, target: archiveDir, mode: 'rw' },
+        ...(options.mounts ?? []).map((path) => ({ source: path, target: path, mode: 'rw' as const })),
+        ...(dataDir ? [{ source: dataDir, target: PGDATA, mode: 'rw' as const }] : []),
       ])
       .withCommand(['postgres', ...settings])
+      // Readiness is our own select 1 probe (waitReady); the module's health check can
+      // report a restored server unhealthy while it is still replaying WAL.
+      .withWaitStrategy(Wait.forListeningPorts())
       .withStartupTimeout(READY_TIMEOUT_MS);
     if (options.dataVolumeBytes) container.withTmpFs({ [PGDATA]: `rw,size=${options.dataVolumeBytes}` });
 
@@ -224,7 +235,7 @@ export class DockerEngine implements Engine {
         this.ctx,
         { allowFailure: true },
       );
-      await removeContainerLeftoversOf(this.client, this.options.runId, name);
+      await removeFailedStart(this.client, this.options.runId, name, logDir);
       throw new SetupError(
         'SERVER_START_FAILED',
         `could not start a container from image "${this.options.image}": ${errorMessage(error).split('\n')[0]}. ` +
@@ -243,7 +254,7 @@ export class DockerEngine implements Engine {
       },
       this.ctx,
     );
-    const instance = new DockerInstance(this, this.client, handle, name, workDir, backupDir, archiveDir, logDir, this.capabilities(options.dataVolumeBytes), {
+    const instance = new DockerInstance(this, this.client, handle, name, workDir, backupDir, archiveDir, dataDir, logDir, this.capabilities(options), {
       host: handle.getHost(),
       port: handle.getMappedPort(PG_PORT),
       user: 'postgres',
@@ -256,10 +267,20 @@ export class DockerEngine implements Engine {
   async dispose(): Promise<void> {}
 }
 
-async function removeContainerLeftoversOf(client: ContainerRuntimeClient, runId: string, name: string): Promise<void> {
+/** Removes the containers of one instance that failed to start, keeping their logs as evidence first. */
+async function removeFailedStart(client: ContainerRuntimeClient, runId: string, name: string, logDir: string): Promise<void> {
   const docker = dockerode(client);
   const containers = await docker.listContainers({ all: true, filters: { label: [`${LABEL}.run=${runId}`, `${LABEL}.instance=${name}`] } });
-  for (const { Id } of containers) await docker.getContainer(Id).remove({ force: true, v: true });
+  for (const { Id } of containers) {
+    const container = docker.getContainer(Id);
+    try {
+      await mkdir(logDir, { recursive: true });
+      await writeFile(join(logDir, `postgresql-${name}.log`), demux(await container.logs({ stdout: true, stderr: true, follow: false })));
+    } catch {
+      // Keep going: the container must not outlive the failure.
+    }
+    await container.remove({ force: true, v: true });
+  }
 }
 
 export class DockerInstance implements Instance {
@@ -276,6 +297,7 @@ export class DockerInstance implements Instance {
     readonly workDir: string,
     readonly backupDir: string,
     readonly archiveDir: string,
+    readonly dataDir: string | undefined,
     private readonly logDir: string,
     readonly capabilities: Capabilities,
     readonly connection: ConnectionInfo,
@@ -341,11 +363,11 @@ export class DockerInstance implements Instance {
         env: { ...env, PGHOST: this.connection.host, PGPORT: String(this.connection.port) },
       });
     }
-    return this.exec([tool, ...args], env, { ...options, tool: version });
+    return this.execInContainer([tool, ...args], env, { ...options, tool: version });
   }
 
   /** `docker exec` as the container's postgres user, recorded like any other command. */
-  private async exec(command: string[], env: Record<string, string | undefined>, options: CommandOptions = {}): Promise<CommandResult> {
+  private async execInContainer(command: string[], env: Record<string, string | undefined>, options: CommandOptions = {}): Promise<CommandResult> {
     const startedAt = new Date().toISOString();
     const started = performance.now();
     const defined = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
@@ -373,8 +395,23 @@ export class DockerInstance implements Instance {
     );
   }
 
+  /**
+   * On the host the container's user does not exist: host commands keep the
+   * harness's rights, and the image's entrypoint hands a mounted data folder
+   * to its own postgres user when the container starts.
+   */
   runHost(file: string, args: readonly string[], options: CommandOptions = {}): Promise<CommandResult> {
-    return runCommand(file, args, this.engine.ctx, options);
+    return runCommand(file, args, { ...this.engine.ctx, runAs: undefined }, options);
+  }
+
+  exec(file: string, args: readonly string[], options: CommandOptions = {}): Promise<CommandResult> {
+    return this.execInContainer([file, ...args], options.env ?? {}, options);
+  }
+
+  /** The container goes, and its data with it; its log is kept first, as evidence. */
+  async lose(): Promise<void> {
+    await this.keepLog();
+    await this.docker().remove({ force: true, v: true });
   }
 
   waitPromoted(timeoutMs: number): Promise<void> {
@@ -425,16 +462,25 @@ export class DockerInstance implements Instance {
     while (performance.now() < deadline && (await this.running())) await sleep(50);
   }
 
+  private logKept = false;
+
+  /** Copies the container's log into the run's folder, once, while the container still exists. */
+  private async keepLog(): Promise<void> {
+    if (this.logKept) return;
+    try {
+      await mkdir(this.logDir, { recursive: true });
+      await writeFile(join(this.logDir, `postgresql-${this.name}.log`), await this.logs());
+      this.logKept = true;
+    } catch {
+      // The log is evidence, not a reason to leave a container behind.
+    }
+  }
+
   async destroy({ keepFiles }: { keepFiles: boolean }): Promise<{ keptAt?: string }> {
     if (this.removed) return {};
     this.removed = true;
     this.unregister();
-    try {
-      await mkdir(this.logDir, { recursive: true });
-      await writeFile(join(this.logDir, `postgresql-${this.name}.log`), await this.logs());
-    } catch {
-      // The log is evidence, not a reason to leave a container behind.
-    }
+    await this.keepLog();
     // The container always goes (nothing may be left running); a failed drill keeps its host files.
     await this.docker().remove({ force: true, v: true }).catch(() => undefined);
     if (keepFiles) return { keptAt: this.workDir };

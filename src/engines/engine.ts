@@ -12,8 +12,10 @@ export interface Capabilities {
   kill: Capability;
   /** A data folder on a filesystem of a fixed size, so it can fill up. */
   sizeLimitedVolume: Capability;
-  /** A data folder the harness can reach as files: restore a base backup into it, lose it, read it. */
-  dataFolder: Capability;
+  /** A hot standby cloned from this instance and streaming from it. */
+  standby: Capability;
+  /** pgBackRest beside the server: archive-push, backup, restore. */
+  pgbackrest: Capability;
 }
 
 export interface InstanceOptions {
@@ -27,6 +29,8 @@ export interface InstanceOptions {
    * server's user; the instance's own settings (port, socket) are added after.
    */
   prepareData?: (dataDir: string) => Promise<void>;
+  /** More host folders the server must reach at the same path (another instance's WAL archive). */
+  mounts?: string[];
   /**
    * Archive every WAL segment from the instance's first start: into its
    * archive folder with cp, or with the command `command` prepares (pgBackRest).
@@ -38,6 +42,8 @@ export interface Engine {
   readonly kind: 'native' | 'docker';
   /** Engine facts for the journal: binaries or image, versions. */
   describe(): Record<string, unknown>;
+  /** What an instance started with these options will be able to undergo, known before it starts. */
+  capabilities(options?: InstanceOptions): Capabilities;
   startInstance(name: string, logDir: string, options?: InstanceOptions): Promise<Instance>;
   dispose(): Promise<void>;
 }

@@ -34,13 +34,17 @@ export interface Instance {
   readonly backupDir: string;
   /** Where archive_command puts WAL segments; it outlives the data folder. */
   readonly archiveDir: string;
-  /** The data folder as the harness sees it, where capabilities.dataFolder is supported. */
+  /** The data folder as the harness sees it, when it is on the host (always native; a restored container's). */
   readonly dataDir?: string;
   readonly capabilities: Capabilities;
   /** Runs a client tool against this instance with PG* connection variables set. */
   runTool(tool: PgTool, args: readonly string[], options?: CommandOptions): Promise<CommandResult>;
   /** Runs a host command (tar, pgbackrest) as the server's OS user, recorded in the journal. */
   runHost(file: string, args: readonly string[], options?: CommandOptions): Promise<CommandResult>;
+  /** Runs a command beside the server (on the host for native, in the container for docker), as its OS user. */
+  exec(file: string, args: readonly string[], options?: CommandOptions): Promise<CommandResult>;
+  /** The machine is gone: the server dies mid-write and its data folder with it. Backups and archives remain. */
+  lose(): Promise<void>;
   /** The binary and version that runTool uses for a tool, for the journal. */
   toolVersion(tool: PgTool): Promise<string>;
   connect(database?: string): Promise<pg.Client>;

@@ -69,6 +69,15 @@ export function removeLeftovers(workRoot = tmpdir()): Promise<string[]> {
   });
 }
 
+function pgbackrestAvailable(): boolean {
+  try {
+    execFileSync('pgbackrest', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether any live (non-zombie) process is left in a process group; the postmaster leads its own. */
 async function groupAlive(pgid: number): Promise<boolean> {
   for (const entry of await readdir('/proc').catch(() => [] as string[])) {
@@ -99,6 +108,7 @@ export class NativeEngine implements Engine {
   private templateDir?: Promise<string>;
   private readonly password = randomBytes(16).toString('hex');
   private readonly unregister: () => void;
+  private readonly pgbackrestInstalled = pgbackrestAvailable();
 
   private constructor(
     readonly binaries: PgBinaries,
@@ -129,7 +139,10 @@ export class NativeEngine implements Engine {
       sizeLimitedVolume: this.runAs
         ? SUPPORTED
         : unsupported('a size-limited data folder is a tmpfs mount, and mounting needs root; run the harness as root or use --engine docker'),
-      dataFolder: SUPPORTED,
+      standby: SUPPORTED,
+      pgbackrest: this.pgbackrestInstalled
+        ? SUPPORTED
+        : unsupported('pgbackrest is not installed on this machine (Debian/Ubuntu: apt-get install pgbackrest)'),
     };
   }
 
@@ -350,6 +363,16 @@ export class NativeInstance implements Instance {
 
   runHost(file: string, args: readonly string[], options: CommandOptions = {}) {
     return runCommand(file, args, this.engine.ctx, options);
+  }
+
+  exec(file: string, args: readonly string[], options: CommandOptions = {}) {
+    return this.runHost(file, args, options);
+  }
+
+  async lose(): Promise<void> {
+    await this.kill();
+    // Retries: a process of the dead server may still be closing files in there.
+    await rm(this.dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   }
 
   private waitReady(exited: () => string | undefined): Promise<void> {

@@ -5,7 +5,7 @@
  * point), a lost instance (its data folder gone), and a WAL segment missing
  * from the archive. Each returns what it did and when, for the journal.
  */
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { now, sleep, type Instant } from '../clock.js';
 import type { BackupArtifact } from '../backup/artifact.js';
@@ -111,21 +111,10 @@ async function badWrite(ctx: FaultContext, sql: string): Promise<FaultResult> {
   }
 }
 
-function requireDataFolder(instance: Instance, fault: string): string {
-  if (!instance.capabilities.dataFolder.supported || !instance.dataDir) {
-    const why = instance.capabilities.dataFolder.supported ? 'no data folder' : instance.capabilities.dataFolder.why;
-    throw new UnsupportedError(`fault ${fault} on the ${instance.kind} engine: ${why}`);
-  }
-  return instance.dataDir;
-}
-
 /** The machine is gone: the server dies mid-write and its data folder with it. Backups and the WAL archive remain. */
 async function loseInstance({ instance }: FaultContext): Promise<FaultResult> {
-  const dataDir = requireDataFolder(instance, 'lose-instance');
-  await instance.kill();
-  const at = now();
-  await rm(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
-  return { summary: `instance lost: postmaster killed mid-write, data folder ${dataDir} deleted`, at, detail: { dataDir } };
+  await instance.lose();
+  return { summary: `instance lost: the ${instance.kind} server killed mid-write and its data folder gone`, at: now(), detail: { instance: instance.name } };
 }
 
 /**
@@ -135,7 +124,6 @@ async function loseInstance({ instance }: FaultContext): Promise<FaultResult> {
  */
 async function missingWal(ctx: FaultContext, afterGapMs: number): Promise<FaultResult> {
   const { instance, database, backup } = ctx;
-  requireDataFolder(instance, 'missing-wal');
   const endLsn = backup.detail.endLsn as string | undefined;
   if (!endLsn) throw new UnsupportedError(`fault missing-wal needs a physical backup with a WAL range (backup method ${backup.method})`);
   const { backupEnd, closed } = await withClient(instance, database, async (client) => ({

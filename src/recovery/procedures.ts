@@ -172,7 +172,7 @@ async function pointInTime(ctx: RecoveryContext, recovery: DrillSpec['recovery']
   if (viaPgbackrest) {
     await checkRepository(instance, backup);
   } else {
-    await checkBaseBackup(instance, backup);
+    await checkBaseBackup(backup);
     continuity = await archiveContinuity(instance, backup);
     ctx.report(continuity);
     targetLines = targetSettings(recovery, fault);
@@ -190,6 +190,8 @@ async function pointInTime(ctx: RecoveryContext, recovery: DrillSpec['recovery']
       await unpackBaseBackup(instance, backup.path, dataDir);
       await instance.runHost('touch', [join(dataDir, 'recovery.signal')]);
     },
+    // The new server fetches WAL from the struck instance's archive.
+    mounts: [instance.archiveDir],
     settings: viaPgbackrest
       ? {}
       : { restore_command: `'cp ${instance.archiveDir}/%f %p'`, recovery_target_action: "'promote'", ...targetLines },
