@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
-import { dumpCustom } from '../src/backup/pg-dump.js';
+import { dump } from '../src/backup/pg-dump.js';
 import { candlesStream, symbolsStream } from '../src/dataset/generators.js';
 import type { Scale } from '../src/dataset/scale.js';
 import { SCHEMA_SQL } from '../src/dataset/schema.js';
@@ -76,7 +76,7 @@ try {
     dumpRaw.push(await timed(() => instance.runTool('pg_dump', ['--format=custom', `--file=${plain}`, '--dbname=market'])));
     await rm(plain);
     let artifact = '';
-    dumpHarness.push(await timed(async () => (artifact = (await dumpCustom(instance, 'market')).path)));
+    dumpHarness.push(await timed(async () => (artifact = (await dump(instance, 'market', 'custom')).path)));
     await rm(artifact);
     await rm(`${artifact}.sha256`);
     await new Promise((resolve) => setTimeout(resolve, 1100)); // Dump names carry the second.

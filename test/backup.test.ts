@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifySidecar } from '../src/backup/checksum.js';
 import type { BackupArtifact } from '../src/backup/artifact.js';
-import { dumpCustom } from '../src/backup/pg-dump.js';
+import { dump } from '../src/backup/pg-dump.js';
 import { seedDataset } from '../src/dataset/seed.js';
 import { NativeEngine, NativeInstance } from '../src/engines/native.js';
 import { BackupIntegrityError } from '../src/errors.js';
@@ -25,7 +25,7 @@ beforeAll(async () => {
   const client = await instance.connect('market');
   await seedDataset(client, { scale: 'tiny', seed: 3, timescale: false });
   await client.end();
-  backup = await dumpCustom(instance, 'market');
+  backup = await dump(instance, 'market', 'custom');
 });
 afterAll(async () => {
   await instance?.destroy({ keepFiles: false });

@@ -1,15 +1,19 @@
 /**
- * Logical backup with pg_dump in custom format (the runbooks' daily dump),
- * with a SHA-256 sidecar written beside it.
+ * Logical backup with pg_dump, in custom format (the runbooks' daily dump) or
+ * as gzip-compressed plain SQL (`pg_dump | gzip > x.sql.gz`, restored with
+ * `gunzip -c | psql`), with a SHA-256 sidecar written beside it.
  */
 import { basename, join } from 'node:path';
 import type { Instance } from '../engines/instance.js';
 import { sizeOf, stampedName, type BackupArtifact } from './artifact.js';
 import { sha256File, writeSidecar } from './checksum.js';
 
-export async function dumpCustom(instance: Instance, database: string): Promise<BackupArtifact> {
-  const path = join(instance.backupDir, stampedName(database, 'dump'));
-  await instance.runTool('pg_dump', ['--format=custom', `--file=${path}`, `--dbname=${database}`], {
+export type DumpFormat = 'custom' | 'plain.gz';
+
+export async function dump(instance: Instance, database: string, format: DumpFormat, name = database): Promise<BackupArtifact> {
+  const path = join(instance.backupDir, stampedName(name, format === 'custom' ? 'dump' : 'sql.gz'));
+  const formatArgs = format === 'custom' ? ['--format=custom'] : ['--format=plain', '--compress=6'];
+  await instance.runTool('pg_dump', [...formatArgs, `--file=${path}`, `--dbname=${database}`], {
     timeoutMs: 6 * 3_600_000,
   });
   const sha256 = await sha256File(path);
@@ -17,7 +21,7 @@ export async function dumpCustom(instance: Instance, database: string): Promise<
   const sizeBytes = await sizeOf(path);
   return {
     method: 'pg_dump',
-    format: 'custom',
+    format,
     path,
     sidecar,
     files: [{ name: basename(path), sizeBytes, sha256 }],

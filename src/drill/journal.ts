@@ -59,6 +59,8 @@ export interface DrillJournal {
   engine?: Record<string, unknown>;
   dataset?: Record<string, unknown>;
   backup?: Record<string, unknown>;
+  /** Every generation taken, oldest first, when there were several. */
+  backups?: Array<Record<string, unknown>>;
   fault?: Record<string, unknown>;
   recovery?: Record<string, unknown>;
   phases: PhaseJournal[];

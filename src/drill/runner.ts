@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { now, sleep, type Instant } from '../clock.js';
 import { baseBackup } from '../backup/basebackup.js';
-import { dumpCustom } from '../backup/pg-dump.js';
+import { dump } from '../backup/pg-dump.js';
 import { standbyCaughtUp, startStandby } from '../backup/standby.js';
 import { configure as configurePgbackrest, pgbackrestBackup } from '../backup/pgbackrest.js';
 import type { BackupArtifact } from '../backup/artifact.js';
@@ -57,6 +57,8 @@ export function engineChoice(spec: LoadedDrill['spec'], options: Pick<RunOptions
     tools: kind === 'docker' ? spec.engine.tools : undefined,
   };
 }
+
+const GENERATION_GAP_MS = 1500;
 
 export function newRunId(at = new Date()): string {
   return `${at.toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(2).toString('hex')}`;
@@ -198,6 +200,7 @@ export class DrillRun {
     let workload: LedgerWorkload | undefined;
     let standby: Instance | undefined;
     let faultAt: Instant | undefined;
+    let heal: (() => Promise<void>) | undefined;
     let recoveryFailed = false;
     try {
       const instance = await this.phase(drill, 'setup', async (phase) => {
@@ -276,11 +279,18 @@ export class DrillRun {
         return state;
       });
 
-      const backup = await this.phase(drill, 'backup', async (phase) => {
-        const artifact = await takeBackup(spec, live, standby);
-        drill.backup = { ...artifact };
-        phase.detail = { path: artifact.path, sizeBytes: artifact.sizeBytes, sha256: artifact.sha256, ...artifact.detail };
-        return artifact;
+      const backups = await this.phase(drill, 'backup', async (phase) => {
+        const taken: BackupArtifact[] = [];
+        for (let generation = 1; generation <= spec.backup.generations; generation++) {
+          // Writes between generations, so an older backup really is older (names carry the second).
+          if (generation > 1) await sleep(GENERATION_GAP_MS);
+          taken.push(await takeBackup(spec, live, standby));
+        }
+        const newest = taken.at(-1)!;
+        drill.backup = { ...newest };
+        if (taken.length > 1) drill.backups = taken.map((b) => ({ path: b.path, sizeBytes: b.sizeBytes, sha256: b.sha256 }));
+        phase.detail = { generations: taken.length, path: newest.path, sizeBytes: newest.sizeBytes, sha256: newest.sha256, ...newest.detail };
+        return taken;
       });
 
       await this.phase(drill, 'writes-after-backup', async (phase) => {
@@ -295,10 +305,12 @@ export class DrillRun {
           database: db,
           fault: spec.fault,
           workload: workload!,
-          backup,
+          backups,
+          seed: spec.dataset.seed,
           capture: () => captureState((d) => live.connect(d), db, DATASET_TABLES, 'the moment before the bad write'),
         });
         faultAt = result.at;
+        heal = result.heal;
         await sleep(spec.workload.afterFault);
         const summary = await workload!.stop();
         drill.fault = { type: spec.fault.type, summary: result.summary, at: result.at.wall, ...result.detail, workload: summary };
@@ -312,7 +324,7 @@ export class DrillRun {
           instance: live,
           standby,
           drill: spec,
-          backup,
+          backups,
           fault,
           logDir: this.logDir(spec),
           track: (started) => instances.push(started),
@@ -343,7 +355,9 @@ export class DrillRun {
         const keepFiles = this.options.keep || drill.verdict !== 'pass';
         if (instances.length) {
           const kept = await this.phase(drill, 'teardown', async (phase) => {
-            phase.detail = { keepFiles, instances: instances.map((i) => i.name) };
+            phase.detail = { keepFiles, instances: instances.map((i) => i.name), healed: heal !== undefined };
+            // The fault's own heal first: a damaged backup or archive is put right even when files are kept.
+            await heal?.();
             const results = [];
             for (const each of instances) results.push(await each.destroy({ keepFiles }));
             return results;
@@ -399,7 +413,7 @@ function requiredCapabilities(spec: LoadedDrill['spec']): Array<keyof Capabiliti
 function takeBackup(spec: LoadedDrill['spec'], live: Instance, standby: Instance | undefined): Promise<BackupArtifact> {
   switch (spec.backup.method) {
     case 'pg_dump':
-      return dumpCustom(live, spec.database);
+      return dump(live, spec.database, spec.backup.format);
     case 'pg_basebackup':
       return baseBackup(live);
     case 'pgbackrest':

@@ -38,7 +38,7 @@ const identifier = z
   .string()
   .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier (letters, digits, _), at most 63 characters');
 
-export const FAULT_TYPES = ['drop-table', 'drop-database', 'kill-server', 'bad-write', 'lose-instance', 'missing-wal'] as const;
+export const FAULT_TYPES = ['drop-table', 'drop-database', 'kill-server', 'bad-write', 'lose-instance', 'missing-wal', 'corrupt-backup'] as const;
 export const RECOVERY_PROCEDURES = ['restore-table', 'restore-database', 'point-in-time', 'failover', 'restart', 'none'] as const;
 export const RECOVERY_TARGETS = ['time', 'lsn', 'xid', 'name', 'end'] as const;
 const LOGICAL: readonly string[] = ['pg_dump'];
@@ -57,6 +57,25 @@ const fault = z.discriminatedUnion(
     z.strictObject({ type: z.literal('lose-instance') }),
     /** A WAL segment written after the base backup vanishes from the archive; later the instance is lost. */
     z.strictObject({ type: z.literal('missing-wal'), writeAfterGap: duration.default(2000) }),
+    /**
+     * The newest backup is damaged after its checksum was written (bit flips at
+     * an offset, or truncation), then the incident that needs it strikes.
+     */
+    z.strictObject({
+      type: z.literal('corrupt-backup'),
+      mode: oneOf(['flip', 'truncate']).default('flip'),
+      /** A byte offset into the file, or random (drawn from the dataset seed, so repeatable). */
+      offset: z.union([z.number().int().min(0), z.literal('random')]).default('random'),
+      /** flip: how many bytes to flip; truncate: ignored (the file is cut at the offset). */
+      bytes: z.number().int().min(1).max(4096).default(8),
+      /**
+       * kept: the damage came after the checksum was written (the sidecar catches it);
+       * recomputed: before it (a truncated upload checksummed on arrival), so only the
+       * format's own checks can: gzip -t, pg_restore, pg_verifybackup.
+       */
+      checksum: oneOf(['kept', 'recomputed']).default('kept'),
+      then: oneOf(['drop-database', 'lose-instance']).default('drop-database'),
+    }),
   ],
   {
     error: (issue) =>
@@ -76,18 +95,21 @@ const recovery = z.discriminatedUnion(
       /** Restore only the table and its data, as `pg_restore --table` alone does: no indexes or constraints. */
       tableOnly: z.boolean().default(false),
       database: identifier.optional(),
+      verify: z.boolean().default(true),
     }),
     z.strictObject({
       procedure: z.literal('restore-database'),
       jobs: z.number().int().min(1).max(64).default(2),
       database: identifier.optional(),
+      /** false: restore the newest backup without checking it first, to show what detection prevents. */
+      verify: z.boolean().default(true),
     }),
     /**
      * The base backup into a new data folder, then the archived WAL replayed to
      * the target: just before the bad write (time, lsn, xid, name) or to the end
      * of the archive (end).
      */
-    z.strictObject({ procedure: z.literal('point-in-time'), target: oneOf(RECOVERY_TARGETS).default('end') }),
+    z.strictObject({ procedure: z.literal('point-in-time'), target: oneOf(RECOVERY_TARGETS).default('end'), verify: z.boolean().default(true) }),
     /** Promote the hot standby (backup method standby) after the primary is gone. */
     z.strictObject({ procedure: z.literal('failover') }),
     /** Start the server again on its own data: crash recovery replays the WAL. */
@@ -139,8 +161,10 @@ export const drillSchema = z
        * (full + incremental, archive-push), standby (a hot standby streaming from the start).
        */
       method: oneOf(['pg_dump', 'pg_basebackup', 'pgbackrest', 'standby']),
-      /** pg_dump only. */
-      format: oneOf(['custom']).default('custom'),
+      /** pg_dump: custom archive, or gzip-compressed plain SQL. */
+      format: oneOf(['custom', 'plain.gz']).default('custom'),
+      /** Backups taken one after another (with writes between); recovery falls back to an older one if the newest fails its checks. */
+      generations: z.number().int().min(1).max(5).default(1),
       /** Physical methods: archive_timeout, the bound on unarchived writes. */
       archiveTimeout: duration.default(1000),
     }),
@@ -175,6 +199,13 @@ export function crossFieldProblems(raw: Record<string, unknown>): Array<{ path: 
   const target = recovery?.target ?? 'end';
   if (recovery?.procedure === 'point-in-time' && target !== 'end' && fault?.type !== 'bad-write') {
     problems.push({ path: 'recovery.target', message: `target ${String(target)} is the moment before a bad write: it needs fault type bad-write (or use target: end)` });
+  }
+  const format = (raw.backup as { format?: unknown } | undefined)?.format;
+  if (format === 'plain.gz' && recovery?.procedure === 'restore-table') {
+    problems.push({ path: 'recovery.procedure', message: 'restore-table selects from a custom-format archive; backup.format plain.gz restores whole (use restore-database)' });
+  }
+  if (fault?.type === 'corrupt-backup' && (method === 'pgbackrest' || method === 'standby')) {
+    problems.push({ path: 'fault.type', message: `corrupt-backup damages a dump or a base backup; backup.method ${String(method)} is neither` });
   }
   if (fault?.type === 'missing-wal' && method === 'pgbackrest') {
     problems.push({ path: 'fault.type', message: 'missing-wal removes a segment from a plain WAL archive; with pgbackrest use backup.method pg_basebackup' });

@@ -355,7 +355,7 @@ export class DockerInstance implements Instance {
 
   async runTool(tool: PgTool, args: readonly string[], options: CommandOptions = {}): Promise<CommandResult> {
     const version = await this.toolVersion(tool);
-    const env = { PGHOST: '127.0.0.1', PGPORT: String(PG_PORT), PGUSER: this.connection.user, PGPASSWORD: this.connection.password, ...options.env };
+    const env = { ...this.toolEnv(), ...options.env };
     if (this.engine.hostBinaries) {
       return runCommand(join(this.engine.hostBinaries.binDir, tool), args, this.engine.ctx, {
         ...options,
@@ -405,7 +405,16 @@ export class DockerInstance implements Instance {
   }
 
   exec(file: string, args: readonly string[], options: CommandOptions = {}): Promise<CommandResult> {
-    return this.execInContainer([file, ...args], options.env ?? {}, options);
+    return this.execInContainer([file, ...args], { ...this.toolEnv(), ...options.env }, options);
+  }
+
+  canExec(): Promise<boolean> {
+    return this.running();
+  }
+
+  /** Inside the container the server listens on its own port. */
+  private toolEnv(): Record<string, string> {
+    return { PGHOST: '127.0.0.1', PGPORT: String(PG_PORT), PGUSER: this.connection.user, PGPASSWORD: this.connection.password };
   }
 
   /** The container goes, and its data with it; its log is kept first, as evidence. */

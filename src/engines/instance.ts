@@ -41,8 +41,13 @@ export interface Instance {
   runTool(tool: PgTool, args: readonly string[], options?: CommandOptions): Promise<CommandResult>;
   /** Runs a host command (tar, pgbackrest) as the server's OS user, recorded in the journal. */
   runHost(file: string, args: readonly string[], options?: CommandOptions): Promise<CommandResult>;
-  /** Runs a command beside the server (on the host for native, in the container for docker), as its OS user. */
+  /**
+   * Runs a command beside the server (on the host for native, in the container
+   * for docker), as its OS user, with the PG* connection variables set.
+   */
   exec(file: string, args: readonly string[], options?: CommandOptions): Promise<CommandResult>;
+  /** Whether exec can still run: a lost container cannot. */
+  canExec(): Promise<boolean>;
   /** The machine is gone: the server dies mid-write and its data folder with it. Backups and archives remain. */
   lose(): Promise<void>;
   /** The binary and version that runTool uses for a tool, for the journal. */

@@ -366,7 +366,11 @@ export class NativeInstance implements Instance {
   }
 
   exec(file: string, args: readonly string[], options: CommandOptions = {}) {
-    return this.runHost(file, args, options);
+    return this.runHost(file, args, { ...options, env: { ...this.toolEnv(), ...options.env } });
+  }
+
+  async canExec(): Promise<boolean> {
+    return true;
   }
 
   async lose(): Promise<void> {

@@ -15,6 +15,8 @@ import type { Instance } from '../engines/instance.js';
 import type { FaultSpec } from '../drill/spec.js';
 import { UnsupportedError } from '../errors.js';
 import type { LedgerWorkload } from '../workload/ledger.js';
+import { corruptFile, dataFileOf } from './corrupt-backup.js';
+import { sha256File, writeFolderSums, writeSidecar } from '../backup/checksum.js';
 
 /** Where a point-in-time recovery can stop: just before the bad write. */
 export interface RecoveryTarget {
@@ -29,7 +31,10 @@ export interface FaultContext {
   database: string;
   fault: FaultSpec;
   workload: LedgerWorkload;
-  backup: BackupArtifact;
+  /** Every backup taken, oldest first. */
+  backups: BackupArtifact[];
+  /** The dataset's seed: random choices (an offset to corrupt) repeat with it. */
+  seed: number;
   /** The dataset's state now, to compare a recovery against. */
   capture: () => Promise<DatabaseState>;
 }
@@ -43,6 +48,8 @@ export interface FaultResult {
   expected?: DatabaseState;
   /** The recovery target, and the first ledger row written after it. */
   target?: RecoveryTarget & { firstSeqAfter: number };
+  /** Undoes what the fault did outside the instance (a backup, the archive), so nothing stays broken. */
+  heal?: () => Promise<void>;
 }
 
 const DEFAULT_BAD_WRITE = 'update trades set price = price * 100 where symbol_id % 3 = 0';
@@ -123,7 +130,8 @@ async function loseInstance({ instance }: FaultContext): Promise<FaultResult> {
  * lost: recovery from the archive can only replay up to the gap.
  */
 async function missingWal(ctx: FaultContext, afterGapMs: number): Promise<FaultResult> {
-  const { instance, database, backup } = ctx;
+  const { instance, database } = ctx;
+  const backup = ctx.backups.at(-1)!;
   const endLsn = backup.detail.endLsn as string | undefined;
   if (!endLsn) throw new UnsupportedError(`fault missing-wal needs a physical backup with a WAL range (backup method ${backup.method})`);
   const { backupEnd, closed } = await withClient(instance, database, async (client) => ({
@@ -142,7 +150,29 @@ async function missingWal(ctx: FaultContext, afterGapMs: number): Promise<FaultR
   return {
     summary: `WAL segment ${victim} removed from the archive; ${Math.round(afterGapMs / 1000)}s later the instance was lost`,
     at: lost.at,
+    heal: () => rename(join(aside, victim), join(instance.archiveDir, victim)),
     detail: { missingSegment: victim, movedTo: aside, backupEndSegment: backupEnd, lastClosedSegment: closed, archivedAfterBackup: after.length, removedAt: removedAt.wall, ...lost.detail },
+  };
+}
+
+/** The newest backup is damaged, then the incident that needs it strikes. */
+async function corruptBackup(ctx: FaultContext, fault: Extract<FaultSpec, { type: 'corrupt-backup' }>): Promise<FaultResult> {
+  const newest = ctx.backups.at(-1)!;
+  const damage = await corruptFile(dataFileOf(newest), fault.mode, fault.offset, fault.bytes, ctx.seed);
+  if (fault.checksum === 'recomputed') {
+    if (newest.method === 'pg_basebackup') await writeFolderSums(newest.path);
+    else await writeSidecar(newest.path, await sha256File(newest.path));
+  }
+  const incident = fault.then === 'lose-instance' ? await loseInstance(ctx) : await dropDatabase(ctx);
+  const what = damage.mode === 'flip' ? `${damage.bytes} bytes flipped at offset ${damage.offset}` : `cut from ${damage.sizeBefore} to ${damage.offset} bytes`;
+  return {
+    summary: `newest backup damaged (${damage.file}: ${what}${fault.checksum === 'recomputed' ? ', checksum written after the damage' : ''}), then ${incident.summary}`,
+    at: incident.at,
+    detail: {
+      corrupted: { file: damage.file, mode: damage.mode, offset: damage.offset, bytes: damage.bytes, sizeBefore: damage.sizeBefore, checksum: fault.checksum },
+      ...incident.detail,
+    },
+    heal: damage.heal,
   };
 }
 
@@ -161,5 +191,7 @@ export function injectFault(ctx: FaultContext): Promise<FaultResult> {
       return loseInstance(ctx);
     case 'missing-wal':
       return missingWal(ctx, fault.writeAfterGap);
+    case 'corrupt-backup':
+      return corruptBackup(ctx, fault);
   }
 }

@@ -14,17 +14,17 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BackupArtifact } from '../backup/artifact.js';
-import { checkBaseBackup, unpackBaseBackup } from '../backup/basebackup.js';
-import { verifySidecar } from '../backup/checksum.js';
+import { unpackBaseBackup } from '../backup/basebackup.js';
+import { verifyArtifact, type IntegrityReport } from '../backup/integrity.js';
 import { promote } from '../backup/standby.js';
-import { checkRepository, pgbackrestRestore } from '../backup/pgbackrest.js';
+import { pgbackrestRestore } from '../backup/pgbackrest.js';
 import { quoteIdent } from '../checks/state.js';
 import type { Engine } from '../engines/engine.js';
 import type { Instance } from '../engines/instance.js';
 import type { DrillSpec } from '../drill/spec.js';
 import type { CheckResult } from '../drill/journal.js';
 import { archiveGaps, archivedSegments } from '../backup/wal.js';
-import { UnsupportedError } from '../errors.js';
+import { BackupIntegrityError, UnsupportedError } from '../errors.js';
 import type { FaultResult } from '../faults/inject.js';
 import { hasTimescale, parseSchemaScript, selectList, tablePrefixes } from './toc.js';
 
@@ -35,7 +35,8 @@ export interface RecoveryContext {
   /** The hot standby, when the drill keeps one (backup method standby). */
   standby?: Instance;
   drill: DrillSpec;
-  backup: BackupArtifact;
+  /** Every backup taken, oldest first: recovery uses the newest that passes its checks. */
+  backups: BackupArtifact[];
   fault: FaultResult;
   /** Where a new instance's server log is kept. */
   logDir: string;
@@ -85,7 +86,8 @@ async function restoreTable(instance: Instance, backup: BackupArtifact, database
 }
 
 async function restoreDatabase(instance: Instance, backup: BackupArtifact, database: string, jobs: number): Promise<Omit<RecoveryResult, 'instance'>> {
-  const timescale = hasTimescale(await archiveList(instance, backup.path));
+  const plain = backup.format === 'plain.gz';
+  const timescale = !plain && hasTimescale(await archiveList(instance, backup.path));
   const admin = await instance.connect('postgres');
   try {
     await admin.query(`drop database if exists ${quoteIdent(database)} with (force)`);
@@ -102,9 +104,16 @@ async function restoreDatabase(instance: Instance, backup: BackupArtifact, datab
       await client.end();
     }
   }
-  await instance.runTool('pg_restore', [`--jobs=${jobs}`, '--exit-on-error', `--dbname=${database}`, backup.path], {
-    timeoutMs: RESTORE_TIMEOUT_MS,
-  });
+  if (plain) {
+    // The runbooks' way: gunzip -c backup.sql.gz | psql, stopping at the first error.
+    await instance.exec('bash', ['-c', 'set -o pipefail; gunzip -c "$1" | psql -X --quiet -v ON_ERROR_STOP=1 --dbname="$2"', 'bash', backup.path, database], {
+      timeoutMs: RESTORE_TIMEOUT_MS,
+    });
+  } else {
+    await instance.runTool('pg_restore', [`--jobs=${jobs}`, '--exit-on-error', `--dbname=${database}`, backup.path], {
+      timeoutMs: RESTORE_TIMEOUT_MS,
+    });
+  }
   const client = await instance.connect(database);
   try {
     if (timescale) await client.query('select timescaledb_post_restore()');
@@ -113,7 +122,9 @@ async function restoreDatabase(instance: Instance, backup: BackupArtifact, datab
     await client.end();
   }
   return {
-    summary: `new database ${database}, pg_restore -j ${jobs}${timescale ? ' inside timescaledb_pre_restore()/post_restore()' : ''}`,
+    summary: plain
+      ? `new database ${database}, gunzip -c | psql`
+      : `new database ${database}, pg_restore -j ${jobs}${timescale ? ' inside timescaledb_pre_restore()/post_restore()' : ''}`,
     detail: { jobs, timescale },
   };
 }
@@ -163,16 +174,13 @@ async function archiveContinuity(instance: Instance, backup: BackupArtifact): Pr
   };
 }
 
-async function pointInTime(ctx: RecoveryContext, recovery: DrillSpec['recovery'] & { procedure: 'point-in-time' }): Promise<RecoveryResult> {
-  const { engine, instance, backup, fault, drill } = ctx;
+async function pointInTime(ctx: RecoveryContext, recovery: DrillSpec['recovery'] & { procedure: 'point-in-time' }, backup: BackupArtifact): Promise<RecoveryResult> {
+  const { engine, instance, fault, drill } = ctx;
   const viaPgbackrest = backup.method === 'pgbackrest';
   let targetLines: Record<string, string> = {};
   let restoreArgs: string[] = [];
   let continuity: CheckResult | undefined;
-  if (viaPgbackrest) {
-    await checkRepository(instance, backup);
-  } else {
-    await checkBaseBackup(backup);
+  if (!viaPgbackrest) {
     continuity = await archiveContinuity(instance, backup);
     ctx.report(continuity);
     targetLines = targetSettings(recovery, fault);
@@ -221,8 +229,54 @@ async function pointInTime(ctx: RecoveryContext, recovery: DrillSpec['recovery']
   };
 }
 
+/** What a failed check said, in one line: the tool's last word, not the command line. */
+function complaint(detail: string): string {
+  return detail.split('\n').filter((line) => line.trim()).at(-1) ?? detail;
+}
+
+/**
+ * "If corrupted, use the previous backup": the newest backup that passes its
+ * integrity checks, newest first. The check names what caught each damaged one.
+ * With verify: false the newest is used unchecked, to show what that costs.
+ */
+async function chooseBackup(ctx: RecoveryContext, verify: boolean): Promise<BackupArtifact> {
+  const newestFirst = [...ctx.backups].reverse();
+  if (!verify) {
+    ctx.report({
+      name: 'backup-integrity',
+      verdict: 'unknown',
+      summary: `not checked (recovery.verify: false): the newest backup ${newestFirst[0]!.path} was restored as it is`,
+      evidence: { used: newestFirst[0]!.path },
+    });
+    return newestFirst[0]!;
+  }
+  const reports: IntegrityReport[] = [];
+  for (const backup of newestFirst) {
+    const report = await verifyArtifact(ctx.instance, backup);
+    reports.push(report);
+    if (!report.ok) continue;
+    const rejected = reports.filter((r) => !r.ok);
+    ctx.report({
+      name: 'backup-integrity',
+      verdict: 'pass',
+      summary: rejected.length
+        ? `${rejected.map((r) => `${r.path} is damaged, caught by ${r.caughtBy} (${complaint(r.steps.at(-1)!.detail)})`).join('; ')}; restored from the previous good backup ${backup.path}`
+        : `${backup.path} passed ${report.steps.map((s) => s.check).join(', ')}`,
+      evidence: { used: backup.path, reports },
+    });
+    return backup;
+  }
+  ctx.report({
+    name: 'backup-integrity',
+    verdict: 'fail',
+    summary: `no backup passed its checks: ${reports.map((r) => `${r.path} caught by ${r.caughtBy}`).join('; ')}`,
+    evidence: { reports },
+  });
+  throw new BackupIntegrityError(`no usable backup: every one of the ${reports.length} backups failed its integrity checks`);
+}
+
 export async function recover(ctx: RecoveryContext): Promise<RecoveryResult> {
-  const { instance, drill, backup } = ctx;
+  const { instance, drill } = ctx;
   const recovery = drill.recovery;
   switch (recovery.procedure) {
     case 'none':
@@ -236,17 +290,16 @@ export async function recover(ctx: RecoveryContext): Promise<RecoveryResult> {
       await instance.start();
       return { instance, summary: 'server started again on its own data: crash recovery', detail: {} };
     case 'point-in-time':
-      return pointInTime(ctx, recovery);
+      return pointInTime(ctx, recovery, await chooseBackup(ctx, recovery.verify));
     case 'restore-table':
     case 'restore-database': {
-      // "If corrupted, use the previous backup" starts here: nothing is restored from an artifact that fails its checksum.
-      const sha256 = await verifySidecar(backup.path);
+      const backup = await chooseBackup(ctx, recovery.verify);
       const database = recovery.database ?? drill.database;
       const result =
         recovery.procedure === 'restore-table'
           ? await restoreTable(instance, backup, database, recovery.table ?? (drill.fault.type === 'drop-table' ? drill.fault.table : ''), recovery.tableOnly)
           : await restoreDatabase(instance, backup, database, recovery.jobs);
-      return { instance, ...result, detail: { ...result.detail, database, verifiedSha256: sha256 } };
+      return { instance, ...result, detail: { ...result.detail, database, backup: backup.path } };
     }
   }
 }
