@@ -150,7 +150,22 @@ describe.skipIf(missing !== undefined)(`docker engine${missing ? ` (skipped: ${m
     expect(await containersOfRun(journal.runId)).toEqual([]);
   });
 
+  it('fills a size-limited data folder mid-write: the server’s errors recorded, space freed, nothing committed lost', async () => {
+    const file = writeDrill(
+      drills,
+      onDocker({ name: 'docker-data-full', engine: { dataVolume: '96m' }, fault: { type: 'data-disk-full' }, recovery: { procedure: 'free-space' }, targets: { rto: '15m', rpo: '0' } }),
+    );
+    const { journal } = await runDrills([file], reports);
+    const drill = journal.drills[0]!;
+    expect((drill.fault as { serverSaid: string[] }).serverSaid.join('\n')).toMatch(/No space left on device/);
+    expect(drill.rpo).toMatchObject({ lostRows: 0 });
+    expect(drill.verdict).toBe('pass');
+    expect(await containersOfRun(journal.runId)).toEqual([]);
+  });
+
   it.each([
+    ['corrupt-page', { fault: { type: 'corrupt-page', table: 'candles' }, recovery: { procedure: 'restore-table' } }, /not reachable from the host/],
+    ['backup-disk-full', { fault: { type: 'backup-disk-full' }, recovery: { procedure: 'restore-database' } }, /cannot be mounted into a running container/],
     ['standby', { backup: { method: 'standby' }, fault: { type: 'kill-server' }, recovery: { procedure: 'failover' } }, /needs standby on the docker engine: .*network/],
     ['pgbackrest', { backup: { method: 'pgbackrest' }, fault: { type: 'lose-instance' }, recovery: { procedure: 'point-in-time' } }, /needs pgbackrest on the docker engine: .*do not ship it/],
   ])('says unsupported, with why, for %s in a container', async (name, overrides, why) => {

@@ -10,10 +10,10 @@ import { sha256File, writeSidecar } from './checksum.js';
 
 export type DumpFormat = 'custom' | 'plain.gz';
 
-export async function dump(instance: Instance, database: string, format: DumpFormat, name = database): Promise<BackupArtifact> {
+export async function dump(instance: Instance, database: string, format: DumpFormat, name = database, extra: string[] = []): Promise<BackupArtifact> {
   const path = join(instance.backupDir, stampedName(name, format === 'custom' ? 'dump' : 'sql.gz'));
   const formatArgs = format === 'custom' ? ['--format=custom'] : ['--format=plain', '--compress=6'];
-  await instance.runTool('pg_dump', [...formatArgs, `--file=${path}`, `--dbname=${database}`], {
+  await instance.runTool('pg_dump', [...formatArgs, ...extra, `--file=${path}`, `--dbname=${database}`], {
     timeoutMs: 6 * 3_600_000,
   });
   const sha256 = await sha256File(path);

@@ -308,6 +308,7 @@ export class DrillRun {
           backups,
           seed: spec.dataset.seed,
           capture: () => captureState((d) => live.connect(d), db, DATASET_TABLES, 'the moment before the bad write'),
+          report: (check) => drill.checks.push(check),
         });
         faultAt = result.at;
         heal = result.heal;

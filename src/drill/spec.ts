@@ -38,8 +38,20 @@ const identifier = z
   .string()
   .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier (letters, digits, _), at most 63 characters');
 
-export const FAULT_TYPES = ['drop-table', 'drop-database', 'kill-server', 'bad-write', 'lose-instance', 'missing-wal', 'corrupt-backup'] as const;
-export const RECOVERY_PROCEDURES = ['restore-table', 'restore-database', 'point-in-time', 'failover', 'restart', 'none'] as const;
+export const FAULT_TYPES = [
+  'drop-table',
+  'drop-database',
+  'kill-server',
+  'bad-write',
+  'lose-instance',
+  'missing-wal',
+  'corrupt-backup',
+  'corrupt-page',
+  'wrong-backup',
+  'backup-disk-full',
+  'data-disk-full',
+] as const;
+export const RECOVERY_PROCEDURES = ['restore-table', 'restore-database', 'point-in-time', 'failover', 'restart', 'free-space', 'none'] as const;
 export const RECOVERY_TARGETS = ['time', 'lsn', 'xid', 'name', 'end'] as const;
 const LOGICAL: readonly string[] = ['pg_dump'];
 const PHYSICAL: readonly string[] = ['pg_basebackup', 'pgbackrest'];
@@ -76,6 +88,14 @@ const fault = z.discriminatedUnion(
       checksum: oneOf(['kept', 'recomputed']).default('kept'),
       then: oneOf(['drop-database', 'lose-instance']).default('drop-database'),
     }),
+    /** Bytes of one data page of a live table flipped on disk (the cluster has data checksums). */
+    z.strictObject({ type: z.literal('corrupt-page'), table }),
+    /** The newest backup restores cleanly but holds the wrong data; then the database is lost. */
+    z.strictObject({ type: z.literal('wrong-backup'), kind: oneOf(['empty', 'partial', 'other-database']).default('other-database') }),
+    /** Tonight's backup runs into a full destination and is left half-written; then the database is lost. */
+    z.strictObject({ type: z.literal('backup-disk-full') }),
+    /** The data folder's filesystem (engine.dataVolume) fills up while the workload writes. */
+    z.strictObject({ type: z.literal('data-disk-full') }),
   ],
   {
     error: (issue) =>
@@ -114,6 +134,8 @@ const recovery = z.discriminatedUnion(
     z.strictObject({ procedure: z.literal('failover') }),
     /** Start the server again on its own data: crash recovery replays the WAL. */
     z.strictObject({ procedure: z.literal('restart') }),
+    /** Remove what filled the disk, start the server if it stopped, wait until it serves. */
+    z.strictObject({ procedure: z.literal('free-space') }),
     z.strictObject({ procedure: z.literal('none') }),
   ],
   {
@@ -183,11 +205,18 @@ export function crossFieldProblems(raw: Record<string, unknown>): Array<{ path: 
   const recovery = raw.recovery as { procedure?: unknown; table?: unknown; target?: unknown } | undefined;
   const method = (raw.backup as { method?: unknown } | undefined)?.method;
   const problems: Array<{ path: string; message: string }> = [];
-  if (recovery?.procedure === 'restore-table' && recovery.table === undefined && fault?.type !== 'drop-table') {
+  if (recovery?.procedure === 'restore-table' && recovery.table === undefined && fault?.type !== 'drop-table' && fault?.type !== 'corrupt-page') {
     problems.push({
       path: 'recovery.table',
-      message: 'required: restore-table needs the table to restore when the fault is not drop-table',
+      message: 'required: restore-table needs the table to restore when the fault is not drop-table or corrupt-page',
     });
+  }
+  if ((fault?.type === 'wrong-backup' || fault?.type === 'backup-disk-full') && typeof method === 'string' && method !== 'pg_dump') {
+    problems.push({ path: 'fault.type', message: `${String(fault.type)} replaces a pg_dump backup; backup.method is ${method}` });
+  }
+  const engine = raw.engine as { dataVolume?: unknown } | undefined;
+  if (fault?.type === 'data-disk-full' && engine?.dataVolume === undefined) {
+    problems.push({ path: 'engine.dataVolume', message: 'required: data-disk-full fills a size-limited data folder; set a size such as 64m' });
   }
   const logicalRecovery = recovery?.procedure === 'restore-table' || recovery?.procedure === 'restore-database';
   if (logicalRecovery && typeof method === 'string' && !LOGICAL.includes(method)) {

@@ -328,7 +328,7 @@ export class DockerInstance implements Instance {
       name: this.name,
       timeoutMs: READY_TIMEOUT_MS,
       gone: async () => ((await this.running()) ? undefined : 'the container is not running'),
-      logTail: async () => tail(await this.logs(), 30),
+      logTail: () => this.logTail(),
     });
   }
 
@@ -412,6 +412,16 @@ export class DockerInstance implements Instance {
     return this.running();
   }
 
+  async sizeLimitedFolder(): Promise<{ path: string; release: () => Promise<void> }> {
+    throw new UnsupportedError(
+      'a new size-limited folder cannot be mounted into a running container (its mounts are fixed when it starts); the docker engine offers a size-limited data folder (engine.dataVolume) instead',
+    );
+  }
+
+  async logTail(lines = 30): Promise<string> {
+    return tail(await this.logs(), lines);
+  }
+
   /** Inside the container the server listens on its own port. */
   private toolEnv(): Record<string, string> {
     return { PGHOST: '127.0.0.1', PGPORT: String(PG_PORT), PGUSER: this.connection.user, PGPASSWORD: this.connection.password };
@@ -428,7 +438,7 @@ export class DockerInstance implements Instance {
       name: this.name,
       timeoutMs,
       gone: async () => ((await this.running()) ? undefined : 'the container is not running'),
-      logTail: async () => tail(await this.logs(), 30),
+      logTail: () => this.logTail(),
     });
   }
 

@@ -24,7 +24,7 @@ export interface ServerInfo {
 }
 
 /** The PostgreSQL client tools the harness runs against an instance. */
-export type PgTool = 'pg_dump' | 'pg_restore' | 'psql' | 'pg_amcheck' | 'pg_isready' | 'pg_basebackup' | 'pg_verifybackup' | 'pg_waldump';
+export type PgTool = 'pg_dump' | 'pg_restore' | 'psql' | 'pg_amcheck' | 'pg_isready' | 'pg_basebackup' | 'pg_verifybackup' | 'pg_waldump' | 'pg_checksums';
 
 export interface Instance {
   readonly kind: EngineKind;
@@ -46,8 +46,17 @@ export interface Instance {
    * for docker), as its OS user, with the PG* connection variables set.
    */
   exec(file: string, args: readonly string[], options?: CommandOptions): Promise<CommandResult>;
+  /** Whether the server process (or container) is up. */
+  running(): Promise<boolean>;
   /** Whether exec can still run: a lost container cannot. */
   canExec(): Promise<boolean>;
+  /**
+   * A new folder the server's tools can write to, on a filesystem of `bytes`
+   * (a tmpfs), to fill up on purpose. `release` unmounts and removes it.
+   */
+  sizeLimitedFolder(name: string, bytes: number): Promise<{ path: string; release: () => Promise<void> }>;
+  /** The last lines of the server's log: evidence of what it said, never a readiness signal. */
+  logTail(lines?: number): Promise<string>;
   /** The machine is gone: the server dies mid-write and its data folder with it. Backups and archives remain. */
   lose(): Promise<void>;
   /** The binary and version that runTool uses for a tool, for the journal. */

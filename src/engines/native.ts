@@ -65,7 +65,7 @@ export function removeLeftovers(workRoot = tmpdir()): Promise<string[]> {
   return removeOrphanedWorkDirs(workRoot, async (dir) => {
     const pid = await postmasterPid(join(dir, 'data'));
     if (pid && isAlive(pid)) process.kill(pid, 'SIGKILL');
-    await unmountIfMounted(join(dir, 'data'));
+    await unmountAllUnder(dir);
   });
 }
 
@@ -101,6 +101,16 @@ async function isMountPoint(path: string): Promise<boolean> {
 
 async function unmountIfMounted(path: string): Promise<void> {
   if (await isMountPoint(path)) await runCommand('umount', ['--lazy', path], {}, { allowFailure: true });
+}
+
+/** Unmounts every filesystem mounted inside a folder (a tmpfs data folder, a size-limited backup folder). */
+async function unmountAllUnder(dir: string): Promise<void> {
+  const mounts = (await readFile('/proc/self/mounts', 'utf8').catch(() => ''))
+    .split('\n')
+    .map((line) => line.split(' ')[1] ?? '')
+    .filter((path) => path.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const path of mounts) await runCommand('umount', ['--lazy', path], {}, { allowFailure: true });
 }
 
 export class NativeEngine implements Engine {
@@ -373,6 +383,28 @@ export class NativeInstance implements Instance {
     return true;
   }
 
+  async running(): Promise<boolean> {
+    return (await this.pid()) !== undefined;
+  }
+
+  async sizeLimitedFolder(name: string, bytes: number): Promise<{ path: string; release: () => Promise<void> }> {
+    const { sizeLimitedVolume } = this.capabilities;
+    if (!sizeLimitedVolume.supported) throw new UnsupportedError(sizeLimitedVolume.why);
+    const path = join(this.workDir, name);
+    await mkdir(path, { mode: 0o700 });
+    const runAs = this.engine.ctx.runAs;
+    const owner = runAs ? `,uid=${runAs.uid},gid=${runAs.gid}` : '';
+    // Mounting is the one step that keeps root's rights.
+    await runCommand('mount', ['-t', 'tmpfs', '-o', `size=${bytes},mode=0700${owner}`, 'tmpfs', path], { ...this.engine.ctx, runAs: undefined });
+    return {
+      path,
+      release: async () => {
+        await unmountIfMounted(path);
+        await rm(path, { recursive: true, force: true });
+      },
+    };
+  }
+
   async lose(): Promise<void> {
     await this.kill();
     // Retries: a process of the dead server may still be closing files in there.
@@ -388,9 +420,9 @@ export class NativeInstance implements Instance {
     });
   }
 
-  async logTail(): Promise<string> {
+  async logTail(lines = 30): Promise<string> {
     try {
-      return tail(await readFile(this.logFile, 'utf8'), 30);
+      return tail(await readFile(this.logFile, 'utf8'), lines);
     } catch {
       return '(no log)';
     }
@@ -473,7 +505,7 @@ export class NativeInstance implements Instance {
       const left = await this.pid();
       if (left) process.kill(left, 'SIGKILL');
     }
-    await unmountIfMounted(this.dataDir);
+    await unmountAllUnder(this.workDir);
     try {
       await mkdir(this.logDir, { recursive: true });
       await copyFile(this.logFile, join(this.logDir, `postgresql-${this.name}.log`));

@@ -16,6 +16,10 @@ import type { FaultSpec } from '../drill/spec.js';
 import { UnsupportedError } from '../errors.js';
 import type { LedgerWorkload } from '../workload/ledger.js';
 import { corruptFile, dataFileOf } from './corrupt-backup.js';
+import { corruptPage } from './corrupt-page.js';
+import { backupIntoFullDisk, fillDataFolder } from './disk-full.js';
+import { replaceWithWrong, type WrongKind } from './wrong-backup.js';
+import type { CheckResult } from '../drill/journal.js';
 import { sha256File, writeFolderSums, writeSidecar } from '../backup/checksum.js';
 
 /** Where a point-in-time recovery can stop: just before the bad write. */
@@ -37,6 +41,8 @@ export interface FaultContext {
   seed: number;
   /** The dataset's state now, to compare a recovery against. */
   capture: () => Promise<DatabaseState>;
+  /** Called with checks the fault makes (which detectors caught a corrupt page). */
+  report: (check: CheckResult) => void;
 }
 
 export interface FaultResult {
@@ -176,6 +182,44 @@ async function corruptBackup(ctx: FaultContext, fault: Extract<FaultSpec, { type
   };
 }
 
+async function corruptPageFault(ctx: FaultContext, table: string): Promise<FaultResult> {
+  const damage = await corruptPage(ctx.instance, ctx.database, table);
+  ctx.report(damage.detections);
+  return { summary: `block ${damage.block} of ${table} corrupted on disk (${damage.file})`, at: now(), detail: { table, file: damage.file, block: damage.block } };
+}
+
+async function wrongBackup(ctx: FaultContext, kind: WrongKind): Promise<FaultResult> {
+  const swap = await replaceWithWrong(ctx.instance, ctx.database, ctx.backups.at(-1)!, kind, ctx.seed);
+  const incident = await dropDatabase(ctx);
+  return { summary: `the newest backup is a valid dump of the wrong data (${kind}), then ${incident.summary}`, at: incident.at, detail: { wrong: swap.detail, ...incident.detail }, heal: swap.heal };
+}
+
+/** Tonight's backup fails on a full destination and is left half-written among the backups; then the database is lost. */
+async function backupDiskFull(ctx: FaultContext): Promise<FaultResult> {
+  const tonight = await backupIntoFullDisk(ctx.instance, ctx.database, ctx.backups.at(-1)!);
+  ctx.backups.push(tonight.partial);
+  const incident = await dropDatabase(ctx);
+  return {
+    summary: `tonight's backup ran out of space (${tonight.partial.sizeBytes} bytes written): ${tonight.error.split('\n')[0]}; then ${incident.summary}`,
+    at: incident.at,
+    detail: { partial: tonight.partial.path, partialBytes: tonight.partial.sizeBytes, error: tonight.error, ...incident.detail },
+    heal: tonight.heal,
+  };
+}
+
+async function dataDiskFull(ctx: FaultContext): Promise<FaultResult> {
+  const full = await fillDataFolder(ctx.instance, ctx.workload);
+  return {
+    summary: `the data folder's filesystem filled up while the workload wrote${full.workloadError ? `: ${full.workloadError}` : ''}`,
+    at: now(),
+    detail: { filler: full.filler, serverSaid: full.serverSaid, workloadError: full.workloadError },
+    // Whatever the recovery did, the filler goes (where the server's side can still be reached).
+    heal: async () => {
+      if (await ctx.instance.canExec()) await ctx.instance.exec('rm', ['-f', full.filler]);
+    },
+  };
+}
+
 export function injectFault(ctx: FaultContext): Promise<FaultResult> {
   const fault = ctx.fault;
   switch (fault.type) {
@@ -193,5 +237,13 @@ export function injectFault(ctx: FaultContext): Promise<FaultResult> {
       return missingWal(ctx, fault.writeAfterGap);
     case 'corrupt-backup':
       return corruptBackup(ctx, fault);
+    case 'corrupt-page':
+      return corruptPageFault(ctx, fault.table);
+    case 'wrong-backup':
+      return wrongBackup(ctx, fault.kind);
+    case 'backup-disk-full':
+      return backupDiskFull(ctx);
+    case 'data-disk-full':
+      return dataDiskFull(ctx);
   }
 }

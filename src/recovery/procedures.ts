@@ -275,6 +275,11 @@ async function chooseBackup(ctx: RecoveryContext, verify: boolean): Promise<Back
   throw new BackupIntegrityError(`no usable backup: every one of the ${reports.length} backups failed its integrity checks`);
 }
 
+/** The table a drill's fault damaged, which restore-table brings back when the drill names none. */
+function damagedTable(drill: DrillSpec): string {
+  return drill.fault.type === 'drop-table' || drill.fault.type === 'corrupt-page' ? drill.fault.table : '';
+}
+
 export async function recover(ctx: RecoveryContext): Promise<RecoveryResult> {
   const { instance, drill } = ctx;
   const recovery = drill.recovery;
@@ -289,6 +294,15 @@ export async function recover(ctx: RecoveryContext): Promise<RecoveryResult> {
     case 'restart':
       await instance.start();
       return { instance, summary: 'server started again on its own data: crash recovery', detail: {} };
+    case 'free-space': {
+      // The runbook: find what filled the disk, remove it, then bring the server back.
+      const filler = String(ctx.fault.detail.filler ?? '');
+      if (filler) await instance.exec('rm', ['-f', filler]);
+      const wasRunning = await instance.running();
+      if (!wasRunning) await instance.start();
+      await instance.waitPromoted(120_000);
+      return { instance, summary: `removed ${filler || 'nothing'}${wasRunning ? '' : ', started the server again (crash recovery)'}`, detail: { filler, restarted: !wasRunning } };
+    }
     case 'point-in-time':
       return pointInTime(ctx, recovery, await chooseBackup(ctx, recovery.verify));
     case 'restore-table':
@@ -297,7 +311,7 @@ export async function recover(ctx: RecoveryContext): Promise<RecoveryResult> {
       const database = recovery.database ?? drill.database;
       const result =
         recovery.procedure === 'restore-table'
-          ? await restoreTable(instance, backup, database, recovery.table ?? (drill.fault.type === 'drop-table' ? drill.fault.table : ''), recovery.tableOnly)
+          ? await restoreTable(instance, backup, database, recovery.table ?? damagedTable(drill), recovery.tableOnly)
           : await restoreDatabase(instance, backup, database, recovery.jobs);
       return { instance, ...result, detail: { ...result.detail, database, backup: backup.path } };
     }
