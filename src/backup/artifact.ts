@@ -5,7 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 
-export type BackupMethod = 'pg_dump' | 'pg_basebackup' | 'pgbackrest' | 'standby';
+export type BackupMethod = 'pg_dump' | 'pg_basebackup' | 'pgbackrest' | 'standby' | 'script';
 
 export interface ArtifactFile {
   name: string;

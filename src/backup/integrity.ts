@@ -33,12 +33,15 @@ type Step = { check: string; run: () => Promise<string> };
 
 function chain(instance: Instance, backup: BackupArtifact, canExec: boolean): Step[] {
   switch (backup.method) {
-    case 'pg_dump': {
-      const sidecar: Step = { check: 'sha256 sidecar', run: async () => `matches ${await verifySidecar(backup.path)}` };
+    case 'pg_dump':
+    case 'script': {
+      // A team's script may not write a sidecar; then the format's own checks stand alone.
+      const sidecar: Step[] =
+        backup.method === 'script' && !backup.sidecar ? [] : [{ check: 'sha256 sidecar', run: async () => `matches ${await verifySidecar(backup.path)}` }];
       return backup.format === 'plain.gz'
-        ? [sidecar, { check: 'gzip -t', run: async () => ((await instance.exec('gzip', ['-t', backup.path])).stderr.trim() || 'gzip stream intact') }]
+        ? [...sidecar, { check: 'gzip -t', run: async () => ((await instance.exec('gzip', ['-t', backup.path])).stderr.trim() || 'gzip stream intact') }]
         : [
-            sidecar,
+            ...sidecar,
             {
               check: 'pg_restore --list',
               run: async () => `${(await instance.runTool('pg_restore', ['--list', backup.path])).stdout.split('\n').filter((l) => /^\d+;/.test(l)).length} archive entries readable`,

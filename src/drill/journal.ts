@@ -72,6 +72,8 @@ export interface DrillJournal {
   warnings?: string[];
   /** The stable code of the error that stopped the drill, when it had one. */
   errorCode?: string;
+  /** ERROR/FATAL/PANIC lines the servers logged after recovery ended. */
+  logErrors?: string[];
   /** Where the throwaway instance's files were kept, when they were. */
   keptFiles?: string[];
 }
@@ -87,5 +89,7 @@ export interface RunJournal {
   options: Record<string, unknown>;
   /** Why the run stopped before its drills, when it did. */
   error?: string;
+  /** Each drill's earlier runs, newest last (from the history file), for the report's trends. */
+  recentRuns?: Record<string, Array<{ runId: string; startedAt: string; verdict?: string; rtoMs?: number; rpoMs?: number; lostRows?: number }>>;
   drills: DrillJournal[];
 }

@@ -4,8 +4,9 @@
  * (`drills/x.yaml: recovery.table: expected ...`), so one run of `validate`
  * shows them all.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { constants } from 'node:fs';
+import { access, readdir, readFile, stat } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
 import { isMap, parseDocument } from 'yaml';
 import { InputError } from '../errors.js';
 import { crossFieldProblems, drillSchema, type LoadedDrill } from './spec.js';
@@ -87,7 +88,20 @@ export async function parseDrill(file: string): Promise<{ drill?: LoadedDrill; p
     );
   }
   if (problems.length || !result.success) return { problems };
-  return { drill: { file: name, spec: result.data }, problems: [] };
+  const spec = result.data;
+  // Scripts are named relative to the drill file; they must exist and run before anything starts.
+  for (const [path, owner] of [['backup.script', spec.backup], ['recovery.script', spec.recovery]] as const) {
+    if (!('script' in owner) || !owner.script) continue;
+    const resolved = resolve(dirname(file), owner.script);
+    try {
+      await access(resolved, constants.X_OK);
+      owner.script = resolved;
+    } catch {
+      problems.push(`${name}: ${path}: ${owner.script} (${resolved}) does not exist or is not executable; give a path relative to the drill file and chmod +x it`);
+    }
+  }
+  if (problems.length) return { problems };
+  return { drill: { file: name, spec }, problems: [] };
 }
 
 /** Loads every drill or throws one InputError listing every problem in every file. */

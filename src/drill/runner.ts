@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { now, sleep, type Instant } from '../clock.js';
 import { baseBackup } from '../backup/basebackup.js';
 import { dump } from '../backup/pg-dump.js';
+import { scriptBackup, scriptEnvironment } from '../backup/script.js';
 import { standbyCaughtUp, startStandby } from '../backup/standby.js';
 import { configure as configurePgbackrest, pgbackrestBackup } from '../backup/pgbackrest.js';
 import type { BackupArtifact } from '../backup/artifact.js';
@@ -17,6 +18,7 @@ import { runContentChecks } from '../checks/content.js';
 import { captureState, type DatabaseState } from '../checks/state.js';
 import { measureLoss, rpoCheck, rtoCheck } from '../checks/targets.js';
 import { combine } from '../checks/verdict.js';
+import { logErrorsAfter } from '../checks/log-errors.js';
 import { DATASET_TABLES, LEDGER_TABLE } from '../dataset/schema.js';
 import { seedDataset } from '../dataset/seed.js';
 import { DockerEngine } from '../engines/docker.js';
@@ -24,7 +26,7 @@ import { majorOf, type Capabilities, type Engine, type InstanceOptions } from '.
 import { defaultImage } from '../engines/images.js';
 import type { Instance, PgTool } from '../engines/instance.js';
 import { NativeEngine } from '../engines/native.js';
-import { errorMessage, RestoreDrillError, UnsupportedError } from '../errors.js';
+import { errorMessage, RestoreDrillError, SetupError, UnsupportedError } from '../errors.js';
 import type { CommandContext } from '../exec/command.js';
 import { injectFault, type FaultResult } from '../faults/inject.js';
 import { recover } from '../recovery/procedures.js';
@@ -284,7 +286,7 @@ export class DrillRun {
         for (let generation = 1; generation <= spec.backup.generations; generation++) {
           // Writes between generations, so an older backup really is older (names carry the second).
           if (generation > 1) await sleep(GENERATION_GAP_MS);
-          taken.push(await takeBackup(spec, live, standby));
+          taken.push(...(await takeBackup(spec, live, standby, await this.scriptEnv(spec, live))));
         }
         const newest = taken.at(-1)!;
         drill.backup = { ...newest };
@@ -328,6 +330,7 @@ export class DrillRun {
           backups,
           fault,
           logDir: this.logDir(spec),
+          scriptEnv: await this.scriptEnv(spec, live),
           track: (started) => instances.push(started),
           report: (check) => drill.checks.push(check),
         });
@@ -346,7 +349,12 @@ export class DrillRun {
       drill.status = recoveryFailed ? 'failed' : 'completed';
     } catch (error) {
       if (this.interrupted) return;
-      drill.status = error instanceof UnsupportedError ? 'unsupported' : faultAt ? 'failed' : 'aborted';
+      const failedPhase = drill.phases.at(-1);
+      if (failedPhase?.name === 'backup' && failedPhase.status === 'failed' && !(error instanceof UnsupportedError) && !(error instanceof SetupError)) {
+        // A backup that fails is the finding a gate on backup scripts exists for, not a crash of the drill.
+        drill.checks.push({ name: 'backup', verdict: 'fail', summary: `the backup failed: ${errorMessage(error).split('\n')[0]}`, evidence: { error: errorMessage(error) } });
+      }
+      drill.status = error instanceof UnsupportedError ? 'unsupported' : faultAt || drill.checks.length ? 'failed' : 'aborted';
       drill.error = errorMessage(error);
       if (error instanceof RestoreDrillError) drill.errorCode = error.code;
     } finally {
@@ -365,6 +373,8 @@ export class DrillRun {
           });
           const keptAt = kept.flatMap((k) => (k.keptAt ? [k.keptAt] : []));
           if (keptAt.length) drill.keptFiles = keptAt;
+          const recovered = drill.phases.find((p) => p.name === 'recovery')?.endedAt;
+          if (recovered) drill.logErrors = await logErrorsAfter(this.logDir(spec), recovered);
         }
         drill.endedAt = new Date().toISOString();
         drill.durationMs = performance.now() - started;
@@ -396,6 +406,10 @@ export class DrillRun {
     phase.detail = { instance: instance.name, database: spec.database, checks: drill.checks.map((c) => `${c.name}: ${c.verdict}`) };
   }
 
+  private async scriptEnv(spec: LoadedDrill['spec'], instance: Instance): Promise<Record<string, string>> {
+    return scriptEnvironment(instance, spec.database, { runId: this.journal.runId, drill: spec.name, binDir: (await this.engine(spec)).clientBinDir });
+  }
+
   private logDir(spec: LoadedDrill['spec']): string {
     return join(this.dir, spec.name);
   }
@@ -411,17 +425,19 @@ function requiredCapabilities(spec: LoadedDrill['spec']): Array<keyof Capabiliti
   return [...needs];
 }
 
-function takeBackup(spec: LoadedDrill['spec'], live: Instance, standby: Instance | undefined): Promise<BackupArtifact> {
+async function takeBackup(spec: LoadedDrill['spec'], live: Instance, standby: Instance | undefined, env: Record<string, string>): Promise<BackupArtifact[]> {
   switch (spec.backup.method) {
     case 'pg_dump':
-      return dump(live, spec.database, spec.backup.format);
+      return [await dump(live, spec.database, spec.backup.format)];
     case 'pg_basebackup':
-      return baseBackup(live);
+      return [await baseBackup(live)];
     case 'pgbackrest':
       // A full backup, a second of writes, then an incremental on top of it: the restore needs both.
-      return pgbackrestBackup(live, 1000);
+      return [await pgbackrestBackup(live, 1000)];
     case 'standby':
-      return standbyCaughtUp(live, standby!);
+      return [await standbyCaughtUp(live, standby!)];
+    case 'script':
+      return scriptBackup(live, { script: spec.backup.script!, args: spec.backup.args, timeoutMs: spec.backup.timeout, env });
   }
 }
 
@@ -432,6 +448,9 @@ function backupTools(spec: LoadedDrill['spec']): PgTool[] {
       return ['pg_dump', 'pg_restore'];
     case 'pg_basebackup':
       return ['pg_basebackup', 'pg_verifybackup'];
+    case 'script':
+      // The script brings its own tools; restores use pg_restore.
+      return ['pg_restore'];
     default:
       // pgBackRest reads the server's version itself; a standby is cloned with pg_basebackup.
       return ['pg_basebackup'];

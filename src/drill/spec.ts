@@ -51,9 +51,9 @@ export const FAULT_TYPES = [
   'backup-disk-full',
   'data-disk-full',
 ] as const;
-export const RECOVERY_PROCEDURES = ['restore-table', 'restore-database', 'point-in-time', 'failover', 'restart', 'free-space', 'none'] as const;
+export const RECOVERY_PROCEDURES = ['restore-table', 'restore-database', 'point-in-time', 'failover', 'restart', 'free-space', 'script', 'none'] as const;
 export const RECOVERY_TARGETS = ['time', 'lsn', 'xid', 'name', 'end'] as const;
-const LOGICAL: readonly string[] = ['pg_dump'];
+const LOGICAL: readonly string[] = ['pg_dump', 'script'];
 const PHYSICAL: readonly string[] = ['pg_basebackup', 'pgbackrest'];
 
 const fault = z.discriminatedUnion(
@@ -136,6 +136,13 @@ const recovery = z.discriminatedUnion(
     z.strictObject({ procedure: z.literal('restart') }),
     /** Remove what filled the disk, start the server if it stopped, wait until it serves. */
     z.strictObject({ procedure: z.literal('free-space') }),
+    /** The team's restore script, given BACKUP_FILE: the newest backup that passed its checks. */
+    z.strictObject({
+      procedure: z.literal('script'),
+      script: z.string().min(1),
+      args: z.array(z.string()).default([]),
+      timeout: duration.default(3_600_000),
+    }),
     z.strictObject({ procedure: z.literal('none') }),
   ],
   {
@@ -182,7 +189,11 @@ export const drillSchema = z
        * pg_dump (logical), pg_basebackup (physical + WAL archive), pgbackrest
        * (full + incremental, archive-push), standby (a hot standby streaming from the start).
        */
-      method: oneOf(['pg_dump', 'pg_basebackup', 'pgbackrest', 'standby']),
+      method: oneOf(['pg_dump', 'pg_basebackup', 'pgbackrest', 'standby', 'script']),
+      /** script: the team's backup script (relative to the drill file), its arguments and time limit. */
+      script: z.string().min(1).optional(),
+      args: z.array(z.string()).default([]),
+      timeout: duration.default(600_000),
       /** pg_dump: custom archive, or gzip-compressed plain SQL. */
       format: oneOf(['custom', 'plain.gz']).default('custom'),
       /** Backups taken one after another (with writes between); recovery falls back to an older one if the newest fails its checks. */
@@ -230,6 +241,16 @@ export function crossFieldProblems(raw: Record<string, unknown>): Array<{ path: 
     problems.push({ path: 'recovery.target', message: `target ${String(target)} is the moment before a bad write: it needs fault type bad-write (or use target: end)` });
   }
   const format = (raw.backup as { format?: unknown } | undefined)?.format;
+  const script = (raw.backup as { script?: unknown } | undefined)?.script;
+  if (method === 'script' && script === undefined) {
+    problems.push({ path: 'backup.script', message: 'required: the path of the team\'s backup script, relative to the drill file' });
+  }
+  if (method !== 'script' && script !== undefined) {
+    problems.push({ path: 'backup.script', message: `only used with backup.method script (it is ${String(method)})` });
+  }
+  if (recovery?.procedure === 'script' && typeof method === 'string' && !LOGICAL.includes(method)) {
+    problems.push({ path: 'recovery.procedure', message: `a restore script is given a dump to restore; backup.method ${method} makes none` });
+  }
   if (format === 'plain.gz' && recovery?.procedure === 'restore-table') {
     problems.push({ path: 'recovery.procedure', message: 'restore-table selects from a custom-format archive; backup.format plain.gz restores whole (use restore-database)' });
   }

@@ -144,6 +144,10 @@ export class DockerEngine implements Engine {
     return this.options.ctx;
   }
 
+  get clientBinDir(): string | undefined {
+    return this.hostBinaries?.binDir;
+  }
+
   get tools(): ToolSource {
     return this.options.tools ?? 'container';
   }

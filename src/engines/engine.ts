@@ -40,6 +40,8 @@ export interface InstanceOptions {
 
 export interface Engine {
   readonly kind: 'native' | 'docker';
+  /** The host's PostgreSQL client binaries the harness uses, put first on a team script's PATH. */
+  readonly clientBinDir?: string;
   /** Engine facts for the journal: binaries or image, versions. */
   describe(): Record<string, unknown>;
   /** What an instance started with these options will be able to undergo, known before it starts. */

@@ -139,6 +139,10 @@ export class NativeEngine implements Engine {
     return new NativeEngine(binaries, runAs, options, timescale);
   }
 
+  get clientBinDir(): string {
+    return this.binaries.binDir;
+  }
+
   describe(): Record<string, unknown> {
     return { kind: this.kind, binaries: this.binaries.binDir, binariesFoundBy: this.binaries.source, version: this.binaries.versionText };
   }

@@ -43,6 +43,7 @@ export interface CommandOptions {
 
 export interface CommandResult {
   exitCode: number | null;
+  timedOut: boolean;
   stdout: string;
   stderr: string;
   durationMs: number;
@@ -111,7 +112,7 @@ export function settle(outcome: Outcome, ctx: CommandContext, options: CommandOp
       record.stderrTail,
     );
   }
-  return { exitCode: outcome.exitCode ?? null, stdout: outcome.stdout, stderr: outcome.stderr, durationMs: outcome.durationMs, failed };
+  return { exitCode: outcome.exitCode ?? null, timedOut: outcome.timedOut, stdout: outcome.stdout, stderr: outcome.stderr, durationMs: outcome.durationMs, failed };
 }
 
 export async function runCommand(
@@ -122,26 +123,45 @@ export async function runCommand(
 ): Promise<CommandResult> {
   const startedAt = new Date().toISOString();
   const started = performance.now();
-  const result = await execa(file, args, {
+  const detached = options.detached ?? false;
+  const child = execa(file, args, {
     env: options.env,
     extendEnv: true,
     cwd: options.cwd,
-    timeout: options.timeoutMs,
+    // A detached command is timed out below, as a whole process group.
+    timeout: detached ? undefined : options.timeoutMs,
     input: options.input,
     reject: false,
     stripFinalNewline: false,
     uid: ctx.runAs?.uid,
     gid: ctx.runAs?.gid,
-    detached: options.detached ?? false,
+    detached,
   });
+  // A command started in its own process group may have started children (a script's
+  // sleep, its pg_dump) that hold its output open: killing only the command would
+  // leave us waiting on them. At the timeout the whole group goes.
+  let groupTimedOut = false;
+  const timer =
+    detached && options.timeoutMs !== undefined
+      ? setTimeout(() => {
+          groupTimedOut = true;
+          try {
+            if (child.pid) process.kill(-child.pid, 'SIGKILL');
+          } catch {
+            // Already gone.
+          }
+        }, options.timeoutMs)
+      : undefined;
+  const result = await child;
+  clearTimeout(timer);
   return settle(
     {
       escapedCommand: result.escapedCommand,
       startedAt,
       durationMs: performance.now() - started,
-      exitCode: result.exitCode,
+      exitCode: groupTimedOut ? undefined : result.exitCode,
       signal: result.signal,
-      timedOut: result.timedOut,
+      timedOut: result.timedOut || groupTimedOut,
       startError: result.exitCode === undefined ? `${result.code ?? ''} ${result.originalMessage ?? ''}`.trim() : undefined,
       stdout: typeof result.stdout === 'string' ? result.stdout : '',
       stderr: typeof result.stderr === 'string' ? result.stderr : '',

@@ -12,11 +12,13 @@
  *  - none: nothing, to show what an unrecovered fault looks like.
  */
 import { readdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { BackupArtifact } from '../backup/artifact.js';
 import { unpackBaseBackup } from '../backup/basebackup.js';
 import { verifyArtifact, type IntegrityReport } from '../backup/integrity.js';
 import { promote } from '../backup/standby.js';
+import { runScript } from '../backup/script.js';
+import { tail } from '../exec/command.js';
 import { pgbackrestRestore } from '../backup/pgbackrest.js';
 import { quoteIdent } from '../checks/state.js';
 import type { Engine } from '../engines/engine.js';
@@ -40,6 +42,8 @@ export interface RecoveryContext {
   fault: FaultResult;
   /** Where a new instance's server log is kept. */
   logDir: string;
+  /** The environment a team's restore script gets (the connection, the run). */
+  scriptEnv: Record<string, string>;
   /** Called with every instance the procedure starts, at once, so it is torn down even if recovery fails later. */
   track: (instance: Instance) => void;
   /** Called with each check the procedure makes on its way (the archive's continuity). */
@@ -305,6 +309,16 @@ export async function recover(ctx: RecoveryContext): Promise<RecoveryResult> {
     }
     case 'point-in-time':
       return pointInTime(ctx, recovery, await chooseBackup(ctx, recovery.verify));
+    case 'script': {
+      const backup = await chooseBackup(ctx, true);
+      const result = await runScript(instance, {
+        script: recovery.script,
+        args: recovery.args,
+        timeoutMs: recovery.timeout,
+        env: { ...ctx.scriptEnv, BACKUP_FILE: backup.path, BACKUP_DIR: dirname(backup.path) },
+      });
+      return { instance, summary: `${recovery.script} restored ${backup.path}`, detail: { script: recovery.script, backup: backup.path, output: tail(result.stdout, 10).trim() } };
+    }
     case 'restore-table':
     case 'restore-database': {
       const backup = await chooseBackup(ctx, recovery.verify);

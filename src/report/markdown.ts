@@ -8,7 +8,8 @@ import { combine, type Verdict } from '../checks/verdict.js';
 import { formatDuration } from '../duration.js';
 import type { DrillJournal, RunJournal } from '../drill/journal.js';
 
-const TEMPLATE = new URL('../../src/report/templates/report.md.hbs', import.meta.url);
+const TEMPLATES = new URL('../../src/report/templates/', import.meta.url);
+const template = (name: string) => readFileSync(new URL(name, TEMPLATES), 'utf8');
 
 function bytes(n: unknown): string {
   if (typeof n !== 'number') return 'n/a';
@@ -41,9 +42,101 @@ function handlebars(): typeof Handlebars {
   return hb;
 }
 
-function drillView(drill: DrillJournal) {
+const PHASE_STATE: Record<string, string> = { ok: 'done', failed: 'crit', running: 'active', skipped: 'done' };
+
+/** The phases as a Mermaid gantt chart (GitHub and GitLab draw it); times in epoch milliseconds. */
+function gantt(drill: DrillJournal): string {
+  const lines = ['gantt', `    title ${drill.name}`, '    dateFormat x', '    axisFormat %H:%M:%S', '    section Phases'];
+  for (const phase of drill.phases) {
+    const start = Date.parse(phase.startedAt);
+    const end = phase.endedAt ? Date.parse(phase.endedAt) : start;
+    lines.push(`    ${phase.name} :${PHASE_STATE[phase.status] ?? 'done'}, ${start}, ${Math.max(end, start + 1)}`);
+  }
+  const fault = drill.fault?.at as string | undefined;
+  if (fault) lines.push('    section Fault', `    fault :milestone, crit, ${Date.parse(fault)}, 0ms`);
+  return lines.join('\n');
+}
+
+interface ChecklistItem {
+  item: string;
+  /** true done, false not done, undefined: nothing in the journal says. */
+  done?: boolean;
+  evidence: string;
+}
+
+/** The runbooks' monthly drill checklist, ticked from evidence in the journal, never by hand. */
+function checklist(drill: DrillJournal): ChecklistItem[] {
+  const check = (name: string) => drill.checks.find((c) => c.name === name);
+  const phase = (name: string) => drill.phases.find((p) => p.name === name);
+  const schema = check('schema')?.evidence as { missingTables?: string[]; missingIndexes?: string[] } | undefined;
+  const integrity = check('backup-integrity');
+  const from = (name: string) => {
+    const found = check(name);
+    return found ? { done: found.verdict === 'pass', evidence: `${name}: ${found.summary}` } : { evidence: `no ${name} check ran` };
+  };
+  return [
+    {
+      item: 'Backup file accessible',
+      ...(integrity
+        ? { done: integrity.verdict === 'pass', evidence: `backup-integrity: ${integrity.summary}` }
+        : phase('backup')
+          ? { done: phase('backup')!.status === 'ok', evidence: `backup phase ${phase('backup')!.status}` }
+          : { evidence: 'no backup was taken' }),
+    },
+    {
+      item: 'Restore completed successfully',
+      ...(phase('recovery')
+        ? { done: phase('recovery')!.status === 'ok', evidence: String(drill.recovery?.summary ?? drill.recovery?.error ?? phase('recovery')!.status) }
+        : { evidence: 'no recovery ran' }),
+    },
+    { item: 'All tables present', ...(schema ? { done: !schema.missingTables?.length, evidence: schema.missingTables?.length ? `missing: ${schema.missingTables.join(', ')}` : 'schema: every table present' } : { evidence: 'no schema check ran' }) },
+    { item: 'Row counts match', ...from('row-counts') },
+    { item: 'Indexes created', ...(schema ? { done: !schema.missingIndexes?.length, evidence: schema.missingIndexes?.length ? `missing: ${schema.missingIndexes.join(', ')}` : 'schema: every index present' } : { evidence: 'no schema check ran' }) },
+    { item: 'Data queries work', ...from('fingerprint') },
+    {
+      item: 'No errors in logs',
+      ...(drill.logErrors
+        ? { done: drill.logErrors.length === 0, evidence: drill.logErrors.length ? drill.logErrors.slice(0, 3).join(' / ') : 'no ERROR, FATAL or PANIC after recovery' }
+        : { evidence: 'no server log after a recovery' }),
+    },
+  ];
+}
+
+/** Everything that did not go to plan, in one list a person reads first. */
+function wentWrong(drill: DrillJournal): string[] {
+  return [
+    ...(drill.error ? [`${drill.status}: ${drill.error}`] : []),
+    ...drill.phases.filter((p) => p.status === 'failed' && p.error).map((p) => `phase ${p.name} failed: ${p.error}`),
+    ...drill.checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.name} ${c.verdict}: ${c.summary}`),
+    ...(drill.warnings ?? []),
+  ];
+}
+
+/** RTO and RPO over the drill's recent runs: a table, and a Mermaid chart once there are two. */
+function trend(run: RunJournal, drill: DrillJournal) {
+  const rows = run.recentRuns?.[drill.name] ?? [];
+  const seconds = (ms?: number) => (ms === undefined ? 0 : Math.round(ms / 100) / 10);
+  const chart =
+    rows.length < 2
+      ? undefined
+      : [
+          'xychart-beta',
+          `    title "${drill.name}: RTO and RPO (s) over the last ${rows.length} runs"`,
+          `    x-axis [${rows.map((_, i) => `"${i + 1}"`).join(', ')}]`,
+          '    y-axis "seconds"',
+          `    line [${rows.map((r) => seconds(r.rtoMs)).join(', ')}]`,
+          `    line [${rows.map((r) => seconds(r.rpoMs)).join(', ')}]`,
+        ].join('\n');
+  return { rows, chart };
+}
+
+function drillView(run: RunJournal, drill: DrillJournal) {
   const rpo = drill.rpo;
   return {
+    gantt: gantt(drill),
+    checklist: checklist(drill),
+    wentWrong: wentWrong(drill),
+    trend: trend(run, drill),
     ...drill,
     anchor: drill.name.toLowerCase(),
     completed: drill.status === 'completed',
@@ -56,11 +149,22 @@ function drillView(drill: DrillJournal) {
   };
 }
 
-export function renderMarkdown(run: RunJournal): string {
-  const template = handlebars().compile(readFileSync(TEMPLATE, 'utf8'), { noEscape: true });
-  return template({
+function view(run: RunJournal) {
+  return {
     run,
     verdict: combine(run.drills.map((d) => d.verdict ?? 'unknown')),
-    drills: run.drills.map(drillView),
-  });
+    drills: run.drills.map((drill) => drillView(run, drill)),
+  };
+}
+
+/** The whole report: the summary, then each drill. */
+export function renderMarkdown(run: RunJournal): string {
+  const hb = handlebars();
+  hb.registerPartial('summary', template('summary.md.hbs'));
+  return hb.compile(template('report.md.hbs'), { noEscape: true })(view(run));
+}
+
+/** The summary alone: the status line and the table (for a CI job's step summary). */
+export function renderSummary(run: RunJournal): string {
+  return handlebars().compile(template('summary.md.hbs'), { noEscape: true })(view(run));
 }

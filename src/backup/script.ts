@@ -1,0 +1,96 @@
+/**
+ * The team's own backup and restore scripts, run as the team runs them, with
+ * a documented environment:
+ *   PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE   the database
+ *   BACKUP_DIR                                    the folder the backup script writes into
+ *   BACKUP_FILE                                   (restore scripts) the backup the harness checked and chose
+ *   RESTORE_DRILL_RUN_ID, RESTORE_DRILL_DRILL     which run and drill this is
+ * with a timeout, and their output captured. What a backup script wrote is
+ * found by comparing the folder before and after it ran.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { Instance } from '../engines/instance.js';
+import type { CommandResult } from '../exec/command.js';
+import { tail } from '../exec/command.js';
+import { RestoreDrillError } from '../errors.js';
+import type { BackupArtifact } from './artifact.js';
+import { sha256File, sidecarPath } from './checksum.js';
+
+/** A team script that failed: how it failed is the finding. */
+export class ScriptError extends RestoreDrillError {
+  constructor(message: string) {
+    super('COMMAND_FAILED', message);
+  }
+}
+
+export interface ScriptRun {
+  script: string;
+  args: readonly string[];
+  timeoutMs: number;
+  env: Record<string, string>;
+}
+
+/** The environment a team script gets: the connection, the run, and the PostgreSQL binaries first on PATH. */
+export function scriptEnvironment(instance: Instance, database: string, run: { runId: string; drill: string; binDir?: string }): Record<string, string> {
+  return {
+    PGHOST: instance.connection.host,
+    PGPORT: String(instance.connection.port),
+    PGUSER: instance.connection.user,
+    PGPASSWORD: instance.connection.password,
+    PGDATABASE: database,
+    RESTORE_DRILL_RUN_ID: run.runId,
+    RESTORE_DRILL_DRILL: run.drill,
+    ...(run.binDir ? { PATH: `${run.binDir}:${process.env.PATH ?? ''}` } : {}),
+  };
+}
+
+/** Runs a script beside the server, in its own process group so a timeout ends everything it started. */
+export async function runScript(instance: Instance, run: ScriptRun): Promise<CommandResult> {
+  const result = await instance.runHost(run.script, run.args, { env: run.env, timeoutMs: run.timeoutMs, allowFailure: true, detached: true });
+  const said = tail(`${result.stdout}\n${result.stderr}`, 10).trim();
+  if (result.failed && result.timedOut) {
+    throw new ScriptError(`${run.script} did not finish within ${Math.round(run.timeoutMs / 1000)}s and was killed${said ? `; its last words: ${said}` : ''}`);
+  }
+  if (result.failed) throw new ScriptError(`${run.script} exited with code ${result.exitCode}${said ? `: ${said}` : ''}`);
+  return result;
+}
+
+/** The dump formats a backup script may leave, told by their names. */
+function formatOf(name: string): 'custom' | 'plain.gz' | undefined {
+  if (/\.(dump|backup|pgdump)$/.test(name)) return 'custom';
+  if (/\.sql\.gz$/.test(name)) return 'plain.gz';
+  return undefined;
+}
+
+export async function scriptBackup(instance: Instance, run: ScriptRun): Promise<BackupArtifact[]> {
+  const before = new Set(await readdir(instance.backupDir));
+  const result = await runScript(instance, { ...run, env: { ...run.env, BACKUP_DIR: instance.backupDir } });
+  const written = (await readdir(instance.backupDir)).filter((name) => !before.has(name)).sort();
+  const backups = written.filter((name) => formatOf(name));
+  if (backups.length === 0) {
+    throw new ScriptError(
+      `${run.script} exited 0 but wrote no backup into BACKUP_DIR` +
+        (written.length ? ` (it wrote ${written.join(', ')}, none a .dump or .sql.gz)` : ' (it wrote nothing at all)'),
+    );
+  }
+  const artifacts: BackupArtifact[] = [];
+  for (const name of backups) {
+    const path = join(instance.backupDir, name);
+    const sizeBytes = (await stat(path)).size;
+    const sha256 = await sha256File(path);
+    const sidecar = written.includes(basename(sidecarPath(path))) ? sidecarPath(path) : '';
+    artifacts.push({
+      method: 'script',
+      format: formatOf(name)!,
+      path,
+      sidecar,
+      files: [{ name, sizeBytes, sha256 }],
+      sizeBytes,
+      sha256,
+      tool: run.script,
+      detail: { script: run.script, args: run.args, output: tail(result.stdout, 10).trim(), sidecarWritten: sidecar !== '' },
+    });
+  }
+  return artifacts;
+}

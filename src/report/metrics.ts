@@ -1,0 +1,103 @@
+/**
+ * Prometheus metrics for the node exporter's textfile collector, so that
+ * alerting can ask "did the restore drill pass, and when did it last pass?"
+ * without reading reports. Gauges only: each run replaces the file.
+ */
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { DrillJournal, RunJournal } from '../drill/journal.js';
+import { lastSuccess, passed, type HistoryEntry } from './history.js';
+
+interface Family {
+  name: string;
+  help: string;
+  value: (drill: DrillJournal) => number | undefined;
+}
+
+function seconds(iso: string): number {
+  return Date.parse(iso) / 1000;
+}
+
+/** When the drill finished; a drill cut off mid-run has only its start. */
+function ranAt(drill: DrillJournal): string {
+  return drill.endedAt ?? drill.startedAt;
+}
+
+/** Label values escape backslash, double quote and newline, as the exposition format requires. */
+function label(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+/**
+ * The textfile for one run. A value that was not measured is left out, not
+ * written as 0: a 0s RTO or 0 lost rows would read as a perfect result.
+ * Last success falls back to the history so that a failing run does not make
+ * the drill look as if it had never passed.
+ */
+export function renderPrometheus(run: RunJournal, history: readonly HistoryEntry[] = []): string {
+  const families: Family[] = [
+    {
+      name: 'drill_success',
+      help: '1 when the drill completed and every check passed, 0 otherwise.',
+      value: (d) => (passed(d) ? 1 : 0),
+    },
+    {
+      name: 'drill_rto_seconds',
+      help: 'Measured recovery time: from the fault to the first passing verification.',
+      value: (d) => (d.rto?.measuredMs === undefined ? undefined : d.rto.measuredMs / 1000),
+    },
+    {
+      name: 'drill_rpo_seconds',
+      help: 'Measured data loss window: from the first lost acknowledged commit to the fault.',
+      value: (d) => (d.rpo?.measuredMs === undefined ? undefined : d.rpo.measuredMs / 1000),
+    },
+    {
+      name: 'drill_rpo_lost_rows',
+      help: 'Acknowledged ledger rows committed before the fault and missing after recovery.',
+      value: (d) => d.rpo?.lostRows,
+    },
+    {
+      name: 'drill_last_run_timestamp_seconds',
+      help: 'Unix time the drill last ran: its end, or its start when it was cut off.',
+      value: (d) => seconds(ranAt(d)),
+    },
+    {
+      name: 'drill_last_success_timestamp_seconds',
+      help: 'Unix time the drill last passed, from this run or the drill history.',
+      value: (d) => {
+        if (passed(d)) return seconds(ranAt(d));
+        const previous = lastSuccess(history, d.name);
+        return previous ? seconds(previous.endedAt) : undefined;
+      },
+    },
+  ];
+  const lines: string[] = [];
+  for (const family of families) {
+    const samples = run.drills.flatMap((d) => {
+      const value = family.value(d);
+      return value === undefined ? [] : [`${family.name}{drill="${label(d.name)}"} ${value}`];
+    });
+    // A family with no samples is left out whole; HELP and TYPE alone say nothing.
+    if (samples.length === 0) continue;
+    lines.push(`# HELP ${family.name} ${family.help}`, `# TYPE ${family.name} gauge`, ...samples);
+  }
+  return lines.map((l) => `${l}\n`).join('');
+}
+
+/**
+ * Writes the textfile so the node exporter never reads half of it: the text
+ * goes to `<path>.<pid>.tmp` (the collector reads only *.prom, so it ignores
+ * the temp file) and is then renamed over the target, which is atomic within
+ * one filesystem.
+ */
+export async function writeTextfileAtomically(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const temp = `${path}.${process.pid}.tmp`;
+  try {
+    await writeFile(temp, text);
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}
