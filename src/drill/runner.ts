@@ -339,9 +339,16 @@ export class DrillRun {
         return result.instance;
       }).catch((error: unknown) => {
         if (error instanceof UnsupportedError) throw error;
-        // A failed recovery is a finding, not a crash: the checks below show what it left.
+        // A failed recovery is a finding, not a crash: the checks below show what it left,
+        // and the drill fails even if the data happens to look right.
         recoveryFailed = true;
         drill.recovery = { procedure: spec.recovery.procedure, error: errorMessage(error) };
+        drill.checks.push({
+          name: 'recovery',
+          verdict: 'fail',
+          summary: `the ${spec.recovery.procedure} procedure failed: ${errorMessage(error).split('\n')[0]}`,
+          evidence: { error: errorMessage(error) },
+        });
         return live;
       });
 
