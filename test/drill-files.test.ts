@@ -69,7 +69,7 @@ describe('drill files', () => {
     for (const command of ['validate', 'run']) {
       const { io, err } = capture();
       expect(await main([command, file], io)).toBe(2);
-      expect(err.join('\n')).toMatch(/bad-cli\.yaml: recovery\.procedure: expected procedure: restore-table, restore-database, point-in-time, failover, restart, none/);
+      expect(err.join('\n')).toMatch(/bad-cli\.yaml: recovery\.procedure: expected procedure: restore-table, restore-database, point-in-time, failover, restart, free-space, script, none/);
     }
   });
 

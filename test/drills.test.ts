@@ -22,6 +22,7 @@ describe('table drop → single-table restore', () => {
     const { journal, dir, drill } = await runOne({ name: 'table-drop-ok' });
     expect(drill.status).toBe('completed');
     expect(drill.checks.map((c) => [c.name, c.verdict])).toEqual([
+      ['backup-integrity', 'pass'],
       ['schema', 'pass'],
       ['row-counts', 'pass'],
       ['fingerprint', 'pass'],

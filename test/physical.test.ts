@@ -156,7 +156,9 @@ describe('the base backup', () => {
     });
     const drill = (await run.run()).drills[0]!;
     expect(drill.status).toBe('failed');
-    expect(drill.recovery?.error).toMatch(/base\.tar\.gz: SHA-256 is [0-9a-f]{64}, expected/);
+    expect(drill.recovery?.error).toMatch(/no usable backup/);
+    expect(check(drill, 'backup-integrity')).toMatchObject({ verdict: 'fail', summary: expect.stringMatching(/caught by SHA256SUMS \(.*base\.tar\.gz: SHA-256 is [0-9a-f]{64}, expected/) });
+    expect(check(drill, 'recovery').verdict).toBe('fail');
     expect(drill.verdict).toBe('fail');
   });
 });

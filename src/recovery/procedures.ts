@@ -273,7 +273,7 @@ async function chooseBackup(ctx: RecoveryContext, verify: boolean): Promise<Back
   ctx.report({
     name: 'backup-integrity',
     verdict: 'fail',
-    summary: `no backup passed its checks: ${reports.map((r) => `${r.path} caught by ${r.caughtBy}`).join('; ')}`,
+    summary: `no backup passed its checks: ${reports.map((r) => `${r.path} caught by ${r.caughtBy} (${complaint(r.steps.at(-1)!.detail)})`).join('; ')}`,
     evidence: { reports },
   });
   throw new BackupIntegrityError(`no usable backup: every one of the ${reports.length} backups failed its integrity checks`);
