@@ -23,7 +23,7 @@ import { runCommand, settle, shellQuote, tail, type CommandContext, type Command
 import { registerCleanup } from '../lifecycle.js';
 import { archiveSettings } from '../backup/basebackup.js';
 import { SUPPORTED, unsupported, type Capabilities, type Engine, type InstanceOptions } from './engine.js';
-import { connectTo, readServerInfo, type ConnectionInfo, type Instance, type PgTool, type ServerInfo } from './instance.js';
+import { connectTo, serverInfoOf, type ConnectionInfo, type Instance, type PgTool, type ServerInfo } from './instance.js';
 import { handOver, unprivilegedUser, type RunAs } from './os-user.js';
 import { findPgBinaries, type PgBinaries } from './pg-binaries.js';
 import { waitForPromotion, waitForSelect1 } from './readiness.js';
@@ -348,13 +348,8 @@ export class DockerInstance implements Instance {
     return connectTo(this.connection, database);
   }
 
-  async serverInfo(): Promise<ServerInfo> {
-    const client = await this.connect();
-    try {
-      return await readServerInfo(client);
-    } finally {
-      await client.end();
-    }
+  serverInfo(): Promise<ServerInfo> {
+    return serverInfoOf(this.connection);
   }
 
   async runTool(tool: PgTool, args: readonly string[], options: CommandOptions = {}): Promise<CommandResult> {

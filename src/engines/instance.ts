@@ -98,7 +98,17 @@ export async function connectTo(info: ConnectionInfo, database: string): Promise
   return client;
 }
 
-export async function readServerInfo(client: pg.Client): Promise<ServerInfo> {
+/** Connects, reads the server's facts, and closes: the same for every engine. */
+export async function serverInfoOf(info: ConnectionInfo): Promise<ServerInfo> {
+  const client = await connectTo(info, 'postgres');
+  try {
+    return await readServerInfo(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function readServerInfo(client: pg.Client): Promise<ServerInfo> {
   const { rows } = await client.query<{ version: string; num: string; tsdb: string | null }>(
     `select current_setting('server_version') as version,
             current_setting('server_version_num') as num,

@@ -17,7 +17,7 @@ import { runCommand, settle, shellQuote, tail, type CommandContext, type Command
 import { registerCleanup } from '../lifecycle.js';
 import { archiveSettings } from '../backup/basebackup.js';
 import { SUPPORTED, unsupported, type Capabilities, type Engine, type InstanceOptions } from './engine.js';
-import { connectTo, readServerInfo, type ConnectionInfo, type Instance, type PgTool, type ServerInfo } from './instance.js';
+import { connectTo, serverInfoOf, type ConnectionInfo, type Instance, type PgTool, type ServerInfo } from './instance.js';
 import { handOver, unprivilegedUser, type RunAs } from './os-user.js';
 import { waitForPromotion, waitForSelect1 } from './readiness.js';
 import { isAlive, makeWorkDir, removeOrphanedWorkDirs } from './workdir.js';
@@ -466,13 +466,8 @@ export class NativeInstance implements Instance {
     return connectTo(this.connection, database);
   }
 
-  async serverInfo(): Promise<ServerInfo> {
-    const client = await this.connect();
-    try {
-      return await readServerInfo(client);
-    } finally {
-      await client.end();
-    }
+  serverInfo(): Promise<ServerInfo> {
+    return serverInfoOf(this.connection);
   }
 
   toolEnv(): Record<string, string> {

@@ -16,55 +16,53 @@ export interface ProbeOptions {
   logTail: () => Promise<string>;
 }
 
-export async function waitForSelect1(connection: () => ConnectionInfo, options: ProbeOptions): Promise<void> {
+/**
+ * Asks `notReady` over a fresh connection until it answers undefined (ready),
+ * the server is gone, or the deadline passes. Returns why it never got ready.
+ */
+async function probe(
+  connection: () => ConnectionInfo,
+  options: ProbeOptions,
+  intervalMs: number,
+  notReady: (client: Awaited<ReturnType<typeof connectTo>>) => Promise<string | undefined>,
+): Promise<string | undefined> {
   const deadline = performance.now() + options.timeoutMs;
   let lastError = 'no answer yet';
   while (performance.now() < deadline) {
     const gone = await options.gone();
-    if (gone) {
-      lastError = gone;
-      break;
-    }
+    if (gone) return gone;
     try {
       const client = await connectTo(connection(), 'postgres');
-      await client.query('select 1');
-      await client.end();
-      return;
+      const reason = await notReady(client).finally(() => client.end());
+      if (reason === undefined) return undefined;
+      lastError = reason;
     } catch (error) {
       lastError = errorMessage(error);
     }
-    await sleep(100);
+    await sleep(intervalMs);
   }
+  return lastError;
+}
+
+export async function waitForSelect1(connection: () => ConnectionInfo, options: ProbeOptions): Promise<void> {
+  const failure = await probe(connection, options, 100, async (client) => void (await client.query('select 1')));
+  if (failure === undefined) return;
   throw new SetupError(
     'SERVER_START_FAILED',
     `PostgreSQL instance "${options.name}" did not accept connections on port ${connection().port} ` +
-      `(last probe: ${lastError}). Server log:\n${await options.logTail()}`,
+      `(last probe: ${failure}). Server log:\n${await options.logTail()}`,
   );
 }
 
 /** After archive recovery or a promotion: wait until pg_is_in_recovery() is false. */
 export async function waitForPromotion(connection: () => ConnectionInfo, options: ProbeOptions): Promise<void> {
-  const deadline = performance.now() + options.timeoutMs;
-  let lastError = 'still in recovery';
-  while (performance.now() < deadline) {
-    const gone = await options.gone();
-    if (gone) {
-      lastError = gone;
-      break;
-    }
-    try {
-      const client = await connectTo(connection(), 'postgres');
-      const { rows } = await client.query<{ recovering: boolean }>('select pg_is_in_recovery() as recovering');
-      await client.end();
-      if (!rows[0]!.recovering) return;
-      lastError = 'still in recovery';
-    } catch (error) {
-      lastError = errorMessage(error);
-    }
-    await sleep(200);
-  }
+  const failure = await probe(connection, options, 200, async (client) => {
+    const { rows } = await client.query<{ recovering: boolean }>('select pg_is_in_recovery() as recovering');
+    return rows[0]!.recovering ? 'still in recovery' : undefined;
+  });
+  if (failure === undefined) return;
   throw new SetupError(
     'RECOVERY_FAILED',
-    `PostgreSQL instance "${options.name}" did not finish recovery (last probe: ${lastError}). Server log:\n${await options.logTail()}`,
+    `PostgreSQL instance "${options.name}" did not finish recovery (last probe: ${failure}). Server log:\n${await options.logTail()}`,
   );
 }
