@@ -100,6 +100,8 @@ describe('what a run leaves for CI and auditors', () => {
     expect(report).toMatch(/```mermaid\ngantt\n    title gate-ok/);
     expect(report).toMatch(/- \[x\] \*\*Restore completed successfully\*\*/);
     expect(report).toMatch(/- \[ \] \*\*Backup file accessible\*\*: backup-integrity: no backup passed its checks/);
+    // The broken drill's database is gone: nothing was seen present, so nothing is ticked.
+    expect(report).toMatch(/- \[ \] \*\*All tables present\*\*: schema: database "market" cannot be read/);
     const journal = JSON.parse(readFileSync(join(out, runId!, 'journal.json'), 'utf8')) as RunJournal;
     expect(journal.recentRuns?.['gate-ok']).toHaveLength(1);
   });

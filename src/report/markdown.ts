@@ -68,7 +68,15 @@ interface ChecklistItem {
 function checklist(drill: DrillJournal): ChecklistItem[] {
   const check = (name: string) => drill.checks.find((c) => c.name === name);
   const phase = (name: string) => drill.phases.find((p) => p.name === name);
-  const schema = check('schema')?.evidence as { missingTables?: string[]; missingIndexes?: string[] } | undefined;
+  const schemaCheck = check('schema');
+  const schema = schemaCheck?.evidence as { missingTables?: string[]; missingIndexes?: string[] } | undefined;
+  /** Present when the schema was read; when the database could not be, nothing was seen present. */
+  const objects = (list: 'missingTables' | 'missingIndexes', what: string): Omit<ChecklistItem, 'item'> => {
+    if (!schemaCheck) return { evidence: 'no schema check ran' };
+    const missing = schema?.[list];
+    if (!Array.isArray(missing)) return { done: false, evidence: `schema: ${schemaCheck.summary}` };
+    return { done: missing.length === 0, evidence: missing.length ? `missing: ${missing.join(', ')}` : `schema: every ${what} present` };
+  };
   const integrity = check('backup-integrity');
   const from = (name: string) => {
     const found = check(name);
@@ -89,9 +97,9 @@ function checklist(drill: DrillJournal): ChecklistItem[] {
         ? { done: phase('recovery')!.status === 'ok', evidence: String(drill.recovery?.summary ?? drill.recovery?.error ?? phase('recovery')!.status) }
         : { evidence: 'no recovery ran' }),
     },
-    { item: 'All tables present', ...(schema ? { done: !schema.missingTables?.length, evidence: schema.missingTables?.length ? `missing: ${schema.missingTables.join(', ')}` : 'schema: every table present' } : { evidence: 'no schema check ran' }) },
+    { item: 'All tables present', ...objects('missingTables', 'table') },
     { item: 'Row counts match', ...from('row-counts') },
-    { item: 'Indexes created', ...(schema ? { done: !schema.missingIndexes?.length, evidence: schema.missingIndexes?.length ? `missing: ${schema.missingIndexes.join(', ')}` : 'schema: every index present' } : { evidence: 'no schema check ran' }) },
+    { item: 'Indexes created', ...objects('missingIndexes', 'index') },
     { item: 'Data queries work', ...from('fingerprint') },
     {
       item: 'No errors in logs',
