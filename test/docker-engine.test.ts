@@ -163,10 +163,19 @@ describe.skipIf(missing !== undefined)(`docker engine${missing ? ` (skipped: ${m
     expect(await containersOfRun(journal.runId)).toEqual([]);
   });
 
+  it('fails over to a standby container streaming from the primary container', async () => {
+    const file = writeDrill(drills, onDocker({ name: 'docker-failover', backup: { method: 'standby' }, fault: { type: 'kill-server' }, recovery: { procedure: 'failover' }, targets: { rto: '15m', rpo: '5m' } }));
+    const { journal } = await runDrills([file], reports);
+    const drill = journal.drills[0]!;
+    expect(drill.verdict).toBe('pass');
+    expect((drill.backup as { detail: { replication: { state: string } } }).detail.replication.state).toBe('streaming');
+    expect(drill.recovery).toMatchObject({ promoted: 'docker-failover-standby' });
+    expect(await containersOfRun(journal.runId)).toEqual([]);
+  });
+
   it.each([
     ['corrupt-page', { fault: { type: 'corrupt-page', table: 'candles' }, recovery: { procedure: 'restore-table' } }, /not reachable from the host/],
     ['backup-disk-full', { fault: { type: 'backup-disk-full' }, recovery: { procedure: 'restore-database' } }, /cannot be mounted into a running container/],
-    ['standby', { backup: { method: 'standby' }, fault: { type: 'kill-server' }, recovery: { procedure: 'failover' } }, /needs standby on the docker engine: .*network/],
     ['pgbackrest', { backup: { method: 'pgbackrest' }, fault: { type: 'lose-instance' }, recovery: { procedure: 'point-in-time' } }, /needs pgbackrest on the docker engine: .*do not ship it/],
   ])('says unsupported, with why, for %s in a container', async (name, overrides, why) => {
     const { journal } = await runDrills([writeDrill(drills, onDocker({ name: `docker-${name}`, ...overrides }))], reports);

@@ -3,18 +3,32 @@
  * the drill starts, kept in step by streaming replication. Its "backup" is
  * the standby having replayed everything the primary has written.
  */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { sleep } from '../clock.js';
 import type { Engine } from '../engines/engine.js';
 import type { Instance } from '../engines/instance.js';
 import type { BackupArtifact } from './artifact.js';
 
 export async function startStandby(engine: Engine, primary: Instance, name: string, logDir: string): Promise<Instance> {
+  const source = await primary.replicationSource();
   return engine.startInstance(name, logDir, {
     prepareData: async (dataDir) => {
+      // Cloned beside the primary (its tools, its version) into its backup folder, which the
+      // harness can reach on every engine, then moved into the standby's data folder.
       // -R writes standby.signal and primary_conninfo; -X stream brings the WAL the copy needs.
-      await primary.runTool('pg_basebackup', ['--pgdata', dataDir, '--wal-method=stream', '--write-recovery-conf', '--checkpoint=fast'], {
+      const clone = join(primary.backupDir, `clone-${name}`);
+      await primary.runTool('pg_basebackup', ['--pgdata', clone, '--wal-method=stream', '--write-recovery-conf', '--checkpoint=fast'], {
         timeoutMs: 6 * 3_600_000,
       });
+      await primary.runHost('sh', ['-c', 'cp -a "$1"/. "$2"/ && rm -rf "$1"', 'sh', clone, dataDir]);
+      // The clone says how the primary reached itself; the standby must reach it from where it runs.
+      const auto = join(dataDir, 'postgresql.auto.conf');
+      const settings = await readFile(auto, 'utf8');
+      await writeFile(
+        auto,
+        settings.replace(/^(primary_conninfo = '.*)$/m, (line) => line.replace(/host=\S+/, `host=${source.host}`).replace(/port=\S+/, `port=${source.port}`)),
+      );
     },
     settings: { hot_standby: 'on' },
   });

@@ -52,7 +52,7 @@ interface Dockerode {
     kill(options: object): Promise<unknown>;
     start(): Promise<unknown>;
     stop(options: object): Promise<unknown>;
-    inspect(): Promise<{ State: { Running: boolean }; NetworkSettings: { Ports: Record<string, Array<{ HostPort: string }> | null> } }>;
+    inspect(): Promise<{ State: { Running: boolean }; NetworkSettings: { IPAddress?: string; Ports: Record<string, Array<{ HostPort: string }> | null> } }>;
     logs(options: object): Promise<Buffer>;
   };
 }
@@ -170,7 +170,7 @@ export class DockerEngine implements Engine {
           )
         : SUPPORTED,
       sizeLimitedVolume: SUPPORTED,
-      standby: unsupported('a standby container streaming from the primary container needs a network between them; not implemented for the docker engine yet'),
+      standby: SUPPORTED,
       pgbackrest: unsupported('pgBackRest must run beside the server, inside the container, and the images do not ship it'),
     };
   }
@@ -409,6 +409,20 @@ export class DockerInstance implements Instance {
 
   canExec(): Promise<boolean> {
     return this.running();
+  }
+
+  /**
+   * The images' pg_hba.conf lets other hosts connect, but not for replication:
+   * that line is added (and the configuration reloaded), and the standby reaches
+   * the primary at its address on Docker's bridge network.
+   */
+  async replicationSource(): Promise<{ host: string; port: number }> {
+    await this.exec('sh', ['-c', 'echo "host replication all all scram-sha-256" >> "$PGDATA/pg_hba.conf"']);
+    const client = await this.connect();
+    await client.query('select pg_reload_conf()').finally(() => client.end());
+    const address = (await this.docker().inspect()).NetworkSettings.IPAddress;
+    if (!address) throw new Error(`container of "${this.name}" has no address on Docker's default bridge network`);
+    return { host: address, port: PG_PORT };
   }
 
   async sizeLimitedFolder(): Promise<{ path: string; release: () => Promise<void> }> {

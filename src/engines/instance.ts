@@ -55,6 +55,11 @@ export interface Instance {
    * (a tmpfs), to fill up on purpose. `release` unmounts and removes it.
    */
   sizeLimitedFolder(name: string, bytes: number): Promise<{ path: string; release: () => Promise<void> }>;
+  /**
+   * Lets a standby on another instance of the same engine stream from this one,
+   * and says where that standby reaches it (a container's bridge address, or loopback).
+   */
+  replicationSource(): Promise<{ host: string; port: number }>;
   /** The last lines of the server's log: evidence of what it said, never a readiness signal. */
   logTail(lines?: number): Promise<string>;
   /** The machine is gone: the server dies mid-write and its data folder with it. Backups and archives remain. */

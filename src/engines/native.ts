@@ -391,6 +391,11 @@ export class NativeInstance implements Instance {
     return (await this.pid()) !== undefined;
   }
 
+  /** initdb's pg_hba.conf already lets loopback connections replicate. */
+  async replicationSource(): Promise<{ host: string; port: number }> {
+    return { host: this.connection.host, port: this.connection.port };
+  }
+
   async sizeLimitedFolder(name: string, bytes: number): Promise<{ path: string; release: () => Promise<void> }> {
     const { sizeLimitedVolume } = this.capabilities;
     if (!sizeLimitedVolume.supported) throw new UnsupportedError(sizeLimitedVolume.why);
