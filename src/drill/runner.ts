@@ -131,6 +131,12 @@ export class DrillRun {
         await this.runDrill(drill);
       }
       if (!this.interrupted) this.journal.status = 'completed';
+    } catch (error) {
+      // A drill's own failures are findings recorded in its journal; reaching here is a
+      // harness bug. The journal says so before the error goes on to the user.
+      this.journal.status = 'aborted';
+      this.journal.error = errorMessage(error);
+      throw error;
     } finally {
       for (const engine of this.engines.values()) await (await engine.catch(() => undefined))?.dispose();
       if (!this.interrupted) {
@@ -205,7 +211,7 @@ export class DrillRun {
     let heal: (() => Promise<void>) | undefined;
     let recoveryFailed = false;
     try {
-      const instance = await this.phase(drill, 'setup', async (phase) => {
+      const live = await this.phase(drill, 'setup', async (phase) => {
         const engine = await this.engine(spec);
         drill.engine = engine.describe();
         const archived = spec.backup.method === 'pg_basebackup' || spec.backup.method === 'pgbackrest';
@@ -244,7 +250,6 @@ export class DrillRun {
         phase.detail = { port: started.connection.port, database: db, ...(spec.engine.dataVolume ? { dataVolumeBytes: spec.engine.dataVolume } : {}) };
         return started;
       });
-      const live = instance;
 
       await this.phase(drill, 'seed', async (phase) => {
         const client = await live.connect(db);
