@@ -26,7 +26,7 @@ import { SUPPORTED, unsupported, type Capabilities, type Engine, type InstanceOp
 import { connectTo, serverInfoOf, type ConnectionInfo, type Instance, type PgTool, type ServerInfo } from './instance.js';
 import { handOver, unprivilegedUser, type RunAs } from './os-user.js';
 import { findPgBinaries, type PgBinaries } from './pg-binaries.js';
-import { waitForPromotion, waitForSelect1 } from './readiness.js';
+import { waitForPromotion, waitForSelect1, type ProbeOptions } from './readiness.js';
 import { isAlive, makeWorkDir, removeOrphanedWorkDirs } from './workdir.js';
 
 export const LABEL = 'restore-drill';
@@ -328,12 +328,17 @@ export class DockerInstance implements Instance {
   }
 
   waitReady(): Promise<void> {
-    return waitForSelect1(() => this.connection, {
+    return waitForSelect1(() => this.connection, this.probe(READY_TIMEOUT_MS));
+  }
+
+  /** How a probe learns the container is gone, and what it quotes when it gives up. */
+  private probe(timeoutMs: number): ProbeOptions {
+    return {
       name: this.name,
-      timeoutMs: READY_TIMEOUT_MS,
+      timeoutMs,
       gone: async () => ((await this.running()) ? undefined : 'the container is not running'),
       logTail: () => this.logTail(),
-    });
+    };
   }
 
   private async logs(): Promise<string> {
@@ -447,12 +452,7 @@ export class DockerInstance implements Instance {
   }
 
   waitPromoted(timeoutMs: number): Promise<void> {
-    return waitForPromotion(() => this.connection, {
-      name: this.name,
-      timeoutMs,
-      gone: async () => ((await this.running()) ? undefined : 'the container is not running'),
-      logTail: () => this.logTail(),
-    });
+    return waitForPromotion(() => this.connection, this.probe(timeoutMs));
   }
 
   async toolVersion(tool: PgTool): Promise<string> {

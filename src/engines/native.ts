@@ -65,7 +65,7 @@ export function removeLeftovers(workRoot = tmpdir()): Promise<string[]> {
   return removeOrphanedWorkDirs(workRoot, async (dir) => {
     const pid = await postmasterPid(join(dir, 'data'));
     if (pid && isAlive(pid)) process.kill(pid, 'SIGKILL');
-    await unmountAllUnder(dir);
+    await unmountAll(dir, { inside: true });
   });
 }
 
@@ -90,25 +90,16 @@ async function groupAlive(pgid: number): Promise<boolean> {
   return false;
 }
 
-/** Whether a path is a mount point (a tmpfs data folder), read from the kernel's mount table. */
-async function isMountPoint(path: string): Promise<boolean> {
-  try {
-    return (await readFile('/proc/self/mounts', 'utf8')).split('\n').some((line) => line.split(' ')[1] === path);
-  } catch {
-    return false;
-  }
+/** The mount points the kernel knows of, from its mount table. */
+async function mountPoints(): Promise<string[]> {
+  const table = await readFile('/proc/self/mounts', 'utf8').catch(() => '');
+  return table.split('\n').map((line) => line.split(' ')[1] ?? '').filter(Boolean);
 }
 
-async function unmountIfMounted(path: string): Promise<void> {
-  if (await isMountPoint(path)) await runCommand('umount', ['--lazy', path], {}, { allowFailure: true });
-}
-
-/** Unmounts every filesystem mounted inside a folder (a tmpfs data folder, a size-limited backup folder). */
-async function unmountAllUnder(dir: string): Promise<void> {
-  const mounts = (await readFile('/proc/self/mounts', 'utf8').catch(() => ''))
-    .split('\n')
-    .map((line) => line.split(' ')[1] ?? '')
-    .filter((path) => path.startsWith(`${dir}/`))
+/** Unmounts a folder and every filesystem mounted inside it (a tmpfs data folder, a size-limited backup folder). */
+async function unmountAll(dir: string, { inside }: { inside: boolean }): Promise<void> {
+  const mounts = (await mountPoints())
+    .filter((path) => (inside ? path.startsWith(`${dir}/`) : path === dir))
     .sort((a, b) => b.length - a.length);
   for (const path of mounts) await runCommand('umount', ['--lazy', path], {}, { allowFailure: true });
 }
@@ -172,6 +163,14 @@ export class NativeEngine implements Engine {
     return makeWorkDir(this.workRoot, this.options.runId, label, this.runAs);
   }
 
+  /** A new folder on a tmpfs of `bytes`, owned by the server's user. */
+  async mountTmpfs(path: string, bytes: number): Promise<void> {
+    await mkdir(path, { mode: 0o700 });
+    const owner = this.runAs ? `,uid=${this.runAs.uid},gid=${this.runAs.gid}` : '';
+    // Mounting is the one step that keeps root's rights.
+    await runCommand('mount', ['-t', 'tmpfs', '-o', `size=${bytes},mode=0700${owner}`, 'tmpfs', path], { ...this.ctx, runAs: undefined });
+  }
+
   /** initdb once per run; each instance copies the result (≈0.3 s instead of ≈1 s). */
   private template(): Promise<string> {
     this.templateDir ??= (async () => {
@@ -219,13 +218,7 @@ export class NativeEngine implements Engine {
         await handOver(instance.dataDir, this.runAs);
         await options.prepareData(instance.dataDir);
       } else if (options.dataVolumeBytes) {
-        await mkdir(instance.dataDir, { mode: 0o700 });
-        const owner = this.runAs ? `,uid=${this.runAs.uid},gid=${this.runAs.gid}` : '';
-        // Mounting is the one step that keeps root's rights.
-        await runCommand('mount', ['-t', 'tmpfs', '-o', `size=${options.dataVolumeBytes},mode=0700${owner}`, 'tmpfs', instance.dataDir], {
-          ...this.ctx,
-          runAs: undefined,
-        });
+        await this.mountTmpfs(instance.dataDir, options.dataVolumeBytes);
         await runCommand('cp', ['-a', `${join(template, 'data')}/.`, instance.dataDir], this.ctx);
       } else {
         await runCommand('cp', ['-a', join(template, 'data'), instance.dataDir], this.ctx);
@@ -400,15 +393,11 @@ export class NativeInstance implements Instance {
     const { sizeLimitedVolume } = this.capabilities;
     if (!sizeLimitedVolume.supported) throw new UnsupportedError(sizeLimitedVolume.why);
     const path = join(this.workDir, name);
-    await mkdir(path, { mode: 0o700 });
-    const runAs = this.engine.ctx.runAs;
-    const owner = runAs ? `,uid=${runAs.uid},gid=${runAs.gid}` : '';
-    // Mounting is the one step that keeps root's rights.
-    await runCommand('mount', ['-t', 'tmpfs', '-o', `size=${bytes},mode=0700${owner}`, 'tmpfs', path], { ...this.engine.ctx, runAs: undefined });
+    await this.engine.mountTmpfs(path, bytes);
     return {
       path,
       release: async () => {
-        await unmountIfMounted(path);
+        await unmountAll(path, { inside: false });
         await rm(path, { recursive: true, force: true });
       },
     };
@@ -509,7 +498,7 @@ export class NativeInstance implements Instance {
       const left = await this.pid();
       if (left) process.kill(left, 'SIGKILL');
     }
-    await unmountAllUnder(this.workDir);
+    await unmountAll(this.workDir, { inside: true });
     try {
       await mkdir(this.logDir, { recursive: true });
       await copyFile(this.logFile, join(this.logDir, `postgresql-${this.name}.log`));

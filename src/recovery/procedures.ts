@@ -27,7 +27,7 @@ import type { DrillSpec } from '../drill/spec.js';
 import type { CheckResult } from '../drill/journal.js';
 import { archiveGaps, archivedSegments } from '../backup/wal.js';
 import { BackupIntegrityError, UnsupportedError } from '../errors.js';
-import type { FaultResult } from '../faults/inject.js';
+import type { FaultResult, RecoveryTarget } from '../faults/inject.js';
 import { hasTimescale, parseSchemaScript, selectList, tablePrefixes } from './toc.js';
 
 export interface RecoveryContext {
@@ -133,12 +133,12 @@ async function restoreDatabase(instance: Instance, backup: BackupArtifact, datab
   };
 }
 
+type RecoveryTargetKind = (DrillSpec['recovery'] & { procedure: 'point-in-time' })['target'];
+
 /** postgresql.conf lines that stop replay at the target and promote. */
-function targetSettings(target: DrillSpec['recovery'] & { procedure: 'point-in-time' }, fault: FaultResult): Record<string, string> {
-  const marker = fault.target;
-  if (target.target === 'end') return {};
-  if (!marker) throw new Error(`recovery target ${target.target} needs the moment of a bad write, and the fault recorded none`);
-  switch (target.target) {
+function targetSettings(target: RecoveryTargetKind, marker: RecoveryTarget | undefined): Record<string, string> {
+  if (target === 'end' || !marker) return {};
+  switch (target) {
     case 'time':
       return { recovery_target_time: `'${marker.time}'` };
     case 'lsn':
@@ -179,7 +179,11 @@ async function archiveContinuity(instance: Instance, backup: BackupArtifact): Pr
 }
 
 async function pointInTime(ctx: RecoveryContext, recovery: DrillSpec['recovery'] & { procedure: 'point-in-time' }, backup: BackupArtifact): Promise<RecoveryResult> {
-  const { engine, instance, fault, drill } = ctx;
+  const { engine, instance, drill } = ctx;
+  const marker = ctx.fault.target;
+  if (recovery.target !== 'end' && !marker) {
+    throw new Error(`recovery target ${recovery.target} needs the moment of a bad write, and the fault recorded none`);
+  }
   const viaPgbackrest = backup.method === 'pgbackrest';
   let targetLines: Record<string, string> = {};
   let restoreArgs: string[] = [];
@@ -187,16 +191,13 @@ async function pointInTime(ctx: RecoveryContext, recovery: DrillSpec['recovery']
   if (!viaPgbackrest) {
     continuity = await archiveContinuity(instance, backup);
     ctx.report(continuity);
-    targetLines = targetSettings(recovery, fault);
-  }
-  if (recovery.target !== 'end' && !fault.target) {
-    throw new Error(`recovery target ${recovery.target} needs the moment of a bad write, and the fault recorded none`);
+    targetLines = targetSettings(recovery.target, marker);
   }
   const restored = await engine.startInstance(`${drill.name}-restored`, ctx.logDir, {
     prepareData: async (dataDir) => {
       if (viaPgbackrest) {
         // pgBackRest writes recovery.signal and its own restore_command (archive-get).
-        restoreArgs = await pgbackrestRestore(instance, dataDir, recovery.target, fault.target);
+        restoreArgs = await pgbackrestRestore(instance, dataDir, recovery.target, marker);
         return;
       }
       await unpackBaseBackup(instance, backup.path, dataDir);
@@ -219,7 +220,7 @@ async function pointInTime(ctx: RecoveryContext, recovery: DrillSpec['recovery']
     summary:
       (viaPgbackrest ? `pgbackrest restore ${restoreArgs.join(' ')} into a new data folder, ` : `base backup ${backup.path} into a new data folder, `) +
       'archived WAL replayed ' +
-      (recovery.target === 'end' ? 'to the end of the archive' : `to ${recovery.target} ${fault.target![recovery.target]}`) +
+      (recovery.target === 'end' || !marker ? 'to the end of the archive' : `to ${recovery.target} ${marker[recovery.target]}`) +
       `, promoted${stop ? `: replay stopped at ${stop.stoppedAt} (${stop.reason})` : ''}`,
     detail: {
       target: recovery.target,
