@@ -18,8 +18,8 @@ import { candlesStream, symbolsStream } from '../src/dataset/generators.js';
 import type { Scale } from '../src/dataset/scale.js';
 import { SCHEMA_SQL } from '../src/dataset/schema.js';
 import { copyTable } from '../src/dataset/seed.js';
-import { NativeEngine } from '../src/engines/native.js';
-import { handOver, unprivilegedUser } from '../src/engines/os-user.js';
+import { NativeEngine } from '../src/engines/native/engine.js';
+import { handOver, unprivilegedUser } from '../src/engines/shared/os-user.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const scale: Scale = { symbols: 100, candlesPerSymbol: 10_000, orders: 0, trades: 0, accounts: 0 };
@@ -36,7 +36,7 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
   return performance.now() - started;
 }
 
-const engine = await NativeEngine.create({ runId: 'bench', ctx: {} });
+const engine = await NativeEngine.create({ runId: 'bench' });
 const logs = await mkdtemp(join(tmpdir(), 'rd-bench-logs-'));
 const instance = await engine.startInstance('bench', logs);
 try {
@@ -73,7 +73,7 @@ try {
   const dumpRaw: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     const plain = join(instance.backupDir, `raw-${round}.dump`);
-    dumpRaw.push(await timed(() => instance.runTool('pg_dump', ['--format=custom', `--file=${plain}`, '--dbname=market'])));
+    dumpRaw.push(await timed(() => instance.runPgTool('pg_dump', ['--format=custom', `--file=${plain}`, '--dbname=market'])));
     await rm(plain);
     let artifact = '';
     dumpHarness.push(await timed(async () => (artifact = (await dump(instance, 'market', 'custom')).path)));

@@ -3,13 +3,14 @@ import { openSync, writeSync, closeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifySidecar } from '../src/backup/checksum.js';
-import type { BackupArtifact } from '../src/backup/artifact.js';
+import { verifySidecar } from '../src/backup/sidecars.js';
+import type { BackupArtifact } from '../src/model/artifact.js';
 import { dump } from '../src/backup/pg-dump.js';
 import { seedDataset } from '../src/dataset/seed.js';
-import { NativeEngine, NativeInstance } from '../src/engines/native.js';
+import { NativeEngine } from '../src/engines/native/engine.js';
+import type { NativeInstance } from '../src/engines/native/instance.js';
 import { BackupIntegrityError } from '../src/errors.js';
-import { parseSchemaScript, selectList, tablePrefixes } from '../src/recovery/toc.js';
+import { parseSchemaScript, selectList, tablePrefixes } from '../src/pg/toc.js';
 import { tempDir } from './helpers.js';
 
 let engine: NativeEngine;
@@ -17,7 +18,7 @@ let instance: NativeInstance;
 let backup: BackupArtifact;
 
 beforeAll(async () => {
-  engine = await NativeEngine.create({ runId: 'backuptest', ctx: {} });
+  engine = await NativeEngine.create({ runId: 'backuptest' });
   instance = await engine.startInstance('primary', tempDir('backup-logs'));
   const admin = await instance.connect();
   await admin.query('create database market');
@@ -62,8 +63,8 @@ describe('pg_dump custom-format backup', () => {
 
 describe("single-table restore's selection from the archive", () => {
   async function selectionFor(table: string): Promise<string[]> {
-    const list = (await instance.runTool('pg_restore', ['--list', backup.path])).stdout;
-    const script = (await instance.runTool('pg_restore', ['--schema-only', '--file=-', backup.path])).stdout;
+    const list = (await instance.runPgTool('pg_restore', ['--list', backup.path])).stdout;
+    const script = (await instance.runPgTool('pg_restore', ['--schema-only', '--file=-', backup.path])).stdout;
     return selectList(list, tablePrefixes(parseSchemaScript(script), 'public', table)).selected;
   }
 

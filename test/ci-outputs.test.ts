@@ -3,9 +3,10 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { CheckResult, DrillJournal, RunJournal } from '../src/drill/journal.js';
+import type { DrillJournal, RunJournal } from '../src/model/journal.js';
+import type { CheckResult } from '../src/model/verdict.js';
 import { InputError } from '../src/errors.js';
-import { appendHistory, entriesFor, freshness, lastRuns, readHistory, type HistoryEntry } from '../src/report/history.js';
+import { appendHistory, entriesFor, freshness, lastRuns, readHistory, type HistoryEntry } from '../src/history/history.js';
 import { renderJUnit } from '../src/report/junit.js';
 import { renderPrometheus, writeTextfileAtomically } from '../src/report/metrics.js';
 
@@ -88,13 +89,14 @@ const unsupported = drill({
 
 const run: RunJournal = {
   tool: 'restore-drill',
+  schemaVersion: 2,
   version: '0.1.0',
   runId: '20250304T020000-ab12',
   status: 'completed',
   startedAt: '2025-03-04T02:00:00.000Z',
   endedAt: '2025-03-04T02:04:12.500Z',
   host: { hostname: 'ci-runner-3', platform: 'linux-x64', node: 'v20.19.0', pid: 4242 },
-  options: { keep: false },
+  options: { keep: false, binDir: null, drills: [] },
   drills: [tableDrop, pitr, aborted, unsupported],
 };
 

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import type { RunJournal } from '../src/drill/journal.js';
+import type { RunJournal } from '../src/model/journal.js';
 import { drillYaml, processesMentioning, tempDir, tempFoldersOf, writeDrill } from './helpers.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];

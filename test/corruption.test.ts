@@ -7,10 +7,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { sha256File } from '../src/backup/checksum.js';
-import type { IntegrityReport } from '../src/backup/integrity.js';
-import type { DrillJournal } from '../src/drill/journal.js';
-import { DrillRun } from '../src/drill/runner.js';
+import { sha256File } from '../src/support/sha256.js';
+import type { IntegrityReport } from '../src/model/observations.js';
+import type { DrillJournal } from '../src/model/journal.js';
+import { DrillRun } from '../src/drill/run.js';
 import { loadDrills } from '../src/drill/load.js';
 import { check, drillYaml, runDrills, tempDir, writeDrill } from './helpers.js';
 

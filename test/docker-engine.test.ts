@@ -8,9 +8,11 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { getContainerRuntimeClient, ImageName } from 'testcontainers';
 import { describe, expect, it } from 'vitest';
-import { containersOfRun, DockerEngine, dockerAvailable, removeContainerLeftovers } from '../src/engines/docker.js';
-import { LOCAL_IMAGE } from '../src/engines/images.js';
-import type { RunJournal } from '../src/drill/journal.js';
+import { DockerEngine } from '../src/engines/docker/engine.js';
+import { containersOfRun, removeContainerLeftovers } from '../src/engines/docker/leftovers.js';
+import { dockerAvailable } from '../src/engines/docker/runtime.js';
+import { LOCAL_IMAGE } from '../src/engines/docker/images.js';
+import type { RunJournal } from '../src/model/journal.js';
 import { renderMarkdown } from '../src/report/markdown.js';
 import { check, drillYaml, runDrills, tempDir, tempFoldersOf, writeDrill } from './helpers.js';
 
@@ -82,12 +84,13 @@ describe.skipIf(missing !== undefined)(`docker engine${missing ? ` (skipped: ${m
   });
 
   it('offers a size-limited tmpfs data folder', async () => {
-    const engine = await DockerEngine.create({ runId: 'dockertmpfs', ctx: {}, image: IMAGE });
+    const engine = await DockerEngine.create({ runId: 'dockertmpfs', image: IMAGE });
     const instance = await engine.startInstance('tmpfs', tempDir('docker-tmpfs-logs'), { dataVolumeBytes: 64 * 1024 ** 2 });
     try {
       const df = await execa('docker', ['exec', instance.id, 'df', '-B1', '--output=fstype,size', '/var/lib/postgresql/data']);
       expect(df.stdout).toMatch(/tmpfs\s+67108864/);
-      expect(instance.capabilities.kill).toMatchObject({ supported: false });
+      expect(engine.capabilities({ dataVolumeBytes: 64 * 1024 ** 2 }).kill).toMatchObject({ supported: false });
+      expect(instance.kill).toBeUndefined();
     } finally {
       await instance.destroy({ keepFiles: false });
     }

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { check, drillYaml, processesMentioning, runDrills, tempDir, tempFoldersOf, writeDrill } from './helpers.js';
+import { check, drillYaml, processesMentioning, recoveryOf, runDrills, tempDir, tempFoldersOf, writeDrill } from './helpers.js';
 
 const reports = tempDir('drill-reports');
 const drills = tempDir('drills');
@@ -31,7 +31,7 @@ describe('table drop → single-table restore', () => {
       ['rpo', 'pass'],
     ]);
     expect(drill.verdict).toBe('pass');
-    expect(drill.recovery?.entries).toEqual(
+    expect(recoveryOf(drill)?.entries).toEqual(
       expect.arrayContaining([expect.stringMatching(/^INDEX public candles_ts_idx /), expect.stringMatching(/^CONSTRAINT public candles candles_pkey /)]),
     );
     // The ledger was not touched by a single-table restore: nothing it committed is lost.

@@ -3,9 +3,11 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import type { DrillJournal, RunJournal } from '../src/drill/journal.js';
+import { expect } from 'vitest';
+import type { DrillJournal, RunJournal } from '../src/model/journal.js';
+import { journalProblems } from '../src/drill/journal-schema.js';
 import { loadDrills } from '../src/drill/load.js';
-import { DrillRun } from '../src/drill/runner.js';
+import { DrillRun } from '../src/drill/run.js';
 
 export function tempDir(label: string): string {
   return mkdtempSync(join(tmpdir(), `rd-test-${label}-`));
@@ -31,11 +33,20 @@ export function writeDrill(dir: string, drill: Record<string, unknown>): string 
   return file;
 }
 
-/** Runs drills through the library, as the CLI does, and returns the journal and the run folder. */
+/**
+ * Runs drills through the library, as the CLI does, and returns the journal and the run folder.
+ * Every journal.json written on the way must match the published schema.
+ */
 export async function runDrills(files: string[], reportsDir: string): Promise<{ journal: RunJournal; dir: string }> {
   const run = new DrillRun(await loadDrills(files), { reportsDir, keep: false, listeners: [] });
   const journal = await run.run();
+  expect(journalProblems(JSON.parse(readFileSync(join(run.dir, 'journal.json'), 'utf8')))).toEqual([]);
   return { journal, dir: run.dir };
+}
+
+/** The recovery's record, read field by field whatever the procedure (the journal types it per procedure). */
+export function recoveryOf(drill: DrillJournal): Record<string, unknown> | undefined {
+  return drill.recovery;
 }
 
 export function check(drill: DrillJournal, name: string) {

@@ -4,10 +4,12 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NativeEngine, NativeInstance, removeLeftovers } from '../src/engines/native.js';
-import { findPgBinaries } from '../src/engines/pg-binaries.js';
+import { NativeEngine } from '../src/engines/native/engine.js';
+import type { NativeInstance } from '../src/engines/native/instance.js';
+import { removeLeftovers } from '../src/engines/native/leftovers.js';
+import { findPgBinaries } from '../src/engines/shared/binaries.js';
 import { SetupError } from '../src/errors.js';
-import type { CommandRecord } from '../src/exec/command.js';
+import type { CommandRecord } from '../src/model/journal.js';
 import { processesMentioning, tempDir } from './helpers.js';
 
 async function portIsFree(port: number): Promise<boolean> {
@@ -38,7 +40,7 @@ describe('native engine', () => {
   const logs = tempDir('engine-logs');
 
   beforeAll(async () => {
-    engine = await NativeEngine.create({ runId: 'enginetest', ctx: { record: (c) => commands.push(c) } });
+    engine = await NativeEngine.create({ runId: 'enginetest', record: (c) => commands.push(c) });
     instance = await engine.startInstance('primary', logs);
   });
   afterAll(async () => {
@@ -71,7 +73,7 @@ describe('native engine', () => {
   });
 
   it('refuses a wrong password: the cluster is not open to anyone on the machine', async () => {
-    const { connectTo } = await import('../src/engines/instance.js');
+    const { connectTo } = await import('../src/pg/client.js');
     await expect(connectTo({ ...instance.connection, password: 'wrong' }, 'postgres')).rejects.toThrow(/password authentication failed/);
   });
 

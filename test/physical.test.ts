@@ -8,14 +8,14 @@ import { openSync, writeSync, closeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { sleep } from '../src/clock.js';
-import { unprivilegedUser } from '../src/engines/os-user.js';
-import { findPgBinaries } from '../src/engines/pg-binaries.js';
-import type { DrillJournal } from '../src/drill/journal.js';
-import type { RecoveryTarget } from '../src/faults/inject.js';
-import { DrillRun } from '../src/drill/runner.js';
+import { sleep } from '../src/support/clock.js';
+import { unprivilegedUser } from '../src/engines/shared/os-user.js';
+import { findPgBinaries } from '../src/engines/shared/binaries.js';
+import type { DrillJournal } from '../src/model/journal.js';
+import type { RecoveryMarker } from '../src/model/moments.js';
+import { DrillRun } from '../src/drill/run.js';
 import { loadDrills } from '../src/drill/load.js';
-import { check, drillYaml, runDrills, tempDir, writeDrill } from './helpers.js';
+import { check, drillYaml, recoveryOf, runDrills, tempDir, writeDrill } from './helpers.js';
 
 const drills = tempDir('physical-drills');
 const reports = tempDir('physical-reports');
@@ -33,7 +33,7 @@ async function runOne(overrides: Record<string, unknown>): Promise<DrillJournal>
   return journal.drills[0]!;
 }
 
-const target = (drill: DrillJournal) => (drill.fault as { target: RecoveryTarget & { firstSeqAfter: number } }).target;
+const target = (drill: DrillJournal) => (drill.fault as { target: RecoveryMarker }).target;
 
 describe('point-in-time recovery to just before a bad write', () => {
   it.each(['time', 'lsn', 'xid', 'name'] as const)('to the %s recorded before it: the damage undone, nothing before it lost, nothing after it back', async (kind) => {
@@ -111,7 +111,7 @@ describe('a WAL segment missing from the archive', () => {
     const lsn = (text: string) => { const [hi, lo] = text.split('/'); return BigInt(`0x${hi}`) * 2n ** 32n + BigInt(`0x${lo}`); };
     const segmentBytes = 16n * 1024n * 1024n;
     const start = BigInt(`0x${missing.slice(8, 16)}`) * 2n ** 32n + BigInt(`0x${missing.slice(16, 24)}`) * segmentBytes;
-    const stopped = lsn(drill.recovery!.replayStoppedAt as string);
+    const stopped = lsn(recoveryOf(drill)!.replayStoppedAt as string);
     expect(stopped >= start && stopped < start + segmentBytes).toBe(true);
     expect(check(drill, 'rpo').verdict).toBe('fail');
     expect(drill.rpo!.lostRows).toBeGreaterThan(0);
@@ -156,7 +156,7 @@ describe('the base backup', () => {
     });
     const drill = (await run.run()).drills[0]!;
     expect(drill.status).toBe('failed');
-    expect(drill.recovery?.error).toMatch(/no usable backup/);
+    expect(recoveryOf(drill)?.error).toMatch(/no usable backup/);
     expect(check(drill, 'backup-integrity')).toMatchObject({ verdict: 'fail', summary: expect.stringMatching(/caught by SHA256SUMS \(.*base\.tar\.gz: SHA-256 is [0-9a-f]{64}, expected/) });
     expect(check(drill, 'recovery').verdict).toBe('fail');
     expect(drill.verdict).toBe('fail');
@@ -173,7 +173,7 @@ describe('pgBackRest: full + incremental, archive-push, restore --type', () => {
     });
     expect(drill.verdict).toBe('pass');
     expect(drill.rpo).toMatchObject({ lostRows: 0, pastTargetRows: 0 });
-    expect(String(drill.recovery?.summary)).toMatch(new RegExp(`^pgbackrest restore --type=${kind} --target=`));
+    expect(String(recoveryOf(drill)?.summary)).toMatch(new RegExp(`^pgbackrest restore --type=${kind} --target=`));
     const backup = drill.backup as { format: string; files: Array<{ name: string; sha256: string; sizeBytes: number }>; detail: { sets: Array<{ type: string }> } };
     expect(backup.format).toBe('full + incr');
     expect(backup.files).toHaveLength(2);

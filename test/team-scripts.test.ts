@@ -7,8 +7,8 @@ import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } 
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import type { RunJournal } from '../src/drill/journal.js';
-import { check, drillYaml, processesMentioning, runDrills, tempDir, writeDrill } from './helpers.js';
+import type { RunJournal } from '../src/model/journal.js';
+import { check, drillYaml, processesMentioning, recoveryOf, runDrills, tempDir, writeDrill } from './helpers.js';
 
 const SCRIPTS = resolve('fixtures/scripts');
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
@@ -33,7 +33,7 @@ describe("the team's scripts", () => {
     expect(drill.backup).toMatchObject({ method: 'script', format: 'custom', sidecar: expect.stringMatching(/\.dump\.sha256$/) });
     expect((drill.backup as { detail: { output: string } }).detail.output).toMatch(/Backup completed successfully/);
     expect(check(drill, 'backup-integrity').summary).toMatch(/passed sha256 sidecar, pg_restore --list/);
-    expect(String(drill.recovery?.summary)).toMatch(/restore_database\.sh restored .*\.dump$/);
+    expect(String(recoveryOf(drill)?.summary)).toMatch(/restore_database\.sh restored .*\.dump$/);
   });
 
   it.each([

@@ -5,9 +5,8 @@
  * they are skipped and say why.
  */
 import { describe, expect, it } from 'vitest';
-import { hasTimescaleLibrary } from '../src/engines/native.js';
-import { findPgBinaries } from '../src/engines/pg-binaries.js';
-import { check, drillYaml, runDrills, tempDir, writeDrill } from './helpers.js';
+import { findPgBinaries, hasTimescaleLibrary } from '../src/engines/shared/binaries.js';
+import { check, drillYaml, recoveryOf, runDrills, tempDir, writeDrill } from './helpers.js';
 
 const binaries = await findPgBinaries();
 const available = await hasTimescaleLibrary(binaries.binDir);
@@ -25,7 +24,7 @@ describe.skipIf(!available)(`TimescaleDB drills${available ? '' : ` (skipped: ${
     const { journal } = await runDrills([file], reports);
     const drill = journal.drills[0]!;
     expect(drill.dataset?.layout).toMatch(/hypertable/);
-    expect(drill.recovery?.timescale).toBe(true);
+    expect(recoveryOf(drill)?.timescale).toBe(true);
     expect(check(drill, 'fingerprint').verdict).toBe('pass');
     expect(drill.verdict).toBe('pass');
   });

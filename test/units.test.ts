@@ -1,9 +1,9 @@
 /** Pure logic: durations, verdicts, loss counting, generators. */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { combine } from '../src/checks/verdict.js';
+import { combine } from '../src/model/verdict.js';
 import { measureLoss } from '../src/checks/targets.js';
-import { formatDuration, parseDuration } from '../src/duration.js';
+import { formatDuration, parseDuration } from '../src/support/units.js';
 import { datasetStreams } from '../src/dataset/generators.js';
 import { SCALES } from '../src/dataset/scale.js';
 

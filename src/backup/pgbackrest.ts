@@ -5,16 +5,42 @@
  * goes into a new data folder with `restore --type=time|lsn|xid|name`.
  */
 import { join } from 'node:path';
-import { sleep } from '../clock.js';
-import type { Instance } from '../engines/instance.js';
-import type { RecoveryTarget } from '../faults/inject.js';
-import { sha256File } from './checksum.js';
-import { sizeOf, type ArtifactFile, type BackupArtifact } from './artifact.js';
+import { z } from 'zod';
+import type { Instance } from '../engines/types.js';
+import { BackupIntegrityError } from '../errors.js';
+import type { ArtifactFile, ArtifactOf, BackupArtifact } from '../model/artifact.js';
+import type { RecoveryMarker, RecoveryTargetKind } from '../model/moments.js';
+import { sleep } from '../support/clock.js';
+import { sha256File } from '../support/sha256.js';
+import { TOOL_TIMEOUT_MS } from '../exec/command.js';
+import { archiveTimeout, defineMethod } from './method.js';
+import { sizeOf } from './naming.js';
 
-export const STANZA = 'drill';
+const detail = z.strictObject({
+  sets: z.array(
+    z.strictObject({
+      label: z.string(),
+      type: z.string(),
+      prior: z.string().nullable(),
+      sizeBytes: z.number(),
+      repoBytes: z.number(),
+      lsn: z.strictObject({ start: z.string(), stop: z.string() }),
+    }),
+  ),
+  latest: z.string(),
+  verified: z.string(),
+});
+
+declare module '../model/artifact.js' {
+  interface BackupDetails {
+    pgbackrest: z.output<typeof detail>;
+  }
+}
+
+const STANZA = 'drill';
 const PGBACKREST = 'pgbackrest';
 
-export function configPath(instance: Pick<Instance, 'archiveDir'>): string {
+function configPath(instance: Pick<Instance, 'archiveDir'>): string {
   return join(instance.archiveDir, 'pgbackrest.conf');
 }
 
@@ -23,7 +49,7 @@ function repoPath(instance: Pick<Instance, 'archiveDir'>): string {
 }
 
 /** Writes the configuration (before the server first archives) and returns the archive_command. */
-export async function configure(instance: Instance): Promise<string> {
+async function configure(instance: Instance): Promise<string> {
   const base = instance.archiveDir;
   const config = [
     '[global]',
@@ -42,12 +68,12 @@ export async function configure(instance: Instance): Promise<string> {
     `pg1-user=${instance.connection.user}`,
     '',
   ].join('\n');
-  await instance.runHost('sh', ['-c', 'umask 077 && cat > "$1"', 'sh', configPath(instance)], { input: config });
+  await instance.runOnHost('sh', ['-c', 'umask 077 && cat > "$1"', 'sh', configPath(instance)], { input: config });
   return `${PGBACKREST} --config=${configPath(instance)} --stanza=${STANZA} archive-push %p`;
 }
 
-function run(instance: Instance, args: string[], timeoutMs = 6 * 3_600_000) {
-  return instance.runHost(PGBACKREST, [`--config=${configPath(instance)}`, `--stanza=${STANZA}`, ...args], {
+function run(instance: Instance, args: string[], timeoutMs = TOOL_TIMEOUT_MS) {
+  return instance.runOnHost(PGBACKREST, [`--config=${configPath(instance)}`, `--stanza=${STANZA}`, ...args], {
     timeoutMs,
     // The backup commands connect to the server; libpq reads the password from here.
     env: { PGPASSWORD: instance.connection.password },
@@ -62,7 +88,8 @@ interface InfoBackup {
   lsn: { start: string; stop: string };
 }
 
-export async function pgbackrestBackup(instance: Instance, incrementalAfterMs: number): Promise<BackupArtifact> {
+/** A full backup, some writes, then an incremental on top of it: a restore needs both. */
+async function pgbackrestBackup(instance: Instance, incrementalAfterMs: number): Promise<ArtifactOf<'pgbackrest'>> {
   const port = `--pg1-port=${instance.connection.port}`;
   await run(instance, [port, 'stanza-create']);
   // check: archiving works end to end before a backup relies on it.
@@ -87,28 +114,27 @@ export async function pgbackrestBackup(instance: Instance, incrementalAfterMs: n
     files,
     sizeBytes: sets.reduce((n, s) => n + s.info.repository.delta, 0),
     sha256: files.at(-1)!.sha256,
-    tool: (await instance.runHost(PGBACKREST, ['version'])).stdout.trim(),
+    tool: (await instance.runOnHost(PGBACKREST, ['version'])).stdout.trim(),
+    wal: { startLsn: latest.lsn.start, endLsn: latest.lsn.stop },
     detail: {
       sets: sets.map((s) => ({ label: s.label, type: s.type, prior: s.prior, sizeBytes: s.info.size, repoBytes: s.info.repository.delta, lsn: s.lsn })),
       latest: latest.label,
-      startLsn: latest.lsn.start,
-      endLsn: latest.lsn.stop,
       verified: verified || 'pgbackrest verify: no errors',
     },
   };
 }
 
 /** Before the repository is trusted: pgBackRest's own verify, and the manifests' digests as recorded. */
-export async function checkRepository(instance: Instance, backup: BackupArtifact): Promise<void> {
+async function checkRepository(instance: Instance, backup: BackupArtifact): Promise<void> {
   await run(instance, ['verify']);
   for (const file of backup.files) {
     const actual = await sha256File(join(backup.path, 'backup', STANZA, file.name));
-    if (actual !== file.sha256) throw new Error(`${file.name}: SHA-256 is ${actual} but was ${file.sha256} after the backup`);
+    if (actual !== file.sha256) throw new BackupIntegrityError(`${file.name}: SHA-256 is ${actual} but was ${file.sha256} after the backup`);
   }
 }
 
-/** `pgbackrest restore` into an empty data folder, stopping at the target and promoting. */
-export async function pgbackrestRestore(instance: Instance, dataDir: string, target: 'time' | 'lsn' | 'xid' | 'name' | 'end', marker?: RecoveryTarget): Promise<string[]> {
+/** `pgbackrest restore` into an empty data folder, stopping at the target and promoting. Returns the target arguments it used. */
+export async function pgbackrestRestore(instance: Instance, dataDir: string, target: RecoveryTargetKind, marker?: RecoveryMarker): Promise<string[]> {
   const typeArgs =
     target === 'end' || !marker
       ? []
@@ -116,3 +142,18 @@ export async function pgbackrestRestore(instance: Instance, dataDir: string, tar
   await run(instance, [`--pg1-path=${dataDir}`, 'restore', ...typeArgs]);
   return typeArgs;
 }
+
+export const pgbackrest = defineMethod({
+  method: 'pgbackrest',
+  summary: 'pgBackRest: archive-push from the first start, a full backup then an incremental; checked with pgbackrest verify',
+  family: 'physical',
+  schema: z.strictObject({ method: z.literal('pgbackrest'), archiveTimeout }),
+  detail,
+  requires: ['pgbackrest'],
+  label: () => 'pgBackRest (full + incr)',
+  // pgBackRest reads the server's version itself; pg_basebackup stands for the server's major.
+  tools: () => ['pg_basebackup'],
+  instanceOptions: (spec) => ({ walArchive: { timeoutMs: spec.archiveTimeout, command: configure } }),
+  take: async (ctx) => [await pgbackrestBackup(ctx.primary, 1000)],
+  integrityChain: (artifact, instance) => [{ check: 'pgbackrest verify', run: async () => (await checkRepository(instance, artifact), 'repository and manifests verified') }],
+});

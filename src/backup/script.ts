@@ -10,17 +10,27 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import type { Instance } from '../engines/instance.js';
-import type { CommandResult } from '../exec/command.js';
-import { tail } from '../exec/command.js';
-import { RestoreDrillError } from '../errors.js';
-import type { BackupArtifact } from './artifact.js';
-import { sha256File, sidecarPath } from './checksum.js';
+import { z } from 'zod';
+import type { Instance } from '../engines/types.js';
+import { ScriptError } from '../errors.js';
+import { tail, type CommandResult } from '../exec/command.js';
+import type { ArtifactOf } from '../model/artifact.js';
+import { duration } from '../support/fields.js';
+import { sha256File } from '../support/sha256.js';
+import { defineMethod, generations } from './method.js';
+import { dumpChain } from './pg-dump.js';
+import { sidecarPath, writeSidecar } from './sidecars.js';
 
-/** A team script that failed: how it failed is the finding. */
-export class ScriptError extends RestoreDrillError {
-  constructor(message: string) {
-    super('COMMAND_FAILED', message);
+const detail = z.strictObject({
+  script: z.string(),
+  args: z.array(z.string()),
+  output: z.string().describe('The last lines the script printed.'),
+  sidecarWritten: z.boolean(),
+});
+
+declare module '../model/artifact.js' {
+  interface BackupDetails {
+    script: z.output<typeof detail>;
   }
 }
 
@@ -47,7 +57,7 @@ export function scriptEnvironment(instance: Instance, database: string, run: { r
 
 /** Runs a script beside the server, in its own process group so a timeout ends everything it started. */
 export async function runScript(instance: Instance, run: ScriptRun): Promise<CommandResult> {
-  const result = await instance.runHost(run.script, run.args, { env: run.env, timeoutMs: run.timeoutMs, allowFailure: true, detached: true });
+  const result = await instance.runOnHost(run.script, run.args, { env: run.env, timeoutMs: run.timeoutMs, allowFailure: true, detached: true });
   const said = tail(`${result.stdout}\n${result.stderr}`, 10).trim();
   if (result.failed && result.timedOut) {
     throw new ScriptError(`${run.script} did not finish within ${Math.round(run.timeoutMs / 1000)}s and was killed${said ? `; its last words: ${said}` : ''}`);
@@ -63,7 +73,7 @@ function formatOf(name: string): 'custom' | 'plain.gz' | undefined {
   return undefined;
 }
 
-export async function scriptBackup(instance: Instance, run: ScriptRun): Promise<BackupArtifact[]> {
+async function scriptBackup(instance: Instance, run: ScriptRun): Promise<Array<ArtifactOf<'script'>>> {
   const before = new Set(await readdir(instance.backupDir));
   const result = await runScript(instance, { ...run, env: { ...run.env, BACKUP_DIR: instance.backupDir } });
   const written = (await readdir(instance.backupDir)).filter((name) => !before.has(name)).sort();
@@ -74,7 +84,7 @@ export async function scriptBackup(instance: Instance, run: ScriptRun): Promise<
         (written.length ? ` (it wrote ${written.join(', ')}, none a .dump or .sql.gz)` : ' (it wrote nothing at all)'),
     );
   }
-  const artifacts: BackupArtifact[] = [];
+  const artifacts: Array<ArtifactOf<'script'>> = [];
   for (const name of backups) {
     const path = join(instance.backupDir, name);
     const sizeBytes = (await stat(path)).size;
@@ -89,8 +99,33 @@ export async function scriptBackup(instance: Instance, run: ScriptRun): Promise<
       sizeBytes,
       sha256,
       tool: run.script,
-      detail: { script: run.script, args: run.args, output: tail(result.stdout, 10).trim(), sidecarWritten: sidecar !== '' },
+      detail: { script: run.script, args: [...run.args], output: tail(result.stdout, 10).trim(), sidecarWritten: sidecar !== '' },
     });
   }
   return artifacts;
 }
+
+export const script = defineMethod({
+  method: 'script',
+  summary: "the team's own backup script, given the connection and BACKUP_DIR; it must leave a .dump or .sql.gz there",
+  family: 'logical',
+  schema: z.strictObject({
+    method: z.literal('script'),
+    script: z.string().min(1).describe('The team\'s backup script, relative to the drill file.'),
+    args: z.array(z.string()).default([]),
+    timeout: duration.prefault('10m').describe('How long it may run before it is killed, with everything it started.'),
+    generations,
+  }),
+  detail,
+  features: ['damageable-file'],
+  label: (spec) => `script ${basename(spec.script)}`,
+  // The script brings its own tools; restores use pg_restore.
+  tools: () => ['pg_restore'],
+  take: async (ctx, spec) => scriptBackup(ctx.primary, { script: spec.script, args: spec.args, timeoutMs: spec.timeout, env: await ctx.scriptEnv() }),
+  // A team's script may not write a sidecar; then the format's own checks stand alone.
+  integrityChain: (artifact, instance) => dumpChain(instance, artifact.path, artifact.format, artifact.sidecar !== ''),
+  dataFile: (artifact) => artifact.path,
+  rewriteChecksums: async (artifact) => {
+    if (artifact.sidecar) await writeSidecar(artifact.path, await sha256File(artifact.path));
+  },
+});

@@ -2,9 +2,9 @@
  * Content checks: the recovered database against the state captured at the
  * backup. Each returns a verdict with its evidence and names what differs.
  */
-import type { CheckResult } from '../drill/journal.js';
 import { errorMessage } from '../errors.js';
-import type { DatabaseState, TableState } from './state.js';
+import type { DatabaseState, TableState } from '../model/snapshot.js';
+import type { CheckResult } from '../model/verdict.js';
 
 export const CONTENT_CHECKS = ['schema', 'row-counts', 'fingerprint', 'freshness'] as const;
 export type ContentCheckName = (typeof CONTENT_CHECKS)[number];

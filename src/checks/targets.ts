@@ -4,9 +4,10 @@
  * counted from the workload's own log of acknowledged commits against the
  * ledger rows the recovered database holds; it is never copied from a target.
  */
-import { formatDuration } from '../duration.js';
-import type { Instant } from '../clock.js';
-import type { CheckResult, Measurement, RpoMeasurement } from '../drill/journal.js';
+import type { Measurement, RpoMeasurement } from '../model/journal.js';
+import type { CheckResult } from '../model/verdict.js';
+import type { Instant } from '../support/clock.js';
+import { formatDuration } from '../support/units.js';
 import type { Commit } from '../workload/ledger.js';
 
 export interface Loss {

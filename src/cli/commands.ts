@@ -1,55 +1,29 @@
 /**
  * The `restore-drill` command: each subcommand is a library call plus a flag
- * table, and one handler maps errors to exit codes:
- *   0 every drill passed · 1 a drill failed a check or a target · 2 bad input or setup failure.
+ * table, and one handler maps errors to exit codes (the table is in errors.ts):
+ *   0 every drill passed · 1 a drill failed a check or a target · 2 bad input or setup failure ·
+ *   3 a bug in restore-drill · 130/143 interrupted by SIGINT/SIGTERM.
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DURATION_HINT, formatDuration, parseDuration } from '../duration.js';
-import { checkSigningKey, generateKeyPair, verifyEvidence } from '../evidence/bundle.js';
-import { freshness, readHistory } from '../report/history.js';
-import { writeOutputs, type OutputOptions } from '../report/outputs.js';
-import type { RunJournal } from '../drill/journal.js';
+import { backupMethod } from '../backup/index.js';
 import { loadDrills } from '../drill/load.js';
-import { DrillRun } from '../drill/runner.js';
-import { errorMessage, InputError, RestoreDrillError, SetupError } from '../errors.js';
-import { runAllCleanups } from '../lifecycle.js';
-import { VERSION } from '../version.js';
-import { DEFAULT_IMAGE } from '../engines/images.js';
+import { writeOutputs, type OutputOptions } from '../drill/outputs.js';
+import { DrillRun } from '../drill/run.js';
+import { ENGINE_KINDS, type EngineKind } from '../engines/types.js';
+import { errorMessage, EXIT, exitCodeOf, InputError, RestoreDrillError } from '../errors.js';
+import { checkSigningKey, generateKeyPair, verifyEvidence } from '../evidence/bundle.js';
+import { faultModule } from '../faults/index.js';
+import { freshness, readHistory } from '../history/history.js';
+import { passed, runExitCode } from '../model/outcome.js';
+import { procedureModule } from '../recovery/index.js';
+import { runAllCleanups } from '../support/cleanup.js';
+import { DURATION_HINT, formatDuration, parseDuration } from '../support/units.js';
+import { VERSION } from '../support/version.js';
 import { consoleProgress } from './progress.js';
+import { usage } from './usage.js';
 
-export const EXIT = { pass: 0, fail: 1, input: 2, interrupted: 130 } as const;
 
-const SETUP_CODES = new Set(['PG_BINARIES_NOT_FOUND', 'PG_USER_MISSING', 'SERVER_START_FAILED', 'DOCKER_UNAVAILABLE']);
-
-const USAGE = `restore-drill ${VERSION}: proves PostgreSQL/TimescaleDB backups really restore.
-
-Usage:
-  restore-drill run <drill.yaml|folder>... [--engine native|docker] [--image IMAGE] [--reports-dir reports] [--keep] [--pg-bin DIR]
-                    [--junit FILE] [--metrics FILE] [--history FILE] [--sign-key KEY]
-  restore-drill validate <drill.yaml|folder>...
-  restore-drill list <drill.yaml|folder>...
-  restore-drill status [--history FILE] [--max-age 35d]
-  restore-drill verify-evidence <run folder> [--public-key PUB]
-  restore-drill keygen <private key file> <public key file>
-
-Options:
-  --engine KIND      native (default: throwaway clusters from local binaries) or docker (testcontainers);
-                     overrides the drill files' engine.kind
-  --image IMAGE      the container image for --engine docker (default: $RESTORE_DRILL_IMAGE or ${DEFAULT_IMAGE})
-  --reports-dir DIR  where each run's folder (report.md, journal.json, logs) is written (default: reports)
-  --keep             keep every throwaway instance's files (a failed drill's are always kept)
-  --pg-bin DIR       PostgreSQL binaries to use (default: $RESTORE_DRILL_PG_BIN, pg_config, PATH, usual folders)
-  --junit FILE       also write the JUnit XML here (each run folder has junit.xml)
-  --metrics FILE     also write the Prometheus textfile here, atomically (node exporter textfile collector)
-  --history FILE     the history file (default: <reports-dir>/history.jsonl)
-  --sign-key KEY     sign the run's evidence manifest with this Ed25519 private key (restore-drill keygen)
-  --public-key PUB   verify-evidence: the signature must be by this key, not only the one the manifest names
-  --max-age AGE      status: a drill whose last success is older fails the command (default 35d)
-  -h, --help         this text
-  -v, --version      the version
-
-Exit codes: 0 every drill passed, 1 a drill failed a check or target, 2 bad input or setup failure.`;
 
 export interface Io {
   out: (line: string) => void;
@@ -61,21 +35,16 @@ const defaultIo: Io = {
   err: (line) => process.stderr.write(`${line}\n`),
 };
 
-
-/** Exit code for a finished run. */
-export function exitCodeFor(journal: RunJournal): number {
-  if (journal.status === 'interrupted') return EXIT.interrupted;
-  if (journal.status === 'aborted') return EXIT.input;
-  if (journal.drills.some((d) => d.status === 'aborted' && d.errorCode && SETUP_CODES.has(d.errorCode))) return EXIT.input;
-  return journal.drills.every((d) => d.verdict === 'pass') ? EXIT.pass : EXIT.fail;
+function isEngineKind(value: string): value is EngineKind {
+  return (ENGINE_KINDS as readonly string[]).includes(value);
 }
 
 async function runCommand(paths: string[], values: Record<string, unknown>, io: Io): Promise<number> {
   const drills = await loadDrills(paths);
   const reportsDir = (values['reports-dir'] as string | undefined) ?? 'reports';
   const engine = values.engine as string | undefined;
-  if (engine !== undefined && engine !== 'native' && engine !== 'docker') {
-    throw new InputError('USAGE', `--engine: expected native or docker, got "${engine}"`);
+  if (engine !== undefined && !isEngineKind(engine)) {
+    throw new InputError('USAGE', `--engine: expected ${ENGINE_KINDS.join(' or ')}, got "${engine}"`);
   }
   if (values.image !== undefined && engine !== 'docker' && drills.every((d) => d.spec.engine.kind !== 'docker')) {
     throw new InputError('USAGE', '--image applies to the docker engine only: add --engine docker');
@@ -107,7 +76,8 @@ async function runCommand(paths: string[], values: Record<string, unknown>, io: 
     void runAllCleanups()
       .then(() => writeOutputs(run.dir, run.journal, outputs))
       .then(({ report }) => io.err(`interrupted; journal and report: ${report}`))
-      .finally(() => process.exit(signal === 'SIGINT' ? EXIT.interrupted : 143));
+      .catch((error: unknown) => io.err(`interrupted; the journal is in ${run.dir}, but the report could not be written: ${errorMessage(error)}`))
+      .finally(() => process.exit(signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -115,11 +85,10 @@ async function runCommand(paths: string[], values: Record<string, unknown>, io: 
     const journal = await run.run();
     if (signalled) return new Promise<number>(() => {}); // The signal handler exits.
     const { report, junit } = await writeOutputs(run.dir, journal, outputs);
-    const passed = journal.drills.filter((d) => d.verdict === 'pass').length;
     io.out(
-      `${passed}/${journal.drills.length} drills passed in ${formatDuration(Date.parse(journal.endedAt ?? '') - Date.parse(journal.startedAt))}. Report: ${report} (JUnit: ${junit})`,
+      `${journal.drills.filter(passed).length}/${journal.drills.length} drills passed in ${formatDuration(Date.parse(journal.endedAt ?? '') - Date.parse(journal.startedAt))}. Report: ${report} (JUnit: ${junit})`,
     );
-    return exitCodeFor(journal);
+    return runExitCode(journal);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -174,9 +143,17 @@ async function listCommand(paths: string[], io: Io): Promise<number> {
   const drills = await loadDrills(paths);
   io.out('name | engine | backup | fault | recovery | RTO target | RPO target | file');
   for (const { file, spec } of drills) {
-    const fault = spec.fault.type === 'drop-table' ? `drop-table ${spec.fault.table}` : spec.fault.type;
     io.out(
-      [spec.name, spec.engine.kind, `${spec.backup.method} ${spec.backup.format}`, fault, spec.recovery.procedure, formatDuration(spec.targets.rto), formatDuration(spec.targets.rpo), file].join(' | '),
+      [
+        spec.name,
+        spec.engine.kind,
+        backupMethod(spec.backup.method).label(spec.backup),
+        faultModule(spec.fault.type).label(spec.fault),
+        procedureModule(spec.recovery.procedure).label(spec.recovery),
+        formatDuration(spec.targets.rto),
+        formatDuration(spec.targets.rpo),
+        file,
+      ].join(' | '),
     );
   }
   return EXIT.pass;
@@ -209,7 +186,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
     }
     const [command, ...paths] = positionals;
     if (values.help || !command) {
-      io.out(USAGE);
+      io.out(usage());
       return values.help ? EXIT.pass : EXIT.input;
     }
     if (command === 'status') return await statusCommand(values, io);
@@ -225,12 +202,14 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
   } catch (error) {
     if (error instanceof RestoreDrillError) {
       io.err(error.message);
-      return error instanceof InputError || error instanceof SetupError ? EXIT.input : EXIT.fail;
+      return exitCodeOf(error.code);
     }
     if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       io.err(`${errorMessage(error)} (see --help)`);
       return EXIT.input;
     }
-    throw error;
+    // Not a failure of the drill or of the input: a bug in restore-drill itself.
+    io.err(`restore-drill internal error (a bug; please report it with the journal from the reports folder): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    return EXIT.internal;
   }
 }

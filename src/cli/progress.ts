@@ -1,10 +1,10 @@
 /** Console progress: one line per phase as it starts and ends, and a verdict per drill. */
-import { formatDuration } from '../duration.js';
 import type { RunListener } from '../drill/events.js';
+import { formatDuration } from '../support/units.js';
 
 export function consoleProgress(write: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): RunListener {
   return {
-    runStarted: (run) => write(`restore-drill ${run.version}: run ${run.runId}, ${(run.options.drills as string[]).length} drill(s)`),
+    runStarted: (run) => write(`restore-drill ${run.version}: run ${run.runId}, ${run.options.drills.length} drill(s)`),
     drillStarted: (_run, drill) => write(`\n▶ ${drill.name} (${drill.file})`),
     phaseStarted: (_run, drill, phase) => write(`  … ${drill.name}: ${phase.name}`),
     phaseEnded: (_run, drill, phase) =>

@@ -9,14 +9,14 @@ import type { Scale } from './scale.js';
 
 const CHUNK_ROWS = 500;
 /** All generated time series start here, so the same seed always gives the same timestamps. */
-export const EPOCH_MS = Date.UTC(2026, 0, 5, 0, 0, 0);
+const EPOCH_MS = Date.UTC(2026, 0, 5, 0, 0, 0);
 const MINUTE_MS = 60_000;
 const EXCHANGES = ['XNYS', 'XNAS', 'XLON', 'XETR', 'XTKS', 'XHKG', 'BINANCE', 'COINBASE'];
 const ASSET_CLASSES = ['equity', 'etf', 'crypto', 'fx', 'future'];
 const CURRENCIES = ['USD', 'EUR', 'GBP', 'JPY', 'HKD', 'USD'];
 const ORDER_STATUSES = ['filled', 'filled', 'filled', 'partially_filled', 'cancelled', 'open'];
 
-export type RowStream = AsyncGenerator<string, void, undefined>;
+type RowStream = AsyncGenerator<string, void, undefined>;
 
 export interface TableStream {
   table: string;
@@ -101,7 +101,7 @@ export function candlesStream(seed: number, scale: Scale): TableStream {
   };
 }
 
-export function ordersStream(seed: number, scale: Scale): TableStream {
+function ordersStream(seed: number, scale: Scale): TableStream {
   const span = scale.candlesPerSymbol * MINUTE_MS;
   return {
     table: 'orders',
@@ -124,7 +124,7 @@ export function ordersStream(seed: number, scale: Scale): TableStream {
   };
 }
 
-export function tradesStream(seed: number, scale: Scale): TableStream {
+function tradesStream(seed: number, scale: Scale): TableStream {
   const span = scale.candlesPerSymbol * MINUTE_MS;
   return {
     table: 'trades',
@@ -144,7 +144,7 @@ export function tradesStream(seed: number, scale: Scale): TableStream {
   };
 }
 
-export function positionsStream(seed: number, scale: Scale): TableStream {
+function positionsStream(seed: number, scale: Scale): TableStream {
   const end = EPOCH_MS + scale.candlesPerSymbol * MINUTE_MS;
   return {
     table: 'positions',

@@ -5,7 +5,7 @@
  */
 export type Random = () => number;
 
-export function mulberry32(seed: number): Random {
+function mulberry32(seed: number): Random {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

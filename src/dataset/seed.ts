@@ -16,7 +16,6 @@ export interface SeedOptions {
   seed: number;
   /** Build candles as a hypertable; only when the server has the extension. */
   timescale: boolean;
-  onTable?: (table: string, rows: number, ms: number) => void;
 }
 
 export interface SeedResult {
@@ -38,10 +37,8 @@ export async function seedDataset(client: pg.Client, options: SeedOptions): Prom
   }
   const rows: Record<string, number> = {};
   for (const source of datasetStreams(options.seed, SCALES[options.scale])) {
-    const started = performance.now();
     await copyTable(client, source);
     rows[source.table] = source.rows;
-    options.onTable?.(source.table, source.rows, performance.now() - started);
   }
   for (const { table, column } of IDENTITY_COLUMNS) {
     await client.query(

@@ -2,8 +2,7 @@
  * Progress is a subscriber: the console, the journal file and anything else
  * listen to the same runner events.
  */
-import type { CommandRecord } from '../exec/command.js';
-import type { DrillJournal, PhaseJournal, RunJournal } from './journal.js';
+import type { CommandRecord, DrillJournal, PhaseJournal, RunJournal } from '../model/journal.js';
 
 export interface RunListener {
   runStarted?(run: RunJournal): void;

@@ -6,9 +6,9 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunListener } from './events.js';
-import type { RunJournal } from './journal.js';
+import type { RunJournal } from '../model/journal.js';
 
-export const JOURNAL_FILE = 'journal.json';
+const JOURNAL_FILE = 'journal.json';
 
 export function writeJournal(dir: string, journal: RunJournal): void {
   mkdirSync(dir, { recursive: true });

@@ -9,12 +9,13 @@ import { access, readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { isMap, parseDocument } from 'yaml';
 import { InputError } from '../errors.js';
-import { crossFieldProblems, drillSchema, type LoadedDrill } from './spec.js';
+import { compatibilityProblems, resolveDefaults } from './compatibility.js';
+import { drillSchema, type DrillSpec, type LoadedDrill } from './spec.js';
 
 const DRILL_FILE = /\.ya?ml$/;
 
 /** Files named on the command line, or every *.yaml / *.yml in the folders named, sorted. */
-export async function drillFiles(paths: readonly string[]): Promise<string[]> {
+async function drillFiles(paths: readonly string[]): Promise<string[]> {
   const files: string[] = [];
   const problems: string[] = [];
   for (const path of paths) {
@@ -52,7 +53,7 @@ function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 /** Parses and validates one drill; returns its problems instead of throwing. */
-export async function parseDrill(file: string): Promise<{ drill?: LoadedDrill; problems: string[] }> {
+async function parseDrill(file: string): Promise<{ drill?: LoadedDrill; problems: string[] }> {
   const name = display(file);
   let text: string;
   try {
@@ -72,14 +73,14 @@ export async function parseDrill(file: string): Promise<{ drill?: LoadedDrill; p
   if (!isMap(doc.contents)) return { problems: [`${name}: expected a mapping of drill settings (name, backup, fault, ...)`] };
   const raw = doc.toJS() as Record<string, unknown>;
   const result = drillSchema.safeParse(raw);
-  const problems = crossFieldProblems(raw).map((p) => `${name}: ${p.path}: ${p.message}`);
+  const problems = compatibilityProblems(raw).map((p) => `${name}: ${p.path}: ${p.message}`);
   if (!result.success) {
     problems.unshift(
       ...result.error.issues.map((issue) => {
         const path = issue.path.join('.') || '(top level)';
         const message =
           issue.code === 'unrecognized_keys'
-            ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')} (check the spelling; see README "Drill files")`
+            ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')} (check the spelling; see docs/drill-format.md)`
             : valueAt(raw, issue.path) === undefined
               ? 'required'
               : issue.message;
@@ -88,7 +89,7 @@ export async function parseDrill(file: string): Promise<{ drill?: LoadedDrill; p
     );
   }
   if (problems.length || !result.success) return { problems };
-  const spec = result.data;
+  const spec = resolveDefaults(result.data as DrillSpec);
   // Scripts are named relative to the drill file; they must exist and run before anything starts.
   for (const [path, owner] of [['backup.script', spec.backup], ['recovery.script', spec.recovery]] as const) {
     if (!('script' in owner) || !owner.script) continue;

@@ -15,11 +15,11 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, t
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { z } from 'zod';
-import { sha256File } from '../backup/checksum.js';
+import { sha256File } from '../support/sha256.js';
 import { errorMessage, InputError } from '../errors.js';
 
-export const MANIFEST_FILE = 'manifest.json';
-export const SIGNATURE_FILE = 'manifest.sig';
+const MANIFEST_FILE = 'manifest.json';
+const SIGNATURE_FILE = 'manifest.sig';
 const FORMAT = 'restore-drill-evidence/1';
 
 const KEYGEN_HINT = 'generate one with: restore-drill keygen key.pem key.pub.pem (or openssl genpkey -algorithm ed25519 -out key.pem)';
@@ -57,7 +57,7 @@ export async function writeManifest(dir: string, options: { signingKey?: string 
   const { files, others } = await walk(dir);
   if (others.length) {
     // A link's target can change without its entry changing, so only plain files are evidence.
-    throw new InputError('USAGE', `${dir}: ${others.join(', ')}: not regular files (links or special files); evidence folders may hold plain files only.`);
+    throw new InputError('EVIDENCE_INVALID', `${dir}: ${others.join(', ')}: not regular files (links or special files); evidence folders may hold plain files only.`);
   }
   const manifest: Manifest = {
     format: FORMAT,
@@ -143,7 +143,7 @@ export async function verifyEvidence(dir: string, options: { publicKey?: string 
 export async function generateKeyPair(privatePath: string, publicPath: string): Promise<void> {
   for (const path of [privatePath, publicPath]) {
     if (await stat(path).then(() => true, () => false)) {
-      throw new InputError('USAGE', `${path} already exists; choose another path or remove it first (a replaced key can no longer verify what it signed).`);
+      throw new InputError('EVIDENCE_INVALID', `${path} already exists; choose another path or remove it first (a replaced key can no longer verify what it signed).`);
     }
   }
   const { privateKey, publicKey } = generateKeyPairSync('ed25519', {
@@ -208,23 +208,23 @@ async function loadKey(path: string, kind: 'private' | 'public'): Promise<KeyObj
   try {
     pem = await readFile(path);
   } catch (error) {
-    throw new InputError('USAGE', `${path}: cannot read the ${kind} key (${errorMessage(error)}); ${hint}`, { cause: error });
+    throw new InputError('EVIDENCE_INVALID', `${path}: cannot read the ${kind} key (${errorMessage(error)}); ${hint}`, { cause: error });
   }
   let key: KeyObject;
   try {
     key = kind === 'private' ? createPrivateKey(pem) : createPublicKey(pem);
   } catch (error) {
-    throw new InputError('USAGE', `${path}: not a PEM ${kind} key (${errorMessage(error)}); ${hint}`, { cause: error });
+    throw new InputError('EVIDENCE_INVALID', `${path}: not a PEM ${kind} key (${errorMessage(error)}); ${hint}`, { cause: error });
   }
   if (key.asymmetricKeyType !== 'ed25519') {
-    throw new InputError('USAGE', `${path}: the key type is ${key.asymmetricKeyType ?? 'unknown'}, but evidence is signed with Ed25519 only; ${hint}`);
+    throw new InputError('EVIDENCE_INVALID', `${path}: the key type is ${key.asymmetricKeyType ?? 'unknown'}, but evidence is signed with Ed25519 only; ${hint}`);
   }
   return key;
 }
 
 async function assertFolder(dir: string): Promise<void> {
   const info = await stat(dir).catch(() => undefined);
-  if (!info?.isDirectory()) throw new InputError('USAGE', `${dir}: not a folder; name a run folder such as reports/<run-id>`);
+  if (!info?.isDirectory()) throw new InputError('EVIDENCE_INVALID', `${dir}: not a folder; name a run folder such as reports/<run-id>`);
 }
 
 /** Every non-folder entry below dir except the manifest and its signature, as sorted POSIX paths relative to dir. */

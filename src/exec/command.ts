@@ -5,19 +5,7 @@
  */
 import { execa } from 'execa';
 import { CommandError } from '../errors.js';
-
-export interface CommandRecord {
-  /** The command line, shell-escaped, secrets redacted. */
-  command: string;
-  startedAt: string;
-  durationMs: number;
-  exitCode: number | null;
-  signal?: string;
-  timedOut: boolean;
-  stderrTail: string;
-  /** For PostgreSQL tools: which binary and version ran. */
-  tool?: string;
-}
+import type { CommandRecord } from '../model/journal.js';
 
 /** Where a command is recorded and whose rights it runs with. */
 export interface CommandContext {
@@ -52,12 +40,15 @@ export interface CommandResult {
 
 const STDERR_TAIL_LINES = 20;
 
+/** Six hours: a production-sized dump or restore is slow, but a tool that hangs for ever must still be stopped. */
+export const TOOL_TIMEOUT_MS = 6 * 3_600_000;
+
 /** Quotes an argument for display the way a shell would need it. */
 export function shellQuote(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
-export function redact(text: string, secrets: readonly string[] = []): string {
+function redact(text: string, secrets: readonly string[] = []): string {
   let out = text;
   for (const secret of secrets) {
     if (secret) out = out.split(secret).join('****');

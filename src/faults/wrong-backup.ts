@@ -1,48 +1,73 @@
 /**
  * A backup that is valid but wrong: it passes every integrity check and
  * restores cleanly, yet holds the wrong data, as a backup script pointed at
- * the wrong thing would make. Only the content checks can catch it.
+ * the wrong thing would make. Only the content checks can catch it. Then the
+ * database is lost.
  */
 import { rename, rm } from 'node:fs/promises';
-import type { BackupArtifact } from '../backup/artifact.js';
-import { sha256File, writeSidecar } from '../backup/checksum.js';
+import { z } from 'zod';
 import { dump } from '../backup/pg-dump.js';
+import { writeSidecar } from '../backup/sidecars.js';
 import { seedDataset } from '../dataset/seed.js';
-import type { Instance } from '../engines/instance.js';
-
-export type WrongKind = 'empty' | 'partial' | 'other-database';
+import { withClient } from '../pg/client.js';
+import { oneOf } from '../support/fields.js';
+import { sha256File } from '../support/sha256.js';
+import { defineFault } from './fault.js';
+import { dropDatabase } from './incidents.js';
 
 const STAGING = 'market_staging';
+const KINDS = ['empty', 'partial', 'other-database'] as const;
 
-/** Replaces the newest backup with a well-formed dump of the wrong data, its checksum made to match. */
-export async function replaceWithWrong(instance: Instance, database: string, newest: BackupArtifact, kind: WrongKind, seed: number): Promise<{ heal: () => Promise<void>; detail: Record<string, unknown> }> {
-  const format = newest.format === 'plain.gz' ? 'plain.gz' : 'custom';
-  let source = database;
-  let extra: string[] = [];
-  if (kind === 'other-database') {
-    // The script dumped staging: same schema, other rows.
-    const admin = await instance.connect('postgres');
-    await admin.query(`create database ${STAGING}`).finally(() => admin.end());
-    const staging = await instance.connect(STAGING);
-    await seedDataset(staging, { scale: 'tiny', seed: seed + 1, timescale: false }).finally(() => staging.end());
-    source = STAGING;
-  } else if (kind === 'empty') {
-    extra = ['--schema-only'];
-  } else {
-    extra = ['--exclude-table-data=trades', '--exclude-table-data=orders'];
+const detail = z.strictObject({
+  wrong: z.strictObject({ kind: z.enum(KINDS), dumped: z.string(), options: z.array(z.string()), replaced: z.string() }),
+  database: z.string(),
+});
+
+declare module '../model/journal.js' {
+  interface FaultDetails {
+    'wrong-backup': z.output<typeof detail>;
   }
-  const wrong = await dump(instance, source, format, `${database}_wrong`, extra);
-  const pristine = `${newest.path}.pristine`;
-  await rename(newest.path, pristine);
-  await rename(wrong.path, newest.path);
-  await rm(wrong.sidecar, { force: true });
-  // The script checksummed what it wrote: the sidecar matches the wrong dump.
-  await writeSidecar(newest.path, await sha256File(newest.path));
-  return {
-    detail: { kind, dumped: source, options: extra, replaced: newest.path },
-    heal: async () => {
-      await rename(pristine, newest.path);
-      await writeSidecar(newest.path, newest.sha256);
-    },
-  };
 }
+
+export const wrongBackup = defineFault({
+  type: 'wrong-backup',
+  summary: 'the newest dump is valid but of the wrong data (schema only, tables missing, or another database); then the database is lost',
+  schema: z.strictObject({ type: z.literal('wrong-backup'), kind: oneOf(KINDS).default('other-database') }),
+  detail,
+  requires: { backupFeatures: ['harness-dump'] },
+  harm: () => 'database-lost',
+  label: (spec) => `wrong-backup (${spec.kind})`,
+  inject: async ({ instance, database, backups, seed }, spec) => {
+    const newest = backups.at(-1)!;
+    const format = newest.format === 'plain.gz' ? 'plain.gz' : 'custom';
+    let source = database;
+    let extra: string[] = [];
+    if (spec.kind === 'other-database') {
+      // The script dumped staging: same schema, other rows.
+      await withClient(() => instance.connect('postgres'), (admin) => admin.query(`create database ${STAGING}`));
+      await withClient(() => instance.connect(STAGING), (staging) => seedDataset(staging, { scale: 'tiny', seed: seed + 1, timescale: false }));
+      source = STAGING;
+    } else if (spec.kind === 'empty') {
+      extra = ['--schema-only'];
+    } else {
+      extra = ['--exclude-table-data=trades', '--exclude-table-data=orders'];
+    }
+    const wrong = await dump(instance, source, format, `${database}_wrong`, extra);
+    const pristine = `${newest.path}.pristine`;
+    await rename(newest.path, pristine);
+    await rename(wrong.path, newest.path);
+    await rm(wrong.sidecar, { force: true });
+    // The script checksummed what it wrote: the sidecar matches the wrong dump.
+    await writeSidecar(newest.path, await sha256File(newest.path));
+    const incident = await dropDatabase(instance, database);
+    return {
+      summary: `the newest backup is a valid dump of the wrong data (${spec.kind}), then ${incident.summary}`,
+      at: incident.at,
+      detail: { wrong: { kind: spec.kind, dumped: source, options: extra, replaced: newest.path }, database },
+      heal: async () => {
+        await rename(pristine, newest.path);
+        await writeSidecar(newest.path, newest.sha256);
+      },
+    };
+  },
+});

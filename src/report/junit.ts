@@ -4,8 +4,9 @@
  * restore shows up where failed tests do, naming the check that failed.
  * Written by hand: the format is small and the escaping is the only hard part.
  */
-import type { CheckResult, DrillJournal, RunJournal } from '../drill/journal.js';
-import { passed } from './history.js';
+import type { DrillJournal, RunJournal } from '../model/journal.js';
+import { passed } from '../model/outcome.js';
+import type { CheckResult } from '../model/verdict.js';
 
 /** Characters XML 1.0 does not allow at all, not even escaped (control characters, lone surrogates, U+FFFE/F). */
 const FORBIDDEN = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;

@@ -4,9 +4,10 @@
  */
 import { readFileSync } from 'node:fs';
 import Handlebars from 'handlebars';
-import { combine, type Verdict } from '../checks/verdict.js';
-import { formatDuration } from '../duration.js';
-import type { DrillJournal, RunJournal } from '../drill/journal.js';
+import type { DrillJournal, RunJournal } from '../model/journal.js';
+import { runVerdict } from '../model/outcome.js';
+import type { Verdict } from '../model/verdict.js';
+import { formatDuration } from '../support/units.js';
 
 const TEMPLATES = new URL('../../src/report/templates/', import.meta.url);
 const template = (name: string) => readFileSync(new URL(name, TEMPLATES), 'utf8');
@@ -42,7 +43,7 @@ function handlebars(): typeof Handlebars {
   return hb;
 }
 
-const PHASE_STATE: Record<string, string> = { ok: 'done', failed: 'crit', running: 'active', skipped: 'done' };
+const PHASE_STATE: Record<string, string> = { ok: 'done', failed: 'crit', running: 'active' };
 
 /** The phases as a Mermaid gantt chart (GitHub and GitLab draw it); times in epoch milliseconds. */
 function gantt(drill: DrillJournal): string {
@@ -52,7 +53,7 @@ function gantt(drill: DrillJournal): string {
     const end = phase.endedAt ? Date.parse(phase.endedAt) : start;
     lines.push(`    ${phase.name} :${PHASE_STATE[phase.status] ?? 'done'}, ${start}, ${Math.max(end, start + 1)}`);
   }
-  const fault = drill.fault?.at as string | undefined;
+  const fault = drill.fault?.at;
   if (fault) lines.push('    section Fault', `    fault :milestone, crit, ${Date.parse(fault)}, 0ms`);
   return lines.join('\n');
 }
@@ -69,7 +70,7 @@ function checklist(drill: DrillJournal): ChecklistItem[] {
   const check = (name: string) => drill.checks.find((c) => c.name === name);
   const phase = (name: string) => drill.phases.find((p) => p.name === name);
   const schemaCheck = check('schema');
-  const schema = schemaCheck?.evidence as { missingTables?: string[]; missingIndexes?: string[] } | undefined;
+  const schema = schemaCheck?.evidence as { missingTables?: unknown; missingIndexes?: unknown } | undefined;
   /** Present when the schema was read; when the database could not be, nothing was seen present. */
   const objects = (list: 'missingTables' | 'missingIndexes', what: string): Omit<ChecklistItem, 'item'> => {
     if (!schemaCheck) return { evidence: 'no schema check ran' };
@@ -94,7 +95,7 @@ function checklist(drill: DrillJournal): ChecklistItem[] {
     {
       item: 'Restore completed successfully',
       ...(phase('recovery')
-        ? { done: phase('recovery')!.status === 'ok', evidence: String(drill.recovery?.summary ?? drill.recovery?.error ?? phase('recovery')!.status) }
+        ? { done: phase('recovery')!.status === 'ok', evidence: recoveryText(drill) ?? phase('recovery')!.status }
         : { evidence: 'no recovery ran' }),
     },
     { item: 'All tables present', ...objects('missingTables', 'table') },
@@ -108,6 +109,13 @@ function checklist(drill: DrillJournal): ChecklistItem[] {
         : { evidence: 'no server log after a recovery' }),
     },
   ];
+}
+
+/** What the recovery did, or how it failed. */
+function recoveryText(drill: DrillJournal): string | undefined {
+  const recovery = drill.recovery;
+  if (!recovery) return undefined;
+  return 'error' in recovery ? recovery.error : recovery.summary;
 }
 
 /** Everything that did not go to plan, in one list a person reads first. */
@@ -149,8 +157,8 @@ function drillView(run: RunJournal, drill: DrillJournal) {
     anchor: drill.name.toLowerCase(),
     completed: drill.status === 'completed',
     backupLabel: drill.backup ? `${drill.backup.method} (${drill.backup.format})` : 'n/a',
-    faultLabel: (drill.fault?.summary as string | undefined) ?? 'n/a',
-    recoveryLabel: (drill.recovery?.procedure as string | undefined) ?? 'n/a',
+    faultLabel: drill.fault?.summary ?? 'n/a',
+    recoveryLabel: drill.recovery?.procedure ?? 'n/a',
     rpoLabel:
       rpo?.measuredMs === undefined ? 'n/a' : `${formatDuration(rpo.measuredMs)} (${rpo.lostRows} of ${rpo.committedRows} rows lost)`,
     commandCount: drill.phases.reduce((n, p) => n + p.commands.length, 0),
@@ -160,7 +168,7 @@ function drillView(run: RunJournal, drill: DrillJournal) {
 function view(run: RunJournal) {
   return {
     run,
-    verdict: combine(run.drills.map((d) => d.verdict ?? 'unknown')),
+    verdict: run.verdict ?? runVerdict(run.drills),
     drills: run.drills.map((drill) => drillView(run, drill)),
   };
 }

@@ -5,8 +5,9 @@
  */
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { DrillJournal, RunJournal } from '../drill/journal.js';
-import { lastSuccess, passed, type HistoryEntry } from './history.js';
+import { lastSuccess, type HistoryEntry } from '../history/history.js';
+import type { DrillJournal, RunJournal } from '../model/journal.js';
+import { passed } from '../model/outcome.js';
 
 interface Family {
   name: string;

@@ -4,9 +4,10 @@
  * is the independent truth RPO is counted against after recovery.
  */
 import type pg from 'pg';
-import { now, type Instant } from '../clock.js';
-import { errorMessage } from '../errors.js';
 import { LEDGER_TABLE } from '../dataset/schema.js';
+import { errorMessage } from '../errors.js';
+import type { WorkloadSummary } from '../model/journal.js';
+import { now, type Instant } from '../support/clock.js';
 
 export interface Commit {
   seq: number;
@@ -14,15 +15,6 @@ export interface Commit {
   at: Instant;
 }
 
-export interface WorkloadSummary {
-  ratePerSecond: number;
-  committed: number;
-  firstSeq?: number;
-  lastSeq?: number;
-  /** A write sent but never acknowledged: it may or may not be committed. */
-  inFlightSeq?: number;
-  errors: string[];
-}
 
 export class LedgerWorkload {
   readonly commits: Commit[] = [];
@@ -110,5 +102,29 @@ export class LedgerWorkload {
       inFlightSeq: this.inFlight,
       errors: [...this.errors],
     };
+  }
+}
+
+/**
+ * The ledger's sequence numbers after recovery. A database or ledger table
+ * that does not exist held nothing that came back (an empty list); any other
+ * failure to read is not a loss but an unknown, returned as the error.
+ */
+export async function readLedger(connect: () => Promise<pg.Client>): Promise<number[] | { error: string }> {
+  let client: pg.Client;
+  try {
+    client = await connect();
+  } catch (error) {
+    if ((error as { code?: string }).code === '3D000') return []; // invalid_catalog_name: the database is gone
+    return { error: `cannot connect to read the ledger: ${errorMessage(error)}` };
+  }
+  try {
+    const { rows } = await client.query<{ seq: string }>(`select seq from ${LEDGER_TABLE} order by seq`);
+    return rows.map((r) => Number(r.seq));
+  } catch (error) {
+    if ((error as { code?: string }).code === '42P01') return []; // undefined_table
+    return { error: errorMessage(error) };
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }

@@ -1,0 +1,275 @@
+/**
+ * One drill, top to bottom, as its phases:
+ *   setup → seed → workload → baseline → backup → writes after backup → fault → recovery → verify → teardown
+ * Each phase calls the module that knows how (the backup method, the fault,
+ * the procedure, the checks) and records what it did in the journal. Only
+ * checks/ makes verdicts; the outcome rules are in model/outcome.ts.
+ */
+import { backupMethod } from '../backup/index.js';
+import { scriptEnvironment } from '../backup/script.js';
+import { runContentChecks } from '../checks/content.js';
+import { logErrorsAfter } from '../checks/log-errors.js';
+import { backupFailed, judge, recoveryFailed } from '../checks/observed.js';
+import { captureState } from '../checks/snapshot.js';
+import { measureLoss, rpoCheck, rtoCheck } from '../checks/targets.js';
+import { DATASET_TABLES } from '../dataset/schema.js';
+import { seedDataset } from '../dataset/seed.js';
+import type { CapabilityName, Engine, Instance, InstanceOptions } from '../engines/types.js';
+import { errorMessage, RestoreDrillError, SetupError, UnsupportedError } from '../errors.js';
+import { faultModule } from '../faults/index.js';
+import type { FaultOutcome } from '../faults/fault.js';
+import type { BackupArtifact } from '../model/artifact.js';
+import type { DrillJournal, FaultRecord, RecoveryRecord } from '../model/journal.js';
+import { drillVerdict, statusAfterError, statusAfterVerify } from '../model/outcome.js';
+import type { DatabaseState } from '../model/snapshot.js';
+import { quoteIdent, withClient } from '../pg/client.js';
+import { majorOf } from '../pg/versions.js';
+import { procedureModule } from '../recovery/index.js';
+import { now, sleep, type Instant } from '../support/clock.js';
+import { LedgerWorkload, readLedger } from '../workload/ledger.js';
+import type { PhaseRecorder } from './phases.js';
+import type { DrillSpec, LoadedDrill } from './spec.js';
+
+/** What a drill may use of the run it belongs to. */
+export interface DrillHost {
+  runId: string;
+  /** Keep every instance's files, not only a failed drill's. */
+  keep: boolean;
+  /** The drill's folder in the run's report folder (server logs). */
+  logDir: string;
+  interrupted(): boolean;
+  engine(): Promise<Engine>;
+  /** Adds the drill to the journal and returns its phase recorder. */
+  begin(drill: DrillJournal): PhaseRecorder;
+  end(drill: DrillJournal): void;
+}
+
+/** Writes between backup generations, so an older backup really is older (names carry the second). */
+const GENERATION_GAP_MS = 1500;
+
+/** The engine capabilities the drill's modules need, in the order they are checked. */
+function requiredCapabilities(spec: DrillSpec): CapabilityName[] {
+  const needs = new Set<CapabilityName>([
+    ...(faultModule(spec.fault.type).requires?.capabilities ?? []),
+    ...(backupMethod(spec.backup.method).requires ?? []),
+    ...(procedureModule(spec.recovery.procedure).requires?.capabilities ?? []),
+  ]);
+  if (spec.engine.dataVolume) needs.add('sizeLimitedVolume');
+  return [...needs];
+}
+
+export async function runDrill(host: DrillHost, { file, spec }: LoadedDrill): Promise<void> {
+  const drill: DrillJournal = {
+    name: spec.name,
+    file,
+    ...(spec.description ? { description: spec.description } : {}),
+    status: 'running',
+    startedAt: new Date().toISOString(),
+    phases: [],
+    checks: [],
+  };
+  const phases = host.begin(drill);
+  const started = performance.now();
+  const db = spec.database;
+  const method = backupMethod(spec.backup.method);
+  /** Every instance the drill started (the struck one, a standby, a restored one), all torn down at the end. */
+  const instances: Instance[] = [];
+  let workload: LedgerWorkload | undefined;
+  let faultAt: Instant | undefined;
+  let heal: (() => Promise<void>) | undefined;
+  let recoveryFailedToo = false;
+  const scriptEnv = async (instance: Instance) =>
+    scriptEnvironment(instance, db, { runId: host.runId, drill: spec.name, binDir: (await host.engine()).clientBinDir });
+
+  try {
+    const { engine, primary, standby } = await phases.run('setup', async (phase) => {
+      const engine = await host.engine();
+      drill.engine = engine.describe();
+      const options: InstanceOptions = { dataVolumeBytes: spec.engine.dataVolume, ...method.instanceOptions?.(spec.backup) };
+      const capabilities = engine.capabilities(options);
+      for (const name of requiredCapabilities(spec)) {
+        const capability = capabilities[name];
+        if (!capability.supported) {
+          throw new UnsupportedError(`${spec.fault.type} / ${spec.recovery.procedure} needs ${name} on the ${engine.kind} engine: ${capability.why}`);
+        }
+      }
+      const primary = await engine.startInstance(spec.name, host.logDir, options);
+      instances.push(primary);
+      const info = await primary.serverInfo();
+      const tools: Record<string, string> = {};
+      for (const tool of method.tools(spec.backup)) {
+        tools[tool] = await primary.toolVersion(tool);
+        const major = majorOf(tools[tool]);
+        // An older pg_dump against a newer server is the silent failure these drills exist to catch.
+        if (major !== info.major) (drill.warnings ??= []).push(`${tools[tool]} is major ${major ?? 'unknown'} but the server is PostgreSQL ${info.major}`);
+      }
+      drill.engine = { ...drill.engine, server: info.version, major: info.major, timescaledb: info.timescaledb, tools };
+      await withClient(() => primary.connect('postgres'), (admin) => admin.query(`create database ${quoteIdent(db)}`));
+      const standby = await method.startReplica?.({ primary, start: (o) => engine.startInstance(`${spec.name}-standby`, host.logDir, o) });
+      if (standby) instances.push(standby);
+      phase.detail = { port: primary.connection.port, database: db, ...(spec.engine.dataVolume ? { dataVolumeBytes: spec.engine.dataVolume } : {}) };
+      return { engine, primary, standby };
+    });
+
+    await phases.run('seed', async () => {
+      const result = await withClient(
+        () => primary.connect(db),
+        (client) => seedDataset(client, { scale: spec.dataset.scale, seed: spec.dataset.seed, timescale: drill.engine?.timescaledb != null }),
+      );
+      drill.dataset = {
+        scale: spec.dataset.scale,
+        seed: spec.dataset.seed,
+        rows: result.rows,
+        layout: result.timescale ? 'TimescaleDB hypertable (candles) + continuous aggregate (candles_1h)' : 'plain PostgreSQL tables (TimescaleDB not available)',
+      };
+    });
+
+    workload = await phases.run('workload', async (phase) => {
+      const writer = new LedgerWorkload(await primary.connect(db), spec.workload.rate);
+      writer.start();
+      await sleep(spec.workload.lead);
+      phase.detail = { ratePerSecond: spec.workload.rate, leadMs: spec.workload.lead, committedBeforeBackup: writer.commits.length };
+      return writer;
+    });
+    const writer = workload;
+
+    const baseline = await phases.run('baseline', async (phase) => {
+      const state = await captureState((d) => primary.connect(d), db, DATASET_TABLES, 'the backup');
+      if (state.unreachable) throw new SetupError('SERVER_START_FAILED', `cannot read the seeded database: ${state.unreachable}`);
+      phase.detail = { tables: state.tables };
+      return state;
+    });
+
+    const backups = await phases.run('backup', async (phase) => {
+      const taken: BackupArtifact[] = [];
+      for (let generation = 1; generation <= ('generations' in spec.backup ? spec.backup.generations : 1); generation++) {
+        if (generation > 1) await sleep(GENERATION_GAP_MS);
+        taken.push(...(await method.take({ primary, standby, database: db, scriptEnv: () => scriptEnv(primary) }, spec.backup)));
+      }
+      const newest = taken.at(-1)!;
+      drill.backup = newest;
+      if (taken.length > 1) drill.backups = taken.map((b) => ({ path: b.path, sizeBytes: b.sizeBytes, sha256: b.sha256 }));
+      phase.detail = { generations: taken.length };
+      return taken;
+    });
+
+    await phases.run('writes-after-backup', async (phase) => {
+      await sleep(spec.workload.afterBackup);
+      phase.detail = { durationMs: spec.workload.afterBackup, committedSoFar: writer.commits.length };
+    });
+
+    const fault: FaultOutcome<unknown> = await phases.run('fault', async () => {
+      // The workload writes through the fault, as the application would, and a little after it.
+      const outcome = await faultModule(spec.fault.type).inject(
+        {
+          instance: primary,
+          database: db,
+          workload: writer,
+          backups,
+          seed: spec.dataset.seed,
+          capture: () => captureState((d) => primary.connect(d), db, DATASET_TABLES, 'the moment before the bad write'),
+        },
+        spec.fault,
+      );
+      faultAt = outcome.at;
+      heal = outcome.heal;
+      for (const observation of outcome.observations ?? []) drill.checks.push(judge(observation));
+      await sleep(spec.workload.afterFault);
+      const summary = await writer.stop();
+      drill.fault = { type: spec.fault.type, summary: outcome.summary, at: outcome.at.wall, ...(outcome.detail as object), workload: summary } as FaultRecord;
+      return outcome;
+    });
+
+    const recovered = await phases
+      .run('recovery', async () => {
+        const outcome = await procedureModule(spec.recovery.procedure).run(
+          {
+            engine,
+            instance: primary,
+            standby,
+            drillName: spec.name,
+            database: db,
+            rtoTargetMs: spec.targets.rto,
+            backups: [...backups, ...(fault.addedBackups ?? [])],
+            fault: { marker: fault.marker, debris: fault.debris },
+            logDir: host.logDir,
+            scriptEnv: () => scriptEnv(primary),
+            track: (instance) => instances.push(instance),
+            observe: (observation) => drill.checks.push(judge(observation)),
+          },
+          spec.recovery,
+        );
+        drill.recovery = { procedure: spec.recovery.procedure, summary: outcome.summary, ...(outcome.detail as object) } as RecoveryRecord;
+        return outcome.instance;
+      })
+      .catch((error: unknown) => {
+        if (error instanceof UnsupportedError) throw error;
+        // A failed recovery is a finding, not a crash: the checks below show what it left.
+        recoveryFailedToo = true;
+        drill.recovery = { procedure: spec.recovery.procedure, error: errorMessage(error) };
+        drill.checks.push(recoveryFailed(spec.recovery.procedure, errorMessage(error)));
+        return primary;
+      });
+
+    await phases.run('verify', (phase) => verify(drill, recovered, spec, fault.expected ?? baseline, writer, fault, phase));
+    drill.status = statusAfterVerify(recoveryFailedToo);
+  } catch (error) {
+    if (host.interrupted()) return;
+    const failedPhase = drill.phases.at(-1);
+    if (failedPhase?.name === 'backup' && failedPhase.status === 'failed' && !(error instanceof UnsupportedError) && !(error instanceof SetupError)) {
+      drill.checks.push(backupFailed(errorMessage(error)));
+    }
+    drill.status = statusAfterError({ unsupported: error instanceof UnsupportedError, faultStruck: faultAt !== undefined, checksRecorded: drill.checks.length });
+    drill.error = errorMessage(error);
+    if (error instanceof RestoreDrillError) drill.errorCode = error.code;
+  } finally {
+    if (workload) await workload.stop();
+    if (!host.interrupted()) {
+      drill.verdict = drillVerdict(drill.status, drill.checks);
+      await teardown(host, phases, drill, instances, heal);
+      drill.endedAt = new Date().toISOString();
+      drill.durationMs = performance.now() - started;
+      host.end(drill);
+    }
+  }
+}
+
+/** The recovered database against the state a correct recovery brings back, and RTO and RPO against the targets. */
+async function verify(
+  drill: DrillJournal,
+  instance: Instance,
+  spec: DrillSpec,
+  expected: DatabaseState,
+  workload: LedgerWorkload,
+  fault: FaultOutcome<unknown>,
+  phase: { detail?: Record<string, unknown> },
+): Promise<void> {
+  const recovered = await captureState((d) => instance.connect(d), spec.database, DATASET_TABLES, 'after recovery');
+  const content = runContentChecks(spec.checks, expected, recovered);
+  const verifiedAt = now();
+  const ledger = await readLedger(() => instance.connect(spec.database));
+  const loss = Array.isArray(ledger) ? measureLoss(workload.commits, ledger, fault.at, fault.marker?.firstSeqAfter) : ledger;
+  const rto = rtoCheck(spec.targets.rto, fault.at, verifiedAt, content.every((c) => c.verdict === 'pass'));
+  const rpo = rpoCheck(spec.targets.rpo, loss);
+  drill.checks.push(...content, rto.check, rpo.check);
+  drill.rto = rto.rto;
+  drill.rpo = rpo.rpo;
+  phase.detail = { instance: instance.name, database: spec.database };
+}
+
+/** The fault's own heal first (a damaged backup or archive is put right even when files are kept), then every instance. */
+async function teardown(host: DrillHost, phases: PhaseRecorder, drill: DrillJournal, instances: Instance[], heal: (() => Promise<void>) | undefined): Promise<void> {
+  if (!instances.length) return;
+  const keepFiles = host.keep || drill.verdict !== 'pass';
+  const kept = await phases.run('teardown', async (phase) => {
+    phase.detail = { keepFiles, instances: instances.map((i) => i.name), healed: heal !== undefined };
+    await heal?.();
+    const results = [];
+    for (const each of instances) results.push(await each.destroy({ keepFiles }));
+    return results;
+  });
+  const keptAt = kept.flatMap((k) => (k.keptAt ? [k.keptAt] : []));
+  if (keptAt.length) drill.keptFiles = keptAt;
+  const recovered = drill.phases.find((p) => p.name === 'recovery')?.endedAt;
+  if (recovered) drill.logErrors = await logErrorsAfter(host.logDir, recovered);
+}

@@ -1,0 +1,169 @@
+/**
+ * A run: the journal, its listeners, the engines the drills share, and
+ * Ctrl-C. Drills run one after another: their timings are measurements and
+ * must not compete for the machine's cores. What a drill does is in drill.ts.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { createEngine, defaultImage, type EngineChoice } from '../engines/index.js';
+import type { Engine, EngineKind } from '../engines/types.js';
+import { errorMessage } from '../errors.js';
+import { JOURNAL_SCHEMA_VERSION, type CommandRecord, type RunJournal } from '../model/journal.js';
+import { runVerdict } from '../model/outcome.js';
+import { VERSION } from '../support/version.js';
+import { runDrill, type DrillHost } from './drill.js';
+import type { RunListener } from './events.js';
+import { journalFile } from './journal-file.js';
+import { PhaseRecorder } from './phases.js';
+import type { DrillSpec, LoadedDrill } from './spec.js';
+
+export interface RunOptions {
+  /** Parent folder of the run's report folder. */
+  reportsDir: string;
+  /** Keep every instance's files, not only a failed drill's. */
+  keep: boolean;
+  binDir?: string;
+  /** Overrides every drill's engine.kind (the --engine flag). */
+  engine?: EngineKind;
+  /** Overrides every drill's engine.image (the --image flag). */
+  image?: string;
+  listeners: RunListener[];
+  /** Where a listener that throws is reported; the run goes on without it. Default: stderr. */
+  onListenerError?: (message: string) => void;
+}
+
+/** The engine a drill runs on: the flags first, then the drill file, then the defaults. */
+function engineChoice(spec: DrillSpec, options: Pick<RunOptions, 'engine' | 'image' | 'binDir'>): EngineChoice {
+  const kind = options.engine ?? spec.engine.kind;
+  return kind === 'docker'
+    ? { kind, image: options.image ?? spec.engine.image ?? defaultImage(), tools: spec.engine.tools }
+    : { kind, binDir: options.binDir };
+}
+
+function newRunId(at = new Date()): string {
+  return `${at.toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(2).toString('hex')}`;
+}
+
+export class DrillRun {
+  readonly journal: RunJournal;
+  readonly dir: string;
+  private stopped = false;
+  /** The drill running now: its recorder files the commands the shared engines run. */
+  private recorder?: PhaseRecorder;
+  /** The journal file first: whatever else listens, the run is on disk. */
+  private readonly listeners: RunListener[];
+  private readonly engines = new Map<string, Promise<Engine>>();
+
+  constructor(
+    private readonly drills: readonly LoadedDrill[],
+    private readonly options: RunOptions,
+  ) {
+    const runId = newRunId();
+    this.dir = join(options.reportsDir, runId);
+    this.journal = {
+      tool: 'restore-drill',
+      schemaVersion: JOURNAL_SCHEMA_VERSION,
+      version: VERSION,
+      runId,
+      status: 'running',
+      startedAt: new Date().toISOString(),
+      host: { hostname: hostname(), platform: `${process.platform}-${process.arch}`, node: process.version, pid: process.pid },
+      options: { keep: options.keep, binDir: options.binDir ?? null, drills: drills.map((d) => d.file) },
+      drills: [],
+    };
+    this.listeners = [journalFile(this.dir), ...options.listeners];
+  }
+
+  /** Every listener hears every event; one that throws is reported, and the others and the run go on. */
+  private emit(call: (listener: RunListener) => void): void {
+    for (const listener of this.listeners) {
+      try {
+        call(listener);
+      } catch (error) {
+        (this.options.onListenerError ?? ((line) => process.stderr.write(`${line}\n`)))(`restore-drill: a progress listener failed: ${errorMessage(error)}`);
+      }
+    }
+  }
+
+  /** Marks the run and its running drill interrupted (Ctrl-C); the journal says so, not nothing. */
+  interrupt(): void {
+    if (this.stopped) return;
+    const at = new Date().toISOString();
+    for (const drill of this.journal.drills.filter((d) => d.status === 'running')) {
+      for (const phase of drill.phases.filter((p) => p.status === 'running')) {
+        Object.assign(phase, { status: 'failed', endedAt: at, error: 'interrupted' });
+      }
+      Object.assign(drill, { status: 'interrupted', endedAt: at, verdict: 'unknown' });
+      this.emit((l) => l.drillEnded?.(this.journal, drill));
+    }
+    this.journal.status = 'interrupted';
+    this.journal.verdict = 'unknown';
+    this.journal.endedAt = at;
+    this.emit((l) => l.runEnded?.(this.journal));
+    this.stopped = true;
+  }
+
+  async run(): Promise<RunJournal> {
+    this.emit((l) => l.runStarted?.(this.journal));
+    try {
+      for (const drill of this.drills) {
+        if (this.stopped) break;
+        await runDrill(this.host(drill), drill);
+      }
+      if (!this.stopped) this.journal.status = 'completed';
+    } catch (error) {
+      // A drill's own failures are findings recorded in its journal; reaching here is a
+      // harness bug. The journal says so before the error goes on to the user.
+      this.journal.status = 'aborted';
+      this.journal.error = errorMessage(error);
+      throw error;
+    } finally {
+      for (const engine of this.engines.values()) await (await engine.catch(() => undefined))?.dispose();
+      if (!this.stopped) {
+        this.journal.verdict = runVerdict(this.journal.drills);
+        this.journal.endedAt = new Date().toISOString();
+        this.emit((l) => l.runEnded?.(this.journal));
+      }
+    }
+    return this.journal;
+  }
+
+  /** What one drill may use of the run. */
+  private host({ spec }: LoadedDrill): DrillHost {
+    return {
+      runId: this.journal.runId,
+      keep: this.options.keep,
+      logDir: join(this.dir, spec.name),
+      interrupted: () => this.stopped,
+      engine: () => this.engine(spec),
+      begin: (drill) => {
+        this.journal.drills.push(drill);
+        this.recorder = new PhaseRecorder(
+          {
+            interrupted: () => this.stopped,
+            phaseStarted: (d, phase) => this.emit((l) => l.phaseStarted?.(this.journal, d, phase)),
+            phaseEnded: (d, phase) => this.emit((l) => l.phaseEnded?.(this.journal, d, phase)),
+            commandRan: (d, command) => this.emit((l) => l.commandRan?.(this.journal, d, command)),
+          },
+          drill,
+        );
+        this.emit((l) => l.drillStarted?.(this.journal, drill));
+        return this.recorder;
+      },
+      end: (drill) => this.emit((l) => l.drillEnded?.(this.journal, drill)),
+    };
+  }
+
+  /** One engine per kind and image for the whole run, made when a drill first needs it. */
+  private engine(spec: DrillSpec): Promise<Engine> {
+    const choice = engineChoice(spec, this.options);
+    const key = JSON.stringify(choice);
+    let engine = this.engines.get(key);
+    if (!engine) {
+      engine = createEngine(choice, { runId: this.journal.runId, record: (command: CommandRecord) => this.recorder?.record(command) });
+      this.engines.set(key, engine);
+    }
+    return engine;
+  }
+}

@@ -1,0 +1,261 @@
+/** One PostgreSQL container of the Docker engine, with its host folders (backups, WAL archive, a restored data folder). */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { StartedPostgreSqlContainer } from '@testcontainers/postgresql';
+import { errorMessage, SetupError } from '../../errors.js';
+import { runCommand, settle, shellQuote, tail, type CommandOptions, type CommandResult } from '../../exec/command.js';
+import { connectTo, serverInfoOf, type Client, type ConnectionInfo, type ServerInfo } from '../../pg/client.js';
+import type { PgTool } from '../../pg/versions.js';
+import { registerCleanup } from '../../support/cleanup.js';
+import { sleep } from '../../support/clock.js';
+import { waitForPromotion, waitForSelect1, type ProbeOptions } from '../shared/readiness.js';
+import { keepServerLog } from '../shared/server-log.js';
+import { ToolVersions } from '../shared/tool-versions.js';
+import type { Capabilities, Instance } from '../types.js';
+import type { CommandContext } from '../../exec/command.js';
+import type { PgBinaries } from '../shared/binaries.js';
+import { containerLog, type ContainerRuntimeClient } from './runtime.js';
+
+export const PG_PORT = 5432;
+export const PGDATA = '/var/lib/postgresql/data';
+const READY_TIMEOUT_MS = 60_000;
+
+/** What an instance needs of the engine that started it. */
+export interface DockerHost {
+  readonly client: ContainerRuntimeClient;
+  readonly ctx: CommandContext;
+  readonly image: string;
+  /** The host's binaries, when the drill runs its tools from the host. */
+  readonly hostBinaries: PgBinaries | undefined;
+}
+
+/** The instance's folders on the host. */
+export interface DockerFolders {
+  workDir: string;
+  backupDir: string;
+  archiveDir: string;
+  /** A restored instance's data folder, prepared on the host and mounted as PGDATA. */
+  dataDir: string | undefined;
+  /** Where its log is kept when it goes. */
+  logDir: string;
+}
+
+export class DockerInstance implements Instance {
+  readonly kind = 'docker' as const;
+  readonly workDir: string;
+  readonly backupDir: string;
+  readonly archiveDir: string;
+  readonly dataDir: string | undefined;
+  readonly kill?: () => Promise<void>;
+  private readonly logDir: string;
+  private readonly unregister: () => void;
+  private readonly versions: ToolVersions;
+  private removed = false;
+  private logKept = false;
+
+  constructor(
+    private readonly engine: DockerHost,
+    private readonly container: StartedPostgreSqlContainer,
+    readonly name: string,
+    folders: DockerFolders,
+    capabilities: Capabilities,
+    readonly connection: ConnectionInfo,
+  ) {
+    ({ workDir: this.workDir, backupDir: this.backupDir, archiveDir: this.archiveDir, dataDir: this.dataDir, logDir: this.logDir } = folders);
+    if (capabilities.kill.supported) this.kill = () => this.killContainer();
+    this.versions = new ToolVersions(async (tool) => {
+      if (this.engine.hostBinaries) {
+        const path = join(this.engine.hostBinaries.binDir, tool);
+        return `${path} (host): ${(await runCommand(path, ['--version'], {})).stdout.trim()}`;
+      }
+      const result = await this.container.exec([tool, '--version'], { user: 'postgres' });
+      return `${tool} in ${this.engine.image}: ${result.stdout.trim()}`;
+    });
+    this.unregister = registerCleanup(async () => {
+      await this.destroy({ keepFiles: false });
+    });
+  }
+
+  get id(): string {
+    return this.container.getId();
+  }
+
+  private docker() {
+    return this.engine.client.container.getById(this.id);
+  }
+
+  async running(): Promise<boolean> {
+    try {
+      return (await this.docker().inspect()).State.Running;
+    } catch {
+      return false;
+    }
+  }
+
+  waitReady(): Promise<void> {
+    return waitForSelect1(() => this.connection, this.probe(READY_TIMEOUT_MS));
+  }
+
+  /** How a probe learns the container is gone, and what it quotes when it gives up. */
+  private probe(timeoutMs: number): ProbeOptions {
+    return {
+      name: this.name,
+      timeoutMs,
+      gone: async () => ((await this.running()) ? undefined : 'the container is not running'),
+      logTail: () => this.logTail(),
+    };
+  }
+
+  private async logs(): Promise<string> {
+    try {
+      return await containerLog(this.engine.client, this.id);
+    } catch (error) {
+      return `(no log: ${errorMessage(error)})`;
+    }
+  }
+
+  connect(database = 'postgres'): Promise<Client> {
+    return connectTo(this.connection, database);
+  }
+
+  serverInfo(): Promise<ServerInfo> {
+    return serverInfoOf(this.connection);
+  }
+
+  async runPgTool(tool: PgTool, args: readonly string[], options: CommandOptions = {}): Promise<CommandResult> {
+    const version = await this.toolVersion(tool);
+    const env = { ...this.toolEnv(), ...options.env };
+    if (this.engine.hostBinaries) {
+      return runCommand(join(this.engine.hostBinaries.binDir, tool), args, this.engine.ctx, {
+        ...options,
+        tool: version,
+        env: { ...env, PGHOST: this.connection.host, PGPORT: String(this.connection.port) },
+      });
+    }
+    return this.execInContainer([tool, ...args], env, { ...options, tool: version });
+  }
+
+  /** `docker exec` as the container's postgres user, recorded like any other command. */
+  private async execInContainer(command: string[], env: Record<string, string | undefined>, options: CommandOptions = {}): Promise<CommandResult> {
+    const startedAt = new Date().toISOString();
+    const started = performance.now();
+    const defined = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+    let result: { exitCode: number; stdout: string; stderr: string };
+    let startError: string | undefined;
+    try {
+      result = await this.container.exec(command, { user: 'postgres', env: defined });
+    } catch (error) {
+      startError = errorMessage(error);
+      result = { exitCode: -1, stdout: '', stderr: startError };
+    }
+    return settle(
+      {
+        escapedCommand: `docker exec --user postgres ${this.id.slice(0, 12)} ${command.map(shellQuote).join(' ')}`,
+        startedAt,
+        durationMs: performance.now() - started,
+        exitCode: startError ? undefined : result.exitCode,
+        timedOut: false,
+        startError,
+        stdout: result.stdout,
+        stderr: result.stderr,
+      },
+      this.engine.ctx,
+      options,
+    );
+  }
+
+  /**
+   * On the host the container's user does not exist: host commands keep the
+   * harness's rights, and the image's entrypoint hands a mounted data folder
+   * to its own postgres user when the container starts.
+   */
+  runOnHost(file: string, args: readonly string[], options: CommandOptions = {}): Promise<CommandResult> {
+    return runCommand(file, args, { ...this.engine.ctx, runAs: undefined }, options);
+  }
+
+  runBesideServer(file: string, args: readonly string[], options: CommandOptions = {}): Promise<CommandResult> {
+    return this.execInContainer([file, ...args], { ...this.toolEnv(), ...options.env }, options);
+  }
+
+  canRunBesideServer(): Promise<boolean> {
+    return this.running();
+  }
+
+  /**
+   * The images' pg_hba.conf lets other hosts connect, but not for replication:
+   * that line is added (and the configuration reloaded), and the standby reaches
+   * the primary at its address on Docker's bridge network.
+   */
+  readonly replicationSource = async (): Promise<{ host: string; port: number }> => {
+    await this.runBesideServer('sh', ['-c', 'echo "host replication all all scram-sha-256" >> "$PGDATA/pg_hba.conf"']);
+    const client = await this.connect();
+    await client.query('select pg_reload_conf()').finally(() => client.end());
+    const address = (await this.docker().inspect()).NetworkSettings.Networks.bridge?.IPAddress;
+    if (!address) throw new SetupError('SERVER_START_FAILED', `container of "${this.name}" has no address on Docker's default bridge network: a standby cannot reach it`);
+    return { host: address, port: PG_PORT };
+  };
+
+  async logTail(lines = 30): Promise<string> {
+    return tail(await this.logs(), lines);
+  }
+
+  /** Inside the container the server listens on its own port. */
+  private toolEnv(): Record<string, string> {
+    return { PGHOST: '127.0.0.1', PGPORT: String(PG_PORT), PGUSER: this.connection.user, PGPASSWORD: this.connection.password };
+  }
+
+  /** The container goes, and its data with it; its log is kept first, as evidence. */
+  async lose(): Promise<void> {
+    await this.keepLog();
+    await this.docker().remove({ force: true, v: true });
+  }
+
+  waitPromoted(timeoutMs: number): Promise<void> {
+    return waitForPromotion(() => this.connection, this.probe(timeoutMs));
+  }
+
+  toolVersion(tool: PgTool): Promise<string> {
+    return this.versions.of(tool);
+  }
+
+  /** Docker may publish the port anew after a start: read it back. */
+  private async refreshPort(): Promise<void> {
+    const ports = (await this.docker().inspect()).NetworkSettings.Ports[`${PG_PORT}/tcp`];
+    const hostPort = Number(ports?.[0]?.HostPort);
+    if (hostPort) this.connection.port = hostPort;
+  }
+
+  async stop(): Promise<void> {
+    await this.docker().stop({ t: 60 }).catch(() => undefined);
+  }
+
+  async start(): Promise<void> {
+    await this.docker().start();
+    await this.refreshPort();
+    await this.waitReady();
+  }
+
+  private async killContainer(): Promise<void> {
+    await this.docker().kill({ signal: 'SIGKILL' });
+    const deadline = performance.now() + 10_000;
+    while (performance.now() < deadline && (await this.running())) await sleep(50);
+  }
+
+  /** Copies the container's log into the run's folder, once, while the container still exists. */
+  private async keepLog(): Promise<void> {
+    if (this.logKept) return;
+    this.logKept = await keepServerLog(this.logDir, this.name, { text: await this.logs() });
+  }
+
+  async destroy({ keepFiles }: { keepFiles: boolean }): Promise<{ keptAt?: string }> {
+    if (this.removed) return {};
+    this.removed = true;
+    this.unregister();
+    await this.keepLog();
+    // The container always goes (nothing may be left running); a failed drill keeps its host files.
+    await this.docker().remove({ force: true, v: true }).catch(() => undefined);
+    if (keepFiles) return { keptAt: this.workDir };
+    await rm(this.workDir, { recursive: true, force: true });
+    return {};
+  }
+}

@@ -1,0 +1,18 @@
+/**
+ * Removes what a crashed or killed earlier run left behind: its servers are
+ * killed, its tmpfs unmounted and its temp folders deleted, once the harness
+ * process that made them is gone.
+ */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isAlive, removeOrphanedWorkDirs } from '../shared/workdir.js';
+import { postmasterPid, unmountAll } from './procfs.js';
+
+/** Returns the folders removed. */
+export function removeLeftovers(workRoot = tmpdir()): Promise<string[]> {
+  return removeOrphanedWorkDirs(workRoot, async (dir) => {
+    const pid = await postmasterPid(join(dir, 'data'));
+    if (pid && isAlive(pid)) process.kill(pid, 'SIGKILL');
+    await unmountAll(dir, { inside: true });
+  });
+}

@@ -1,0 +1,67 @@
+/**
+ * Readiness by probe, never by reading a log line: a real `select 1` over the
+ * connection the drill will use, retried until a deadline, giving up early
+ * when the server is known to be gone.
+ */
+import { sleep } from '../../support/clock.js';
+import { errorMessage, RecoveryError, SetupError } from '../../errors.js';
+import { connectTo, type ConnectionInfo } from '../../pg/client.js';
+
+export interface ProbeOptions {
+  name: string;
+  timeoutMs: number;
+  /** Returns why the server cannot come up any more (it exited), or undefined while it may. */
+  gone: () => Promise<string | undefined>;
+  /** Text appended to the error: the server log's tail. */
+  logTail: () => Promise<string>;
+}
+
+/**
+ * Asks `notReady` over a fresh connection until it answers undefined (ready),
+ * the server is gone, or the deadline passes. Returns why it never got ready.
+ */
+async function probe(
+  connection: () => ConnectionInfo,
+  options: ProbeOptions,
+  intervalMs: number,
+  notReady: (client: Awaited<ReturnType<typeof connectTo>>) => Promise<string | undefined>,
+): Promise<string | undefined> {
+  const deadline = performance.now() + options.timeoutMs;
+  let lastError = 'no answer yet';
+  while (performance.now() < deadline) {
+    const gone = await options.gone();
+    if (gone) return gone;
+    try {
+      const client = await connectTo(connection(), 'postgres');
+      const reason = await notReady(client).finally(() => client.end());
+      if (reason === undefined) return undefined;
+      lastError = reason;
+    } catch (error) {
+      lastError = errorMessage(error);
+    }
+    await sleep(intervalMs);
+  }
+  return lastError;
+}
+
+export async function waitForSelect1(connection: () => ConnectionInfo, options: ProbeOptions): Promise<void> {
+  const failure = await probe(connection, options, 100, async (client) => void (await client.query('select 1')));
+  if (failure === undefined) return;
+  throw new SetupError(
+    'SERVER_START_FAILED',
+    `PostgreSQL instance "${options.name}" did not accept connections on port ${connection().port} ` +
+      `(last probe: ${failure}). Server log:\n${await options.logTail()}`,
+  );
+}
+
+/** After archive recovery or a promotion: wait until pg_is_in_recovery() is false. */
+export async function waitForPromotion(connection: () => ConnectionInfo, options: ProbeOptions): Promise<void> {
+  const failure = await probe(connection, options, 200, async (client) => {
+    const { rows } = await client.query<{ recovering: boolean }>('select pg_is_in_recovery() as recovering');
+    return rows[0]!.recovering ? 'still in recovery' : undefined;
+  });
+  if (failure === undefined) return;
+  throw new RecoveryError(
+    `PostgreSQL instance "${options.name}" did not finish recovery (last probe: ${failure}). Server log:\n${await options.logTail()}`,
+  );
+}

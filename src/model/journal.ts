@@ -1,0 +1,191 @@
+/**
+ * The journal is the product; reports are views of it. Everything a run did
+ * lands here: phases with their commands, the backup, the fault, the
+ * recovery, the checks and the measurements. It is written to disk as the
+ * run goes (journal.json) and read by auditors and CI tools, so its format is
+ * versioned (schemaVersion) and published as JSON Schema
+ * (schemas/journal.schema.json, generated from these definitions).
+ *
+ * The shared parts are defined here. What a fault, a recovery procedure or a
+ * backup method records is typed by its own module, which adds its entry to
+ * FaultDetails, RecoveryDetails or BackupDetails (model/artifact.ts).
+ */
+import { z } from 'zod';
+import type { BackupArtifact } from './artifact.js';
+import type { CheckResult } from './verdict.js';
+
+/** Bumped whenever a field changes meaning or goes away; new optional fields keep it. */
+export const JOURNAL_SCHEMA_VERSION = 2;
+
+export const RUN_STATUSES = ['running', 'completed', 'failed', 'aborted', 'interrupted', 'unsupported'] as const;
+/** What happened to a run or drill, apart from whether its checks passed. */
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+const commandRecordSchema = z.strictObject({
+  command: z.string().describe('The command line, shell-escaped, secrets redacted.'),
+  startedAt: z.string(),
+  durationMs: z.number(),
+  exitCode: z.number().nullable(),
+  signal: z.string().optional(),
+  timedOut: z.boolean(),
+  stderrTail: z.string(),
+  tool: z.string().optional().describe('For PostgreSQL tools: which binary and version ran.'),
+});
+export type CommandRecord = z.output<typeof commandRecordSchema>;
+
+/** The phases of a drill, in the order they run. */
+
+const PHASES = ['setup', 'seed', 'workload', 'baseline', 'backup', 'writes-after-backup', 'fault', 'recovery', 'verify', 'teardown'] as const;
+export type PhaseName = (typeof PHASES)[number];
+
+export const phaseSchema = z.strictObject({
+  name: z.enum(PHASES),
+  status: z.enum(['running', 'ok', 'failed']),
+  startedAt: z.string(),
+  endedAt: z.string().optional(),
+  durationMs: z.number().optional(),
+  error: z.string().optional(),
+  detail: z.record(z.string(), z.unknown()).optional().describe('What the phase found or made that the drill\'s own sections do not say, for a person reading the journal.'),
+  commands: z.array(commandRecordSchema),
+});
+export type PhaseJournal = z.output<typeof phaseSchema>;
+
+export const measurementSchema = z.strictObject({ targetMs: z.number(), measuredMs: z.number().optional() });
+export type Measurement = z.output<typeof measurementSchema>;
+
+export const rpoMeasurementSchema = measurementSchema.extend({
+  lostRows: z.number().optional().describe('Ledger rows committed before the fault and missing after recovery.'),
+  committedRows: z.number().optional(),
+  recoveredRows: z.number().optional(),
+  unexpectedRows: z.number().optional().describe('Rows present that the workload never saw acknowledged.'),
+  afterTargetRows: z.number().optional().describe('With a recovery target: rows written after it, and how many of them wrongly came back.'),
+  pastTargetRows: z.number().optional(),
+});
+export type RpoMeasurement = z.output<typeof rpoMeasurementSchema>;
+
+/** Where the drill ran: the engine, then (once an instance answered) the server and the tools. */
+export const engineRecordSchema = z.strictObject({
+  kind: z.enum(['native', 'docker']),
+  binaries: z.string().optional().describe('native: the server binaries and how they were found.'),
+  binariesFoundBy: z.string().optional(),
+  version: z.string().optional(),
+  image: z.string().optional().describe('docker: the image, where the client tools run, the Docker engine, the host binaries when used.'),
+  toolSource: z.enum(['container', 'host']).optional(),
+  docker: z.string().optional(),
+  hostBinaries: z.string().optional(),
+  server: z.string().optional().describe('The running server\'s version, major, TimescaleDB version (null without it), and each client tool\'s version.'),
+  major: z.number().optional(),
+  timescaledb: z.string().nullable().optional(),
+  tools: z.record(z.string(), z.string()).optional(),
+});
+export type EngineRecord = z.output<typeof engineRecordSchema>;
+
+export const datasetRecordSchema = z.strictObject({
+  scale: z.string(),
+  seed: z.number(),
+  rows: z.record(z.string(), z.number()),
+  layout: z.string(),
+});
+type DatasetRecord = z.output<typeof datasetRecordSchema>;
+
+const workloadSummarySchema = z.strictObject({
+  ratePerSecond: z.number(),
+  committed: z.number(),
+  firstSeq: z.number().optional(),
+  lastSeq: z.number().optional(),
+  inFlightSeq: z.number().optional().describe('A write sent but never acknowledged: it may or may not be committed.'),
+  errors: z.array(z.string()),
+});
+export type WorkloadSummary = z.output<typeof workloadSummarySchema>;
+
+/** What every fault records, beside its own facts. */
+export const faultCommonSchema = z.strictObject({
+  summary: z.string(),
+  at: z.string().describe('The moment of the damage, ISO time: RTO counts from here.'),
+  workload: workloadSummarySchema,
+});
+
+/** Each fault module adds `'<type>': { ...its facts }` here (module augmentation). */
+export interface FaultDetails {}
+export type FaultType = keyof FaultDetails & string;
+export type FaultRecord = { [K in FaultType]: z.output<typeof faultCommonSchema> & { type: K } & FaultDetails[K] }[FaultType];
+
+/** Each recovery procedure module adds `'<procedure>': { ...its facts }` here (module augmentation). */
+export interface RecoveryDetails {}
+export type ProcedureName = keyof RecoveryDetails & string;
+/** A procedure that finished says what it did; one that failed says how. */
+export type RecoveryRecord =
+  | { [K in ProcedureName]: { procedure: K; summary: string } & RecoveryDetails[K] }[ProcedureName]
+  | { procedure: ProcedureName; error: string };
+
+export const backupListEntrySchema = z.strictObject({ path: z.string(), sizeBytes: z.number(), sha256: z.string() });
+
+export interface DrillJournal {
+  name: string;
+  file: string;
+  description?: string;
+  status: RunStatus;
+  verdict?: CheckResult['verdict'];
+  startedAt: string;
+  endedAt?: string;
+  durationMs?: number;
+  engine?: EngineRecord;
+  dataset?: DatasetRecord;
+  /** The newest backup taken (the one a recovery tries first). */
+  backup?: BackupArtifact;
+  /** Every generation taken, oldest first, when there were several. */
+  backups?: Array<z.output<typeof backupListEntrySchema>>;
+  fault?: FaultRecord;
+  recovery?: RecoveryRecord;
+  phases: PhaseJournal[];
+  checks: CheckResult[];
+  rto?: Measurement;
+  rpo?: RpoMeasurement;
+  error?: string;
+  /** Things a person must know although no check failed, e.g. a tool of another major version than the server. */
+  warnings?: string[];
+  /** The stable code of the error that stopped the drill, when it had one (errors.ts). */
+  errorCode?: string;
+  /** ERROR/FATAL/PANIC lines the servers logged after recovery ended. */
+  logErrors?: string[];
+  /** Where the throwaway instance's files were kept, when they were. */
+  keptFiles?: string[];
+}
+
+export const hostSchema = z.strictObject({ hostname: z.string(), platform: z.string(), node: z.string(), pid: z.number() });
+
+/** One earlier run of a drill, from the history file, for the report's trends. */
+export const recentRunSchema = z.strictObject({
+  runId: z.string(),
+  startedAt: z.string(),
+  verdict: z.string().optional(),
+  rtoMs: z.number().optional(),
+  rpoMs: z.number().optional(),
+  lostRows: z.number().optional(),
+});
+
+export const runOptionsSchema = z.strictObject({
+  keep: z.boolean(),
+  binDir: z.string().nullable(),
+  drills: z.array(z.string()),
+});
+
+export interface RunJournal {
+  tool: 'restore-drill';
+  schemaVersion: typeof JOURNAL_SCHEMA_VERSION;
+  version: string;
+  runId: string;
+  status: RunStatus;
+  /** The run's verdict once it ended: pass only when every drill passed (model/outcome.ts). */
+  verdict?: CheckResult['verdict'];
+  startedAt: string;
+  endedAt?: string;
+  host: z.output<typeof hostSchema>;
+  options: z.output<typeof runOptionsSchema>;
+  /** Why the run stopped before its drills, when it did. */
+  error?: string;
+  /** Each drill's recent runs, newest last (this one included), from the history file, written when the run's outputs are. */
+  recentRuns?: Record<string, Array<z.output<typeof recentRunSchema>>>;
+  drills: DrillJournal[];
+}
+

@@ -1,0 +1,55 @@
+/**
+ * Server settings as a model: names and plain values, rendered by each engine
+ * for its medium (postgresql.conf lines on the native engine, `-c` flags for a
+ * container), so no value is quoted for one medium and unquoted for another.
+ * Also the settings PostgreSQL's own features need: WAL archiving, and
+ * stopping replay at a recovery target.
+ */
+import type { RecoveryMarker, RecoveryTargetKind } from '../model/moments.js';
+
+export type Settings = Record<string, string | number>;
+
+/** postgresql.conf lines: every value quoted, as the file allows for any setting. */
+export function confLines(settings: Settings): string {
+  return Object.entries(settings)
+    .map(([name, value]) => `${name} = '${String(value).replace(/'/g, "''")}'`)
+    .join('\n');
+}
+
+/** `postgres -c name=value` flags. */
+export function commandLineFlags(settings: Settings): string[] {
+  return Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
+}
+
+/**
+ * Archives every WAL segment into `archiveDir` (or with `command`, e.g.
+ * pgBackRest's archive-push) from the server's first start. TAP's
+ * Cluster::enable_archiving lives on the cluster for the same reason: it is a
+ * property of the server, not of the backup taken later.
+ */
+export function archiveSettings(archiveDir: string, archiveTimeoutMs: number, command?: string): Settings {
+  return {
+    wal_level: 'replica',
+    archive_mode: 'on',
+    // Never overwrite a segment already archived: a second copy hides the first's loss.
+    archive_command: command ?? `test ! -f ${archiveDir}/%f && cp %p ${archiveDir}/%f`,
+    archive_timeout: `${Math.max(1, Math.round(archiveTimeoutMs / 1000))}s`,
+    max_wal_senders: 10,
+  };
+}
+
+/** The settings that stop replay at the target and promote; none for the end of the archive. */
+export function recoveryTargetSettings(kind: RecoveryTargetKind, marker: RecoveryMarker | undefined): Settings {
+  if (kind === 'end' || !marker) return {};
+  switch (kind) {
+    case 'time':
+      return { recovery_target_time: marker.time };
+    case 'lsn':
+      return { recovery_target_lsn: marker.lsn };
+    case 'xid':
+      // Stop just before the bad transaction commits.
+      return { recovery_target_xid: marker.xid, recovery_target_inclusive: 'off' };
+    case 'name':
+      return { recovery_target_name: marker.name };
+  }
+}

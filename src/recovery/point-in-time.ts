@@ -1,0 +1,109 @@
+/**
+ * Point-in-time recovery: the base backup into a new data folder (or
+ * `pgbackrest restore`), the archived WAL replayed to the target (just before
+ * the bad write, by time, LSN, xid or restore point; or to the end of the
+ * archive), then promoted. Before replay from a plain archive, the archive's
+ * continuity after the backup is observed: a gap is where replay will stop.
+ */
+import { join } from 'node:path';
+import { z } from 'zod';
+import { unpackBaseBackup } from '../backup/pg-basebackup.js';
+import { pgbackrestRestore } from '../backup/pgbackrest.js';
+import { InternalError } from '../errors.js';
+import { RECOVERY_TARGET_KINDS } from '../model/moments.js';
+import { withClient } from '../pg/client.js';
+import { recoveryTargetSettings } from '../pg/conf.js';
+import { archiveGaps, archivedSegments, replayStop } from '../pg/wal.js';
+import { oneOf } from '../support/fields.js';
+import { chooseBackup } from './choose-backup.js';
+import { defineProcedure, recoveryWaitMs } from './procedure.js';
+
+const detail = z.strictObject({
+  target: z.enum(RECOVERY_TARGET_KINDS),
+  targetSettings: z.record(z.string(), z.union([z.string(), z.number()])),
+  archiveGaps: z.array(z.string()).optional(),
+  replayStoppedAt: z.string().optional(),
+  timeline: z.number().optional(),
+  stopReason: z.string().optional(),
+  walAfterPromotion: z.string(),
+});
+
+declare module '../model/journal.js' {
+  interface RecoveryDetails {
+    'point-in-time': z.output<typeof detail>;
+  }
+}
+
+export const pointInTime = defineProcedure({
+  procedure: 'point-in-time',
+  summary: 'the newest good base backup into a new data folder, archived WAL replayed to the target, then promoted',
+  schema: z.strictObject({
+    procedure: z.literal('point-in-time'),
+    target: oneOf(RECOVERY_TARGET_KINDS).default('end').describe('end: replay the whole archive; time, lsn, xid, name: stop just before the bad write, by that mark.'),
+    verify: z.boolean().default(true).describe('false: use the newest backup without checking it first.'),
+  }),
+  detail,
+  requires: { families: ['physical'] },
+  heals: ['instance-lost', 'bad-data'],
+  cannotHeal: (spec, harm) =>
+    harm === 'bad-data' && spec.target === 'end'
+      ? 'point-in-time to the end of the archive replays the bad write too: set recovery.target to time, lsn, xid or name'
+      : undefined,
+  needsRecoveryTarget: (spec) => spec.target !== 'end',
+  label: (spec) => `point-in-time (target ${spec.target})`,
+  run: async (ctx, spec) => {
+    const { engine, instance } = ctx;
+    const marker = ctx.fault.marker;
+    if (spec.target !== 'end' && !marker) {
+      throw new InternalError(`recovery target ${spec.target} needs the moment of a bad write, and the fault recorded none; the drill file should have been refused`);
+    }
+    const backup = await chooseBackup(ctx, spec.verify);
+    const viaPgbackrest = backup.method === 'pgbackrest';
+    const targetSettings = viaPgbackrest ? {} : recoveryTargetSettings(spec.target, marker);
+    let gaps: string[] | undefined;
+    if (!viaPgbackrest) {
+      const from = backup.wal?.endSegment;
+      if (!from || !backup.wal?.segmentBytes) throw new InternalError(`a ${backup.method} backup without the WAL segment it ended in cannot be replayed from a plain archive`);
+      const found = archiveGaps(await archivedSegments(instance.archiveDir), from, backup.wal.segmentBytes);
+      gaps = found.missing;
+      ctx.observe({ kind: 'wal-archive', backupEndSegment: from, lastArchived: found.last, checked: found.checked, missing: found.missing });
+    }
+    let restoreArgs: string[] = [];
+    const restored = await engine.startInstance(`${ctx.drillName}-restored`, ctx.logDir, {
+      prepareData: async (dataDir) => {
+        if (viaPgbackrest) {
+          // pgBackRest writes recovery.signal and its own restore_command (archive-get).
+          restoreArgs = await pgbackrestRestore(instance, dataDir, spec.target, marker);
+          return;
+        }
+        await unpackBaseBackup(instance, backup.path, dataDir);
+        await instance.runOnHost('touch', [join(dataDir, 'recovery.signal')]);
+      },
+      // The new server fetches WAL from the struck instance's archive.
+      mounts: [instance.archiveDir],
+      settings: viaPgbackrest ? {} : { restore_command: `cp ${instance.archiveDir}/%f %p`, recovery_target_action: 'promote', ...targetSettings },
+    });
+    ctx.track(restored);
+    await restored.waitPromoted(recoveryWaitMs(ctx));
+    const stop = restored.dataDir ? await replayStop(restored.dataDir) : undefined;
+    const end = await withClient(
+      () => restored.connect('postgres'),
+      async (client) => (await client.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn')).rows[0]!.lsn,
+    );
+    return {
+      instance: restored,
+      summary:
+        (viaPgbackrest ? `pgbackrest restore ${restoreArgs.join(' ')} into a new data folder, ` : `base backup ${backup.path} into a new data folder, `) +
+        'archived WAL replayed ' +
+        (spec.target === 'end' || !marker ? 'to the end of the archive' : `to ${spec.target} ${marker[spec.target]}`) +
+        `, promoted${stop ? `: replay stopped at ${stop.stoppedAt} (${stop.reason})` : ''}`,
+      detail: {
+        target: spec.target,
+        targetSettings: viaPgbackrest ? { pgbackrest: restoreArgs.join(' ') || '(end of archive)' } : targetSettings,
+        ...(gaps ? { archiveGaps: gaps } : {}),
+        ...(stop ? { replayStoppedAt: stop.stoppedAt, timeline: stop.timeline, stopReason: stop.reason } : {}),
+        walAfterPromotion: end,
+      },
+    };
+  },
+});

@@ -1,0 +1,77 @@
+/**
+ * One table back into the live database from a custom-format dump:
+ * `pg_restore --clean` with a list that carries the table's indexes,
+ * constraints, sequences and the foreign keys pointing at it (pg/toc.ts), or,
+ * with tableOnly, the runbooks' bare `pg_restore --table`, which loses them.
+ */
+import { writeFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { DATASET_TABLES, LEDGER_TABLE } from '../dataset/schema.js';
+import { UnsupportedError } from '../errors.js';
+import { TOOL_TIMEOUT_MS } from '../exec/command.js';
+import { hasTimescale, parseSchemaScript, selectList, tablePrefixes } from '../pg/toc.js';
+import { identifier, oneOf } from '../support/fields.js';
+import { archiveList } from './archive.js';
+import { chooseBackup } from './choose-backup.js';
+import { defineProcedure } from './procedure.js';
+
+const detail = z.strictObject({
+  table: z.string(),
+  tableOnly: z.boolean().optional(),
+  entries: z.array(z.string()).optional(),
+  database: z.string(),
+  backup: z.string(),
+});
+
+declare module '../model/journal.js' {
+  interface RecoveryDetails {
+    'restore-table': z.output<typeof detail>;
+  }
+}
+
+export const restoreTable = defineProcedure({
+  procedure: 'restore-table',
+  summary: 'one table back into the live database from the newest good custom-format dump, with its indexes and constraints',
+  schema: z.strictObject({
+    procedure: z.literal('restore-table'),
+    table: oneOf([...DATASET_TABLES, LEDGER_TABLE]).optional().describe('Defaults to the table the fault damaged.'),
+    tableOnly: z.boolean().default(false).describe('Restore only the table and its data, as `pg_restore --table` alone does: no indexes or constraints.'),
+    database: identifier.optional().describe('Restore into this database instead of the drill\'s.'),
+    verify: z.boolean().default(true).describe('false: restore the newest backup without checking it first, to show what detection prevents.'),
+  }),
+  detail,
+  requires: { families: ['logical'], formats: ['custom'] },
+  takesDamagedTable: true,
+  heals: ['table-lost', 'table-damaged', 'bad-data'],
+  label: (spec) => `restore-table${spec.table ? ` ${spec.table}` : ''}${spec.tableOnly ? ' (table only)' : ''}`,
+  run: async (ctx, spec) => {
+    const backup = await chooseBackup(ctx, spec.verify);
+    const { instance } = ctx;
+    const database = spec.database ?? ctx.database;
+    // The drill file's loader fills the table from the fault when none is named.
+    const table = spec.table!;
+    const list = await archiveList(instance, backup.path);
+    if (hasTimescale(list)) {
+      throw new UnsupportedError(
+        `restore-table from a pg_dump archive of a TimescaleDB database is not supported: a hypertable's rows live in ` +
+          `chunk tables that pg_restore --table does not select. Use restore-database into a scratch database instead.`,
+      );
+    }
+    if (spec.tableOnly) {
+      await instance.runPgTool('pg_restore', ['--clean', '--if-exists', `--table=${table}`, `--dbname=${database}`, backup.path], { timeoutMs: TOOL_TIMEOUT_MS });
+      return { instance, summary: `pg_restore --table=${table} --clean into ${database} (table and rows only)`, detail: { table, tableOnly: true, database, backup: backup.path } };
+    }
+    const script = (await instance.runPgTool('pg_restore', ['--schema-only', '--file=-', backup.path])).stdout;
+    const { list: selection, selected } = selectList(list, tablePrefixes(parseSchemaScript(script), 'public', table));
+    const listFile = `${backup.path}.${table}.list`;
+    await writeFile(listFile, selection);
+    await instance.runPgTool('pg_restore', ['--clean', '--if-exists', '--exit-on-error', `--use-list=${listFile}`, `--dbname=${database}`, backup.path], {
+      timeoutMs: TOOL_TIMEOUT_MS,
+    });
+    return {
+      instance,
+      summary: `pg_restore --clean of ${table} with ${selected.length} archive entries into ${database}`,
+      detail: { table, entries: selected, database, backup: backup.path },
+    };
+  },
+});
