@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export default function setup(): () => void {
-  const root = mkdtempSync(join(tmpdir(), 'rd-test-run-'));
+  const root = mkdtempSync(join(tmpdir(), 'rdt-'));
   // The servers run as the postgres user when the tests run as root: it must reach its folders in here.
   chmodSync(root, 0o755);
   process.env.TMPDIR = root;

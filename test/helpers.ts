@@ -7,7 +7,7 @@ import { expect } from 'vitest';
 import type { DrillJournal, RunJournal } from '../src/model/journal.js';
 import { journalProblems } from '../src/drill/journal-schema.js';
 import { loadDrills } from '../src/drill/load.js';
-import { DrillRun } from '../src/drill/run.js';
+import { DrillRun, type RunOptions } from '../src/drill/run.js';
 
 export function tempDir(label: string): string {
   return mkdtempSync(join(tmpdir(), `rd-test-${label}-`));
@@ -37,8 +37,8 @@ export function writeDrill(dir: string, drill: Record<string, unknown>): string 
  * Runs drills through the library, as the CLI does, and returns the journal and the run folder.
  * Every journal.json written on the way must match the published schema.
  */
-export async function runDrills(files: string[], reportsDir: string): Promise<{ journal: RunJournal; dir: string }> {
-  const run = new DrillRun(await loadDrills(files), { reportsDir, keep: false, listeners: [] });
+export async function runDrills(files: string[], reportsDir: string, options: Partial<RunOptions> = {}): Promise<{ journal: RunJournal; dir: string }> {
+  const run = new DrillRun(await loadDrills(files), { reportsDir, keep: false, listeners: [], ...options });
   const journal = await run.run();
   expect(journalProblems(JSON.parse(readFileSync(join(run.dir, 'journal.json'), 'utf8')))).toEqual([]);
   return { journal, dir: run.dir };

@@ -1,38 +1,117 @@
 /**
- * TimescaleDB paths: candles as a hypertable with a continuous aggregate, and
- * the full restore inside timescaledb_pre_restore()/post_restore(). They run
- * where the extension is installed for the server binaries in use; elsewhere
- * they are skipped and say why.
+ * Real TimescaleDB (a build of ../shared/vendor's sources, see .ci/run): the
+ * shipped drills at their shipped scale, restores done the documented way, a
+ * timescaledb check that catches what the content checks cannot, hypertables
+ * restored alone or by time range, and a dump from another TimescaleDB
+ * version. Where the builds are absent the tests skip and say why;
+ * RESTORE_DRILL_REQUIRE_TIMESCALEDB=1 (CI) makes that a failure.
  */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { findPgBinaries, hasTimescaleLibrary } from '../src/engines/shared/binaries.js';
+import { hasTimescaleLibrary } from '../src/engines/shared/binaries.js';
 import { check, drillYaml, recoveryOf, runDrills, tempDir, writeDrill } from './helpers.js';
 
-const binaries = await findPgBinaries();
-const available = await hasTimescaleLibrary(binaries.binDir);
-const reason = `timescaledb is not installed for PostgreSQL ${binaries.major} in ${binaries.binDir}`;
+const BIN = process.env.RESTORE_DRILL_TIMESCALEDB_BIN;
+const OLD_BIN = process.env.RESTORE_DRILL_TIMESCALEDB_OLD_BIN;
+const UPGRADE_BIN = process.env.RESTORE_DRILL_TIMESCALEDB_UPGRADE_BIN;
+const required = process.env.RESTORE_DRILL_REQUIRE_TIMESCALEDB === '1';
+const SCRIPTS = resolve('fixtures/scripts');
 
-describe.skipIf(!available)(`TimescaleDB drills${available ? '' : ` (skipped: ${reason})`}`, () => {
+const present = BIN !== undefined && existsSync(BIN) && (await hasTimescaleLibrary(BIN));
+const why = BIN ? `no TimescaleDB library beside ${BIN}` : 'RESTORE_DRILL_TIMESCALEDB_BIN is not set (build one with ../shared/tools/build-timescaledb.sh)';
+if (required && !present) throw new Error(`RESTORE_DRILL_REQUIRE_TIMESCALEDB=1 but ${why}`);
+
+describe.skipIf(!present)(`TimescaleDB${present ? '' : ` (skipped: ${why})`}`, () => {
   const drills = tempDir('tsdb-drills');
   const reports = tempDir('tsdb-reports');
+  const onTimescale = { binDir: BIN };
 
-  it('restores a lost TimescaleDB database with pre/post restore and verifies the hypertable', async () => {
+  it('every shipped drill passes at its shipped scale, with the timescaledb check', async () => {
+    const { journal } = await runDrills(['drills'], reports, onTimescale);
+    for (const drill of journal.drills) {
+      const failing = drill.checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.name}: ${c.summary}`);
+      expect({ drill: drill.name, verdict: drill.verdict, error: drill.error, failing }).toEqual({ drill: drill.name, verdict: 'pass', error: undefined, failing: [] });
+      expect(drill.dataset?.timescaledb).toMatch(/^\d+\.\d+\.\d+$/);
+      expect(check(drill, 'timescaledb').verdict).toBe('pass');
+      expect(drill.logErrors ?? []).toEqual([]);
+    }
+    const byName = Object.fromEntries(journal.drills.map((d) => [d.name, d]));
+    expect(byName['database-loss']!.dataset?.layout).toMatch(/candles a hypertable \(\d+ chunks compressed\), continuous aggregates candles_1h and candles_1d/);
+    expect(JSON.stringify(recoveryOf(byName['database-loss']!)?.timescaledb)).toMatch(/timescaledb_post_restore/);
+    // The corrupt page is in a chunk that holds rows, not in the hypertable's empty root table.
+    expect((byName['corrupt-page']!.fault as { relation: string }).relation).toMatch(/^_timescaledb_internal\./);
+    expect(String(recoveryOf(byName['table-drop']!)?.summary)).toMatch(/candles is a hypertable: the dump restored into market_scratch, then candles rebuilt/);
+  }, 1_200_000);
+
+  it('every drill in drills/negative/ still fails as designed', async () => {
+    const { journal } = await runDrills(['drills/negative'], reports, onTimescale);
+    for (const drill of journal.drills) expect({ drill: drill.name, verdict: drill.verdict }).toEqual({ drill: drill.name, verdict: 'fail' });
+  }, 600_000);
+
+  it.each([
+    ['restore_forgets_post_restore.sh', /timescaledb\.restoring is on: timescaledb_post_restore\(\) never ran/],
+    ['restore_drops_aggregate.sh', /continuous aggregate candles_1d is missing/],
+  ])('a restore script that %s passes every content check and fails the timescaledb check', async (script, why) => {
     const file = writeDrill(
       drills,
-      drillYaml({ name: 'tsdb-db-loss', fault: { type: 'drop-database' }, recovery: { procedure: 'restore-database' } }),
+      drillYaml({
+        name: `tsdb-${script.replace(/[\W_]+/g, '-')}`.slice(0, 60),
+        dataset: { scale: 'small', seed: 7 },
+        backup: { method: 'script', script: join(SCRIPTS, 'backup_database.sh') },
+        fault: { type: 'drop-database' },
+        recovery: { procedure: 'script', script: join(SCRIPTS, 'broken', script) },
+      }),
     );
-    const { journal } = await runDrills([file], reports);
+    const { journal } = await runDrills([file], reports, onTimescale);
     const drill = journal.drills[0]!;
-    expect(drill.dataset?.layout).toMatch(/hypertable/);
-    expect(recoveryOf(drill)?.timescale).toBe(true);
-    expect(check(drill, 'fingerprint').verdict).toBe('pass');
-    expect(drill.verdict).toBe('pass');
+    for (const name of ['row-counts', 'fingerprint']) expect(check(drill, name).verdict).toBe('pass');
+    expect(check(drill, 'timescaledb')).toMatchObject({ verdict: 'fail', summary: expect.stringMatching(why) });
+    expect(drill.verdict).toBe('fail');
   });
 
-  it('says a single-table restore of a hypertable from pg_dump is unsupported, not passed', async () => {
-    const file = writeDrill(drills, drillYaml({ name: 'tsdb-table-drop' }));
-    const { journal } = await runDrills([file], reports);
-    expect(journal.drills[0]).toMatchObject({ status: 'unsupported', verdict: 'unknown' });
-    expect(journal.drills[0]!.error).toMatch(/chunk tables/);
+  it('restores a plain table of a TimescaleDB database with pg_restore, and a time range of a hypertable from a scratch restore', async () => {
+    const plain = writeDrill(drills, drillYaml({ name: 'tsdb-plain-table', dataset: { scale: 'small', seed: 7 }, fault: { type: 'drop-table', table: 'trades' } }));
+    const day = new Date();
+    const to = new Date(Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate())).toISOString();
+    const from = new Date(Date.parse(to) - 6 * 3_600_000).toISOString();
+    const range = writeDrill(
+      drills,
+      drillYaml({
+        name: 'tsdb-candles-range',
+        dataset: { scale: 'small', seed: 7 },
+        fault: { type: 'bad-write', sql: `update candles set close = close * 2 where ts >= '${from}' and ts < '${to}'` },
+        recovery: { procedure: 'restore-table', table: 'candles', range: { from, to } },
+      }),
+    );
+    const { journal } = await runDrills([plain, range], reports, onTimescale);
+    const [table, ranged] = journal.drills;
+    expect(table!.verdict).toBe('pass');
+    expect(recoveryOf(table!)?.entries).toEqual(expect.arrayContaining([expect.stringMatching(/^TABLE DATA public trades /)]));
+    expect(ranged!.verdict).toBe('pass');
+    expect(recoveryOf(ranged!)?.hypertable).toMatchObject({ range: { from, to }, rows: expect.any(Number) });
+    expect((recoveryOf(ranged!)?.hypertable as { rows: number }).rows).toBeGreaterThan(0);
+  });
+
+  const versions = OLD_BIN !== undefined && UPGRADE_BIN !== undefined && existsSync(OLD_BIN) && existsSync(UPGRADE_BIN);
+  if (required && !versions) throw new Error('RESTORE_DRILL_REQUIRE_TIMESCALEDB=1 but RESTORE_DRILL_TIMESCALEDB_OLD_BIN / _UPGRADE_BIN are not set to builds');
+
+  it.runIf(versions)('restores a 2.17.2 dump into 2.28.3 the documented way, and refuses a target without 2.17.2 naming both versions', async () => {
+    const documented = await runDrills(['drills/timescaledb/version-mismatch.yaml'], reports);
+    const drill = documented.journal.drills[0]!;
+    expect(drill.verdict).toBe('pass');
+    expect(drill.backup?.timescaledb).toBe('2.17.2');
+    expect(String(recoveryOf(drill)?.summary)).toMatch(/TimescaleDB 2\.17\.2 updated to 2\.28\.3/);
+    expect(check(drill, 'timescaledb').summary).toMatch(/^TimescaleDB 2\.28\.3/);
+
+    const previous = process.env.RESTORE_DRILL_TIMESCALEDB_UPGRADE_BIN;
+    process.env.RESTORE_DRILL_TIMESCALEDB_UPGRADE_BIN = BIN;
+    try {
+      const refused = (await runDrills(['drills/timescaledb/version-mismatch.yaml'], reports)).journal.drills[0]!;
+      expect(refused.verdict).toBe('fail');
+      expect(check(refused, 'recovery').summary).toMatch(/dump was taken with TimescaleDB 2\.17\.2, and the restore target offers 2\.28\.3/);
+    } finally {
+      process.env.RESTORE_DRILL_TIMESCALEDB_UPGRADE_BIN = previous;
+    }
   });
 });

@@ -37,12 +37,13 @@ describe('verdicts', () => {
 describe('data loss', () => {
   const at = (mono: number) => ({ mono, wall: new Date(mono).toISOString() });
   const commits = [1, 2, 3, 4, 5].map((seq) => ({ seq, at: at(seq * 100) }));
+  const ledger = (own: number[]) => ({ own, foreignRows: 0, foreignWriters: [] });
   it('counts acknowledged commits missing after recovery and the window of writes lost', () => {
-    const loss = measureLoss(commits, [1, 2, 3], at(900));
+    const loss = measureLoss(commits, ledger([1, 2, 3]), at(900));
     expect(loss).toMatchObject({ committedRows: 5, recoveredRows: 3, lostRows: 2, firstLostSeq: 4, lastRecoveredSeq: 3, lossMs: 500 });
   });
   it('is zero when everything came back, and counts rows nobody saw committed', () => {
-    expect(measureLoss(commits, [1, 2, 3, 4, 5, 6], at(900))).toMatchObject({ lostRows: 0, lossMs: 0, unexpectedRows: 1 });
+    expect(measureLoss(commits, ledger([1, 2, 3, 4, 5, 6]), at(900))).toMatchObject({ lostRows: 0, lossMs: 0, unexpectedRows: 1 });
   });
 });
 

@@ -66,12 +66,29 @@ const schema: Check = (baseline, recovered) => {
   const behind = Object.entries(recovered.objects.sequences)
     .filter(([, s]) => s.maxValue !== null && s.lastValue < s.maxValue)
     .map(([name, s]) => `${name} at ${s.lastValue} < max(${s.table}.${s.column}) ${s.maxValue}`);
+  // Every object by its definition: the same name is not the same object.
+  const found = recovered.objects.definitions;
+  const changedDefinitions: string[] = [];
+  const missingObjects: string[] = [];
+  const gone = new Set(missing('tables'));
+  for (const [key, definition] of Object.entries(baseline.objects.definitions)) {
+    const now = found[key];
+    if (now !== undefined) {
+      if (now !== definition) changedDefinitions.push(`${key}: ${definition} → ${now}`);
+      continue;
+    }
+    // Missing indexes and constraints are named above, and so is everything of a missing table.
+    const table = key.split(' ')[1]?.split('.')[0] ?? '';
+    if (!/^(index|constraint) /.test(key) && !gone.has(table)) missingObjects.push(key);
+  }
   const problems = {
     missingTables: missing('tables'),
     missingIndexes: missing('indexes'),
     missingConstraints: missing('constraints'),
     missingSequences,
     sequencesBehind: behind,
+    missingObjects,
+    changedDefinitions,
   };
   const lines = Object.entries(problems)
     .filter(([, list]) => list.length > 0)
@@ -82,7 +99,8 @@ const schema: Check = (baseline, recovered) => {
     summary: lines.length
       ? lines.join('; ')
       : `all ${baseline.objects.tables.length} tables, ${baseline.objects.indexes.length} indexes, ` +
-        `${baseline.objects.constraints.length} constraints and ${Object.keys(baseline.objects.sequences).length} sequences present; no sequence behind its column`,
+        `${baseline.objects.constraints.length} constraints and ${Object.keys(baseline.objects.sequences).length} sequences present; ` +
+        `${Object.keys(baseline.objects.definitions).length} definitions (columns, indexes, constraints, sequences, views, triggers, functions, extensions, owners, grants) unchanged; no sequence behind its column`,
     evidence: { ...problems, expected: baseline.objects, found: recovered.objects },
   };
 };

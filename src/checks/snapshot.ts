@@ -7,6 +7,7 @@ import { TIME_COLUMNS } from '../dataset/schema.js';
 import { errorMessage } from '../errors.js';
 import type { DatabaseState, SequenceState, TableState } from '../model/snapshot.js';
 import { quoteIdent } from '../pg/client.js';
+import { installedVersion, timescaleState } from '../pg/timescaledb.js';
 
 async function tableState(client: pg.Client, table: string): Promise<TableState> {
   const timeColumn = TIME_COLUMNS[table];
@@ -59,8 +60,69 @@ async function objects(client: pg.Client): Promise<DatabaseState['objects']> {
     indexes: indexes.rows.map((r) => r.name),
     constraints: constraints.rows.map((r) => r.name),
     sequences,
+    definitions: await definitions(client),
   };
 }
+
+/**
+ * Every object of the public schema by its definition, not its name: a
+ * restore that redefines an object under its own name (a primary key on other
+ * columns, CHECK (true), a NOT VALID foreign key) must not pass. Extension
+ * members are the extension's (its version is compared instead); a
+ * continuous aggregate's view and TimescaleDB's own triggers name internal
+ * ids that a rebuild renumbers, and the timescaledb check owns them.
+ */
+async function definitions(client: pg.Client): Promise<Record<string, string>> {
+  const aggregates = (await installedVersion(client))
+    ? (await client.query<{ v: string }>('select view_name as v from timescaledb_information.continuous_aggregates')).rows.map((r) => r.v)
+    : [];
+  const { rows } = await client.query<{ key: string; def: string }>(DEFINITIONS_SQL, [aggregates]);
+  return Object.fromEntries(rows.map((r) => [r.key, r.def]));
+}
+
+const DEFINITIONS_SQL = `
+with public_rel as (
+  select c.oid, c.relname, c.relkind, c.relacl, pg_get_userbyid(c.relowner) as owner
+    from pg_class c join pg_namespace n on n.oid = c.relnamespace
+   where n.nspname = 'public'
+     and not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')
+)
+select 'column ' || r.relname || '.' || a.attname as key,
+       format_type(a.atttypid, a.atttypmod) || case when a.attnotnull then ' not null' else '' end
+         || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '')
+         || case when a.attidentity <> '' then ' identity ' || a.attidentity::text else '' end as def
+  from public_rel r join pg_attribute a on a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped
+  left join pg_attrdef d on d.adrelid = r.oid and d.adnum = a.attnum
+ where r.relkind in ('r', 'p')
+union all
+select 'index ' || r.relname || '.' || i.relname, pg_get_indexdef(i.oid) || case when x.indisvalid then '' else ' (invalid)' end
+  from public_rel r join pg_index x on x.indrelid = r.oid join pg_class i on i.oid = x.indexrelid
+union all
+select 'constraint ' || r.relname || '.' || c.conname, pg_get_constraintdef(c.oid) || case when c.convalidated then '' else ' (not validated)' end
+  from public_rel r join pg_constraint c on c.conrelid = r.oid
+union all
+select 'sequence ' || s.sequencename, format('%s start %s increment %s min %s max %s cache %s%s', s.data_type, s.start_value, s.increment_by, s.min_value, s.max_value, s.cache_size, case when s.cycle then ' cycle' else '' end)
+  from pg_sequences s where s.schemaname = 'public'
+union all
+select 'view ' || r.relname, pg_get_viewdef(r.oid)
+  from public_rel r where r.relkind in ('v', 'm')
+   and not (r.relname = any($1::text[]))
+union all
+select 'trigger ' || r.relname || '.' || t.tgname, pg_get_triggerdef(t.oid)
+  from public_rel r join pg_trigger t on t.tgrelid = r.oid and not t.tgisinternal and t.tgname not like 'ts\_%'
+union all
+select 'function ' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
+       pg_get_function_result(p.oid) || ' ' || md5(p.prosrc) || ' ' || p.provolatile::text
+  from pg_proc p join pg_namespace n on n.oid = p.pronamespace and n.nspname = 'public'
+ where not exists (select 1 from pg_depend d where d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e')
+union all
+select 'extension ' || e.extname, case when e.extname = 'timescaledb' then '(its version: see the timescaledb check)' else e.extversion end
+  from pg_extension e
+union all
+select 'owner ' || r.relname, r.owner from public_rel r where r.relkind in ('r', 'p', 'v', 'm', 'S')
+union all
+select 'grants ' || r.relname, r.relacl::text from public_rel r where r.relacl is not null
+order by 1`;
 
 /**
  * Never throws: a database that cannot be reached, or a table that cannot be
@@ -72,7 +134,7 @@ export async function captureState(
   tables: readonly string[],
   label: string,
 ): Promise<DatabaseState> {
-  const empty: DatabaseState['objects'] = { tables: [], indexes: [], constraints: [], sequences: {} };
+  const empty: DatabaseState['objects'] = { tables: [], indexes: [], constraints: [], sequences: {}, definitions: {} };
   let client: pg.Client;
   try {
     client = await connect(database);
@@ -87,6 +149,12 @@ export async function captureState(
       } catch (error) {
         state.tables[table] = { error: errorMessage(error) };
       }
+    }
+    try {
+      const timescale = await timescaleState(client);
+      if (timescale) state.timescale = timescale;
+    } catch (error) {
+      state.timescaleError = errorMessage(error);
     }
     return state;
   } catch (error) {

@@ -8,7 +8,7 @@ import type { Measurement, RpoMeasurement } from '../model/journal.js';
 import type { CheckResult } from '../model/verdict.js';
 import type { Instant } from '../support/clock.js';
 import { formatDuration } from '../support/units.js';
-import type { Commit } from '../workload/ledger.js';
+import type { Commit, LedgerContents } from '../workload/ledger.js';
 
 export interface Loss {
   committedRows: number;
@@ -23,6 +23,9 @@ export interface Loss {
   afterTargetRows?: number;
   /** Rows after the target that came back anyway: the recovery went past its target. */
   pastTargetRows?: number;
+  /** Ledger rows of another run or drill in the restored database, and who wrote them: data that is not this drill's. */
+  foreignRows: number;
+  foreignWriters: string[];
 }
 
 /**
@@ -30,7 +33,8 @@ export interface Loss {
  * recovered database holds. With a recovery target (the first sequence
  * number written after it), only the commits before it are expected back.
  */
-export function measureLoss(commits: readonly Commit[], recovered: readonly number[], fault: Instant, firstSeqAfterTarget?: number): Loss {
+export function measureLoss(commits: readonly Commit[], ledger: LedgerContents, fault: Instant, firstSeqAfterTarget?: number): Loss {
+  const recovered = ledger.own;
   const present = new Set(recovered);
   const acknowledged = new Set(commits.map((c) => c.seq));
   const expected = firstSeqAfterTarget === undefined ? commits : commits.filter((c) => c.seq < firstSeqAfterTarget);
@@ -49,6 +53,8 @@ export function measureLoss(commits: readonly Commit[], recovered: readonly numb
     ...(firstSeqAfterTarget === undefined
       ? {}
       : { afterTargetRows: afterTarget.length, pastTargetRows: afterTarget.filter((c) => present.has(c.seq)).length }),
+    foreignRows: ledger.foreignRows,
+    foreignWriters: ledger.foreignWriters,
   };
 }
 
@@ -63,15 +69,19 @@ export function rpoCheck(targetMs: number, loss: Loss | { error: string }): { ch
   // began, so it is unbounded, whatever the window the ledger can see.
   const unbounded = loss.committedRows > 0 && loss.recoveredRows === 0;
   const pastTarget = (loss.pastTargetRows ?? 0) > 0;
-  const pass = !unbounded && !pastTarget && loss.lossMs <= targetMs;
+  // Another run's or drill's rows in this drill's database: whatever was restored is not this drill's data.
+  const foreign = loss.foreignRows > 0;
+  const pass = !unbounded && !pastTarget && !foreign && loss.lossMs <= targetMs;
   const rpo: RpoMeasurement = {
     targetMs,
     measuredMs: loss.lossMs,
+    ...(unbounded ? { total: true } : {}),
     lostRows: loss.lostRows,
     committedRows: loss.committedRows,
     recoveredRows: loss.recoveredRows,
     unexpectedRows: loss.unexpectedRows,
     ...(loss.afterTargetRows === undefined ? {} : { afterTargetRows: loss.afterTargetRows, pastTargetRows: loss.pastTargetRows }),
+    ...(foreign ? { foreignRows: loss.foreignRows } : {}),
   };
   return {
     check: {
@@ -79,14 +89,17 @@ export function rpoCheck(targetMs: number, loss: Loss | { error: string }): { ch
       verdict: pass ? 'pass' : 'fail',
       summary:
         (unbounded
-          ? `all ${loss.committedRows} committed ledger rows lost: the loss reaches back before the drill began; target ${formatDuration(targetMs)}`
+          ? `all ${loss.committedRows} committed ledger rows lost: none of this drill's writes came back, the loss reaches back before the drill began; target ${formatDuration(targetMs)}`
           : `${loss.lostRows} of ${loss.committedRows} committed ledger rows lost ` +
             `(${formatDuration(loss.lossMs)} of writes); target ${formatDuration(targetMs)}`) +
         (loss.afterTargetRows === undefined
           ? ''
           : pastTarget
             ? `; ${loss.pastTargetRows} of ${loss.afterTargetRows} rows written after the recovery target came back: replay went past the target`
-            : `; the ${loss.afterTargetRows} rows written after the recovery target are absent, as they must be`),
+            : `; the ${loss.afterTargetRows} rows written after the recovery target are absent, as they must be`) +
+        (foreign
+          ? `; ${loss.foreignRows} ledger rows of another run or drill came back (${loss.foreignWriters.join(', ')}): what was restored is not this drill's data (a stale or foreign backup)`
+          : ''),
       evidence: { ...loss, unbounded, targetMs },
     },
     rpo,

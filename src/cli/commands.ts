@@ -10,6 +10,7 @@ import { backupMethod } from '../backup/index.js';
 import { loadDrills } from '../drill/load.js';
 import { writeOutputs, type OutputOptions } from '../drill/outputs.js';
 import { DrillRun } from '../drill/run.js';
+import { cleanLeftovers } from '../engines/index.js';
 import { ENGINE_KINDS, type EngineKind } from '../engines/types.js';
 import { errorMessage, EXIT, exitCodeOf, InputError, RestoreDrillError } from '../errors.js';
 import { checkSigningKey, generateKeyPair, verifyEvidence } from '../evidence/bundle.js';
@@ -133,6 +134,15 @@ async function keygenCommand(paths: string[], io: Io): Promise<number> {
   return EXIT.pass;
 }
 
+/** Removes what runs left behind; kept folders only with --kept, each listed. */
+async function cleanCommand(values: Record<string, unknown>, io: Io): Promise<number> {
+  const { folders, containers } = await cleanLeftovers({ kept: Boolean(values.kept) });
+  for (const folder of folders) io.out(`removed ${folder}`);
+  for (const container of containers) io.out(`removed container ${container.slice(0, 12)}`);
+  io.out(`${folders.length} folder(s) and ${containers.length} container(s) removed${values.kept ? '' : '; folders kept on purpose (--keep, failed drills) stay: add --kept to remove them too'}`);
+  return EXIT.pass;
+}
+
 async function validateCommand(paths: string[], io: Io): Promise<number> {
   const drills = await loadDrills(paths);
   for (const { file, spec } of drills) io.out(`ok  ${file}: ${spec.name}`);
@@ -167,6 +177,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
       options: {
         'reports-dir': { type: 'string' },
         keep: { type: 'boolean' },
+        kept: { type: 'boolean' },
         'pg-bin': { type: 'string' },
         engine: { type: 'string' },
         image: { type: 'string' },
@@ -192,8 +203,9 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
     if (command === 'status') return await statusCommand(values, io);
     if (command === 'verify-evidence') return await verifyEvidenceCommand(paths, values, io);
     if (command === 'keygen') return await keygenCommand(paths, io);
+    if (command === 'clean') return await cleanCommand(values, io);
     if (!['run', 'validate', 'list'].includes(command)) {
-      throw new InputError('USAGE', `unknown command "${command}"; expected run, validate, list, status, verify-evidence or keygen (see --help)`);
+      throw new InputError('USAGE', `unknown command "${command}"; expected run, validate, list, status, verify-evidence, keygen or clean (see --help)`);
     }
     if (paths.length === 0) throw new InputError('USAGE', `${command}: name drill files or folders, e.g. restore-drill ${command} drills/`);
     if (command === 'run') return await runCommand(paths, values, io);

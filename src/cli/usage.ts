@@ -14,6 +14,7 @@ const SYNOPSIS = `Usage:
   restore-drill status [--history FILE] [--max-age 35d]
   restore-drill verify-evidence <run folder> [--public-key PUB]
   restore-drill keygen <private key file> <public key file>
+  restore-drill clean [--kept]
 
 Options:
   --engine KIND      native (default: throwaway clusters from local binaries) or docker (testcontainers);
@@ -28,6 +29,7 @@ Options:
   --sign-key KEY     sign the run's evidence manifest with this Ed25519 private key (restore-drill keygen)
   --public-key PUB   verify-evidence: the signature must be by this key, not only the one the manifest names
   --max-age AGE      status: a drill whose last success is older fails the command (default 35d)
+  --kept             clean: also remove the folders runs kept on purpose (--keep, failed drills)
   -h, --help         this text
   -v, --version      the version`;
 

@@ -8,7 +8,7 @@ import { intBetween, streamFor } from './prng.js';
 import type { Scale } from './scale.js';
 
 const CHUNK_ROWS = 500;
-/** All generated time series start here, so the same seed always gives the same timestamps. */
+/** Where the time series start unless told otherwise: a fixed moment, so the same seed always gives the same timestamps. */
 const EPOCH_MS = Date.UTC(2026, 0, 5, 0, 0, 0);
 const MINUTE_MS = 60_000;
 const EXCHANGES = ['XNYS', 'XNAS', 'XLON', 'XETR', 'XTKS', 'XHKG', 'BINANCE', 'COINBASE'];
@@ -76,7 +76,7 @@ export function symbolsStream(seed: number, scale: Scale): TableStream {
 }
 
 /** One-minute OHLCV candles per symbol; the close follows a random walk. */
-export function candlesStream(seed: number, scale: Scale): TableStream {
+export function candlesStream(seed: number, scale: Scale, epochMs = EPOCH_MS): TableStream {
   const perSymbol = scale.candlesPerSymbol;
   return {
     table: 'candles',
@@ -95,13 +95,13 @@ export function candlesStream(seed: number, scale: Scale): TableStream {
         const low = Math.min(open, close) * (1 - random() * 0.001);
         price = close;
         const volume = intBetween(random, 100, 50_000);
-        return `${symbolId}\t${iso(EPOCH_MS + minute * MINUTE_MS)}\t${open.toFixed(6)}\t${high.toFixed(6)}\t${low.toFixed(6)}\t${close.toFixed(6)}\t${volume}\n`;
+        return `${symbolId}\t${iso(epochMs + minute * MINUTE_MS)}\t${open.toFixed(6)}\t${high.toFixed(6)}\t${low.toFixed(6)}\t${close.toFixed(6)}\t${volume}\n`;
       });
     },
   };
 }
 
-function ordersStream(seed: number, scale: Scale): TableStream {
+function ordersStream(seed: number, scale: Scale, epochMs: number): TableStream {
   const span = scale.candlesPerSymbol * MINUTE_MS;
   return {
     table: 'orders',
@@ -117,14 +117,14 @@ function ordersStream(seed: number, scale: Scale): TableStream {
         const price = basePrice(seed, symbolId) * (1 + (random() - 0.5) * 0.02);
         const quantity = (1 + random() * 999).toFixed(4);
         const status = ORDER_STATUSES[Math.floor(random() * ORDER_STATUSES.length)];
-        const created = EPOCH_MS + Math.floor((i / scale.orders) * span);
+        const created = epochMs + Math.floor((i / scale.orders) * span);
         return `${orderId}\t${symbolId}\t${intBetween(random, 1, scale.accounts)}\t${side}\t${limit ? 'limit' : 'market'}\t${quantity}\t${limit ? price.toFixed(6) : '\\N'}\t${status}\t${iso(created)}\n`;
       });
     },
   };
 }
 
-function tradesStream(seed: number, scale: Scale): TableStream {
+function tradesStream(seed: number, scale: Scale, epochMs: number): TableStream {
   const span = scale.candlesPerSymbol * MINUTE_MS;
   return {
     table: 'trades',
@@ -137,15 +137,15 @@ function tradesStream(seed: number, scale: Scale): TableStream {
         const orderId = Math.min(scale.orders, Math.floor((i / scale.trades) * scale.orders) + 1);
         const symbolId = symbolOfOrder(orderId, scale);
         const price = basePrice(seed, symbolId) * (1 + (random() - 0.5) * 0.02);
-        const executed = EPOCH_MS + Math.floor((i / scale.trades) * span) + intBetween(random, 0, 999);
+        const executed = epochMs + Math.floor((i / scale.trades) * span) + intBetween(random, 0, 999);
         return `${i + 1}\t${orderId}\t${symbolId}\t${price.toFixed(6)}\t${(1 + random() * 99).toFixed(4)}\t${iso(executed)}\n`;
       });
     },
   };
 }
 
-function positionsStream(seed: number, scale: Scale): TableStream {
-  const end = EPOCH_MS + scale.candlesPerSymbol * MINUTE_MS;
+function positionsStream(seed: number, scale: Scale, epochMs: number): TableStream {
+  const end = epochMs + scale.candlesPerSymbol * MINUTE_MS;
   return {
     table: 'positions',
     columns: ['account_id', 'symbol_id', 'quantity', 'avg_price', 'updated_at'],
@@ -163,13 +163,18 @@ function positionsStream(seed: number, scale: Scale): TableStream {
   };
 }
 
-/** Every table in load order (parents before children). */
-export function datasetStreams(seed: number, scale: Scale): TableStream[] {
+/** How long the time series span at a scale: one candle a minute per symbol. */
+export function spanMs(scale: Scale): number {
+  return scale.candlesPerSymbol * MINUTE_MS;
+}
+
+/** Every table in load order (parents before children), the time series starting at `epochMs`. */
+export function datasetStreams(seed: number, scale: Scale, epochMs = EPOCH_MS): TableStream[] {
   return [
     symbolsStream(seed, scale),
-    candlesStream(seed, scale),
-    ordersStream(seed, scale),
-    tradesStream(seed, scale),
-    positionsStream(seed, scale),
+    candlesStream(seed, scale, epochMs),
+    ordersStream(seed, scale, epochMs),
+    tradesStream(seed, scale, epochMs),
+    positionsStream(seed, scale, epochMs),
   ];
 }

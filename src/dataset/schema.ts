@@ -6,7 +6,11 @@
 export const DATASET_TABLES = ['symbols', 'candles', 'orders', 'trades', 'positions'] as const;
 export type DatasetTable = (typeof DATASET_TABLES)[number];
 
-/** The workload's table: numbered, timestamped rows that make data loss countable. */
+/**
+ * The workload's table: numbered, timestamped rows that make data loss
+ * countable, each carrying the run and drill that wrote it, so rows of any
+ * other run (a stale dump restored) never count as this drill's.
+ */
 export const LEDGER_TABLE = 'drill_ledger';
 
 /** The column that says how fresh each time-series table is. */
@@ -74,8 +78,11 @@ create table positions (
 );
 
 create table ${LEDGER_TABLE} (
-  seq          bigint primary key,
-  committed_at timestamptz not null default clock_timestamp()
+  run          text not null,
+  drill        text not null,
+  seq          bigint not null,
+  committed_at timestamptz not null default clock_timestamp(),
+  primary key (run, drill, seq)
 );
 `;
 
@@ -85,14 +92,40 @@ export const IDENTITY_COLUMNS: Array<{ table: DatasetTable; column: string }> = 
   { table: 'trades', column: 'trade_id' },
 ];
 
-/** TimescaleDB's documented API: candles as a hypertable with an hourly continuous aggregate. */
+/** How long a chunk of candles spans: several chunks at every scale, so some can be compressed and others not. */
+const CHUNK_INTERVAL = '6 hours';
+/** Chunks whose data ended this long ago are compressed, by the seed and by the compression policy alike. */
+const COMPRESS_AFTER = '12 hours';
+
+/**
+ * TimescaleDB as the runbooks run it: candles a hypertable, compressed by
+ * symbol and time; hourly and daily continuous aggregates; compression,
+ * retention and refresh policies. The policies' first runs are a day away, so
+ * no job changes the data between the seed and the backup; their schedules
+ * are what a restore must bring back.
+ */
 export const TIMESCALE_SQL = {
   extension: 'create extension if not exists timescaledb',
-  hypertable: "select create_hypertable('candles', 'ts', chunk_time_interval => interval '1 day')",
-  aggregate: `create materialized view candles_1h with (timescaledb.continuous) as
-    select symbol_id, time_bucket('1 hour', ts) as bucket,
+  hypertable: `select create_hypertable('candles', 'ts', chunk_time_interval => interval '${CHUNK_INTERVAL}')`,
+  compression: "alter table candles set (timescaledb.compress, timescaledb.compress_segmentby = 'symbol_id', timescaledb.compress_orderby = 'ts desc')",
+  aggregates: ['1 hour', '1 day'].map(
+    (bucket) => `create materialized view ${bucket === '1 hour' ? 'candles_1h' : 'candles_1d'} with (timescaledb.continuous) as
+    select symbol_id, time_bucket('${bucket}', ts) as bucket,
            first(open, ts) as open, max(high) as high, min(low) as low,
            last(close, ts) as close, sum(volume) as volume
     from candles group by symbol_id, bucket with no data`,
-  refresh: "call refresh_continuous_aggregate('candles_1h', null, null)",
+  ),
+  refresh: ["call refresh_continuous_aggregate('candles_1h', null, null)", "call refresh_continuous_aggregate('candles_1d', null, null)"],
+  /**
+   * Compresses what the compression policy compresses, with the same rule
+   * (relative to now): TimescaleDB restarts the policies when a restore ends,
+   * and the policy then finds its work done.
+   */
+  compress: `select count(compress_chunk(c, if_not_compressed => true)) as n from show_chunks('candles', older_than => interval '${COMPRESS_AFTER}') c`,
+  policies: [
+    `select add_compression_policy('candles', compress_after => interval '${COMPRESS_AFTER}', initial_start => now() + interval '1 day')`,
+    "select add_retention_policy('candles', drop_after => interval '90 days', initial_start => now() + interval '1 day')",
+    "select add_continuous_aggregate_policy('candles_1h', start_offset => interval '3 days', end_offset => interval '1 hour', schedule_interval => interval '1 hour', initial_start => now() + interval '1 day')",
+    "select add_continuous_aggregate_policy('candles_1d', start_offset => interval '30 days', end_offset => interval '1 day', schedule_interval => interval '1 day', initial_start => now() + interval '1 day')",
+  ],
 };

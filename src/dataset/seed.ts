@@ -1,13 +1,16 @@
 /**
  * Loads the synthetic market data into a database: schema, then every table
- * streamed through COPY, then TimescaleDB's hypertable and continuous
- * aggregate when the server can load the extension.
+ * streamed through COPY, then, when the server can load TimescaleDB, its
+ * hypertable, compression, continuous aggregates and policies. The time
+ * series end at the start of the current UTC day, so they stand where
+ * production data stands relative to now, and policies see them as they
+ * would see production's.
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { datasetStreams, type TableStream } from './generators.js';
+import { datasetStreams, spanMs, type TableStream } from './generators.js';
 import { SCALES, type ScaleName } from './scale.js';
 import { IDENTITY_COLUMNS, SCHEMA_SQL, TIMESCALE_SQL } from './schema.js';
 
@@ -21,6 +24,13 @@ export interface SeedOptions {
 export interface SeedResult {
   rows: Record<string, number>;
   timescale: boolean;
+  /** What was built, in a line for the report. */
+  layout: string;
+}
+
+/** The start of the current UTC day: where the time series end. */
+function dataEnd(at = new Date()): number {
+  return Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), at.getUTCDate());
 }
 
 export async function copyTable(client: pg.Client, source: TableStream): Promise<void> {
@@ -33,10 +43,13 @@ export async function seedDataset(client: pg.Client, options: SeedOptions): Prom
   if (options.timescale) {
     await client.query(TIMESCALE_SQL.extension);
     await client.query(TIMESCALE_SQL.hypertable);
-    await client.query(TIMESCALE_SQL.aggregate);
+    await client.query(TIMESCALE_SQL.compression);
+    for (const aggregate of TIMESCALE_SQL.aggregates) await client.query(aggregate);
   }
+  const scale = SCALES[options.scale];
+  const end = dataEnd();
   const rows: Record<string, number> = {};
-  for (const source of datasetStreams(options.seed, SCALES[options.scale])) {
+  for (const source of datasetStreams(options.seed, scale, end - spanMs(scale))) {
     await copyTable(client, source);
     rows[source.table] = source.rows;
   }
@@ -46,7 +59,13 @@ export async function seedDataset(client: pg.Client, options: SeedOptions): Prom
       [table, column],
     );
   }
-  if (options.timescale) await client.query(TIMESCALE_SQL.refresh);
+  let layout = 'plain PostgreSQL tables (TimescaleDB not available)';
+  if (options.timescale) {
+    for (const refresh of TIMESCALE_SQL.refresh) await client.query(refresh);
+    const compressed = (await client.query<{ n: string }>(TIMESCALE_SQL.compress)).rows[0]!.n;
+    for (const policy of TIMESCALE_SQL.policies) await client.query(policy);
+    layout = `TimescaleDB: candles a hypertable (${compressed} chunks compressed), continuous aggregates candles_1h and candles_1d, compression, retention and refresh policies`;
+  }
   await client.query('analyze');
-  return { rows, timescale: options.timescale };
+  return { rows, timescale: options.timescale, layout };
 }

@@ -93,6 +93,12 @@ export function compatibilityProblems(raw: Record<string, unknown>): Problem[] {
       message: `target ${String((recoverySpec as { target?: unknown }).target)} is the moment before a bad write: it needs fault type ${names(marking)} (or use target: end)`,
     });
   }
+  const engine = section(raw, 'engine');
+  const separate = engine?.restoreBinDir !== undefined || engine?.restoreImage !== undefined;
+  if (separate && procedure && !procedure.requires?.separateTarget) {
+    const able = PROCEDURES.filter((p) => (p as Procedure).requires?.separateTarget).map((p) => p.procedure);
+    problems.push({ path: 'recovery.procedure', message: `${procedure.procedure} restores into the struck instance; a separate restore target (engine.restoreBinDir / restoreImage) needs ${names(able)}` });
+  }
   const table = section(raw, 'recovery')?.table;
   if (procedure?.takesDamagedTable && table === undefined && fault && faultSpec && fault.module.damagedTable?.(faultSpec) === undefined) {
     const damaging = FAULTS.filter((f) => (f as Fault).damagedTable).map((f) => f.type);

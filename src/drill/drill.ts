@@ -12,6 +12,7 @@ import { logErrorsAfter } from '../checks/log-errors.js';
 import { backupFailed, judge, recoveryFailed } from '../checks/observed.js';
 import { captureState } from '../checks/snapshot.js';
 import { measureLoss, rpoCheck, rtoCheck } from '../checks/targets.js';
+import { timescaleCheck, type TimescaleExpectations } from '../checks/timescaledb.js';
 import { DATASET_TABLES } from '../dataset/schema.js';
 import { seedDataset } from '../dataset/seed.js';
 import type { CapabilityName, Engine, Instance, InstanceOptions } from '../engines/types.js';
@@ -23,6 +24,7 @@ import type { DrillJournal, FaultRecord, RecoveryRecord } from '../model/journal
 import { drillVerdict, statusAfterError, statusAfterVerify } from '../model/outcome.js';
 import type { DatabaseState } from '../model/snapshot.js';
 import { quoteIdent, withClient } from '../pg/client.js';
+import { installedVersion } from '../pg/timescaledb.js';
 import { majorOf } from '../pg/versions.js';
 import { procedureModule } from '../recovery/index.js';
 import { now, sleep, type Instant } from '../support/clock.js';
@@ -39,6 +41,8 @@ export interface DrillHost {
   logDir: string;
   interrupted(): boolean;
   engine(): Promise<Engine>;
+  /** The engine of the drill's separate restore target (engine.restoreBinDir / restoreImage), when it names one. */
+  restoreEngine(): Promise<Engine | undefined>;
   /** Adds the drill to the journal and returns its phase recorder. */
   begin(drill: DrillJournal): PhaseRecorder;
   end(drill: DrillJournal): void;
@@ -78,6 +82,8 @@ export async function runDrill(host: DrillHost, { file, spec }: LoadedDrill): Pr
   let faultAt: Instant | undefined;
   let heal: (() => Promise<void>) | undefined;
   let recoveryFailedToo = false;
+  let timescaleVersion: string | undefined;
+  let atMarker = false;
   const scriptEnv = async (instance: Instance) =>
     scriptEnvironment(instance, db, { runId: host.runId, drill: spec.name, binDir: (await host.engine()).clientBinDir });
 
@@ -112,20 +118,18 @@ export async function runDrill(host: DrillHost, { file, spec }: LoadedDrill): Pr
     });
 
     await phases.run('seed', async () => {
-      const result = await withClient(
+      const { result, timescaledb } = await withClient(
         () => primary.connect(db),
-        (client) => seedDataset(client, { scale: spec.dataset.scale, seed: spec.dataset.seed, timescale: drill.engine?.timescaledb != null }),
+        async (client) => ({
+          result: await seedDataset(client, { scale: spec.dataset.scale, seed: spec.dataset.seed, timescale: drill.engine?.timescaledb != null }),
+          timescaledb: await installedVersion(client),
+        }),
       );
-      drill.dataset = {
-        scale: spec.dataset.scale,
-        seed: spec.dataset.seed,
-        rows: result.rows,
-        layout: result.timescale ? 'TimescaleDB hypertable (candles) + continuous aggregate (candles_1h)' : 'plain PostgreSQL tables (TimescaleDB not available)',
-      };
+      drill.dataset = { scale: spec.dataset.scale, seed: spec.dataset.seed, rows: result.rows, layout: result.layout, ...(timescaledb ? { timescaledb } : {}) };
     });
 
     workload = await phases.run('workload', async (phase) => {
-      const writer = new LedgerWorkload(await primary.connect(db), spec.workload.rate);
+      const writer = new LedgerWorkload(await primary.connect(db), spec.workload.rate, { run: host.runId, drill: spec.name });
       writer.start();
       await sleep(spec.workload.lead);
       phase.detail = { ratePerSecond: spec.workload.rate, leadMs: spec.workload.lead, committedBeforeBackup: writer.commits.length };
@@ -146,6 +150,9 @@ export async function runDrill(host: DrillHost, { file, spec }: LoadedDrill): Pr
         if (generation > 1) await sleep(GENERATION_GAP_MS);
         taken.push(...(await method.take({ primary, standby, database: db, scriptEnv: () => scriptEnv(primary) }, spec.backup)));
       }
+      // A TimescaleDB restore must start from the version the backup was taken with: record it beside the backup.
+      const timescale = await withClient(() => primary.connect(db), installedVersion);
+      if (timescale) for (const artifact of taken) artifact.timescaledb = timescale;
       const newest = taken.at(-1)!;
       drill.backup = newest;
       if (taken.length > 1) drill.backups = taken.map((b) => ({ path: b.path, sizeBytes: b.sizeBytes, sha256: b.sha256 }));
@@ -185,6 +192,7 @@ export async function runDrill(host: DrillHost, { file, spec }: LoadedDrill): Pr
         const outcome = await procedureModule(spec.recovery.procedure).run(
           {
             engine,
+            target: await host.restoreEngine(),
             instance: primary,
             standby,
             drillName: spec.name,
@@ -200,6 +208,8 @@ export async function runDrill(host: DrillHost, { file, spec }: LoadedDrill): Pr
           spec.recovery,
         );
         drill.recovery = { procedure: spec.recovery.procedure, summary: outcome.summary, ...(outcome.detail as object) } as RecoveryRecord;
+        timescaleVersion = outcome.timescaleVersion;
+        atMarker = outcome.atMarker ?? false;
         return outcome.instance;
       })
       .catch((error: unknown) => {
@@ -211,7 +221,12 @@ export async function runDrill(host: DrillHost, { file, spec }: LoadedDrill): Pr
         return primary;
       });
 
-    await phases.run('verify', (phase) => verify(drill, recovered, spec, fault.expected ?? baseline, writer, fault, phase));
+    await phases.run('verify', (phase) =>
+      verify(drill, recovered, spec, fault.expected ?? baseline, writer, fault, phase, {
+        version: timescaleVersion,
+        recoveredAt: drill.phases.find((p) => p.name === 'recovery')?.endedAt,
+      }, host.runId, atMarker),
+    );
     drill.status = statusAfterVerify(recoveryFailedToo);
   } catch (error) {
     if (host.interrupted()) return;
@@ -243,12 +258,18 @@ async function verify(
   workload: LedgerWorkload,
   fault: FaultOutcome<unknown>,
   phase: { detail?: Record<string, unknown> },
+  timescale: TimescaleExpectations,
+  runId: string,
+  atMarker: boolean,
 ): Promise<void> {
   const recovered = await captureState((d) => instance.connect(d), spec.database, DATASET_TABLES, 'after recovery');
   const content = runContentChecks(spec.checks, expected, recovered);
+  const timescaleResult = await timescaleCheck((d) => instance.connect(d), expected, recovered, timescale);
+  if (timescaleResult) content.push(timescaleResult);
   const verifiedAt = now();
-  const ledger = await readLedger(() => instance.connect(spec.database));
-  const loss = Array.isArray(ledger) ? measureLoss(workload.commits, ledger, fault.at, fault.marker?.firstSeqAfter) : ledger;
+  const ledger = await readLedger(() => instance.connect(spec.database), { run: runId, drill: spec.name });
+  // Rows written after the recovery target must be absent only when the recovery stopped there.
+  const loss = 'error' in ledger ? ledger : measureLoss(workload.commits, ledger, fault.at, atMarker ? fault.marker?.firstSeqAfter : undefined);
   const rto = rtoCheck(spec.targets.rto, fault.at, verifiedAt, content.every((c) => c.verdict === 'pass'));
   const rpo = rpoCheck(spec.targets.rpo, loss);
   drill.checks.push(...content, rto.check, rpo.check);
@@ -271,5 +292,6 @@ async function teardown(host: DrillHost, phases: PhaseRecorder, drill: DrillJour
   const keptAt = kept.flatMap((k) => (k.keptAt ? [k.keptAt] : []));
   if (keptAt.length) drill.keptFiles = keptAt;
   const recovered = drill.phases.find((p) => p.name === 'recovery')?.endedAt;
-  if (recovered) drill.logErrors = await logErrorsAfter(host.logDir, recovered);
+  const tornDown = drill.phases.find((p) => p.name === 'teardown')?.startedAt;
+  if (recovered) drill.logErrors = await logErrorsAfter(host.logDir, recovered, tornDown);
 }

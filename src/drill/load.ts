@@ -52,6 +52,29 @@ function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
   return value;
 }
 
+/**
+ * `${NAME}` in a string value is the environment variable NAME, so a drill can
+ * name machine-specific paths (another version's binaries) without holding
+ * them. A variable that is not set is a problem naming the field.
+ */
+function expandEnvironment(value: unknown, path: string[], unset: string[]): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, variable: string) => {
+      const found = process.env[variable];
+      if (found === undefined || found === '') {
+        unset.push(`${path.join('.')}: \${${variable}} is not set; set the environment variable ${variable} (the drill file names it)`);
+        return whole;
+      }
+      return found;
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, i) => expandEnvironment(item, [...path, String(i)], unset));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, expandEnvironment(item, [...path, key], unset)]));
+  }
+  return value;
+}
+
 /** Parses and validates one drill; returns its problems instead of throwing. */
 async function parseDrill(file: string): Promise<{ drill?: LoadedDrill; problems: string[] }> {
   const name = display(file);
@@ -71,7 +94,9 @@ async function parseDrill(file: string): Promise<{ drill?: LoadedDrill; problems
     };
   }
   if (!isMap(doc.contents)) return { problems: [`${name}: expected a mapping of drill settings (name, backup, fault, ...)`] };
-  const raw = doc.toJS() as Record<string, unknown>;
+  const unset: string[] = [];
+  const raw = expandEnvironment(doc.toJS(), [], unset) as Record<string, unknown>;
+  if (unset.length) return { problems: unset.map((problem) => `${name}: ${problem}`) };
   const result = drillSchema.safeParse(raw);
   const problems = compatibilityProblems(raw).map((p) => `${name}: ${p.path}: ${p.message}`);
   if (!result.success) {

@@ -33,12 +33,20 @@ export interface RunOptions {
   onListenerError?: (message: string) => void;
 }
 
-/** The engine a drill runs on: the flags first, then the drill file, then the defaults. */
-function engineChoice(spec: DrillSpec, options: Pick<RunOptions, 'engine' | 'image' | 'binDir'>): EngineChoice {
+/**
+ * The engine a drill runs on: the flags first, then the drill file, then the
+ * defaults; a drill's own bin folder wins over --pg-bin, which is the default
+ * for drills that name none. With `restore`, the engine of the drill's
+ * separate restore target, when it names one.
+ */
+function engineChoice(spec: DrillSpec, options: Pick<RunOptions, 'engine' | 'image' | 'binDir'>, restore = false): EngineChoice | undefined {
   const kind = options.engine ?? spec.engine.kind;
-  return kind === 'docker'
-    ? { kind, image: options.image ?? spec.engine.image ?? defaultImage(), tools: spec.engine.tools }
-    : { kind, binDir: options.binDir };
+  if (kind === 'docker') {
+    const image = restore ? spec.engine.restoreImage : (options.image ?? spec.engine.image ?? defaultImage());
+    return image ? { kind, image, tools: spec.engine.tools } : undefined;
+  }
+  const binDir = restore ? spec.engine.restoreBinDir : (spec.engine.binDir ?? options.binDir);
+  return restore && !binDir ? undefined : { kind, binDir };
 }
 
 function newRunId(at = new Date()): string {
@@ -136,7 +144,11 @@ export class DrillRun {
       keep: this.options.keep,
       logDir: join(this.dir, spec.name),
       interrupted: () => this.stopped,
-      engine: () => this.engine(spec),
+      engine: () => this.engine(engineChoice(spec, this.options)!),
+      restoreEngine: () => {
+        const choice = engineChoice(spec, this.options, true);
+        return choice ? this.engine(choice) : Promise.resolve(undefined);
+      },
       begin: (drill) => {
         this.journal.drills.push(drill);
         this.recorder = new PhaseRecorder(
@@ -155,9 +167,8 @@ export class DrillRun {
     };
   }
 
-  /** One engine per kind and image for the whole run, made when a drill first needs it. */
-  private engine(spec: DrillSpec): Promise<Engine> {
-    const choice = engineChoice(spec, this.options);
+  /** One engine per kind, binaries and image for the whole run, made when a drill first needs it. */
+  private engine(choice: EngineChoice): Promise<Engine> {
     const key = JSON.stringify(choice);
     let engine = this.engines.get(key);
     if (!engine) {

@@ -50,6 +50,17 @@ export const drillSchema = z
     engine: z
       .strictObject({
         kind: oneOf(ENGINE_KINDS).default('native'),
+        binDir: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('Native only: this drill\'s PostgreSQL bin folder (default: --pg-bin, $RESTORE_DRILL_PG_BIN, then pg_config and the usual folders).'),
+        restoreBinDir: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('Native only: restore into a new instance of these binaries (another PostgreSQL or TimescaleDB version) instead of the struck one.'),
+        restoreImage: z.string().min(1).optional().describe('Docker only: restore into a new container of this image instead of the struck one.'),
         image: z.string().min(1).optional().describe('Docker only: the image (default: the pinned TimescaleDB image, or $RESTORE_DRILL_IMAGE).'),
         tools: oneOf(['container', 'host']).default('container').describe('Docker only: run pg_dump/pg_restore inside the container (the server\'s version) or from the host.'),
         dataVolume: size(16 * 1024 ** 2, '16m').optional().describe('A size-limited data folder (a tmpfs).'),

@@ -4,7 +4,10 @@
  * interface.
  */
 import { DockerEngine, type ToolSource } from './docker/engine.js';
+import { removeContainerLeftovers } from './docker/leftovers.js';
+import { dockerAvailable, dockerClient } from './docker/runtime.js';
 import { NativeEngine } from './native/engine.js';
+import { removeLeftovers } from './native/leftovers.js';
 import type { Engine, EngineKind, EngineOptions } from './types.js';
 
 export { DEFAULT_IMAGE, defaultImage } from './docker/images.js';
@@ -15,6 +18,18 @@ export interface EngineChoice {
   binDir?: string;
   image?: string;
   tools?: ToolSource;
+}
+
+/**
+ * What runs left behind: the temp folders of harnesses that are gone (their
+ * servers stopped, their mounts undone), with `kept` also the folders runs kept
+ * on purpose, and the containers of harnesses that are gone, where a Docker
+ * engine answers. Returns what was removed.
+ */
+export async function cleanLeftovers(options: { kept: boolean }): Promise<{ folders: string[]; containers: string[] }> {
+  const folders = await removeLeftovers(undefined, options);
+  const containers = (await dockerAvailable()) === undefined ? await removeContainerLeftovers(await dockerClient()) : [];
+  return { folders, containers };
 }
 
 export function createEngine(choice: EngineChoice, options: EngineOptions): Promise<Engine> {

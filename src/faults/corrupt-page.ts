@@ -6,9 +6,10 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
-import { errorMessage, InternalError } from '../errors.js';
+import { errorMessage, FaultError, InternalError } from '../errors.js';
 import type { Detection } from '../model/observations.js';
-import { quoteIdent, withClient } from '../pg/client.js';
+import { withClient } from '../pg/client.js';
+import { installedVersion, rowHoldingRelation } from '../pg/timescaledb.js';
 import { now } from '../support/clock.js';
 import { flipBytes } from './corrupt-backup.js';
 import { defineFault } from './fault.js';
@@ -16,7 +17,12 @@ import { table } from './table.js';
 
 const PAGE = 8192;
 
-const detail = z.strictObject({ table: z.string(), file: z.string(), block: z.number() });
+const detail = z.strictObject({
+  table: z.string(),
+  relation: z.string().describe('The relation damaged: the table, or the chunk of a hypertable that holds the most rows.'),
+  file: z.string(),
+  block: z.number(),
+});
 
 declare module '../model/journal.js' {
   interface FaultDetails {
@@ -41,11 +47,20 @@ export const corruptPage = defineFault({
   inject: async ({ instance, database }, spec) => {
     const dataDir = instance.dataDir;
     if (!dataDir) throw new InternalError('corrupt-page on an instance without host data files; it should have been refused at setup');
-    const { path, blocks } = await withClient(
+    const { relation, path, blocks } = await withClient(
       () => instance.connect(database),
-      async (client) =>
-        (await client.query<{ path: string; blocks: string }>(`select pg_relation_filepath($1) as path, pg_relation_size($1) / ${PAGE} as blocks`, [spec.table])).rows[0]!,
+      async (client) => {
+        // A hypertable's own table is empty: the damage goes where its rows are.
+        const timescale = (await installedVersion(client)) !== undefined;
+        const relation = timescale ? await rowHoldingRelation(client, spec.table) : spec.table;
+        const found = await client.query<{ path: string; blocks: string }>(
+          `select pg_relation_filepath($1::regclass) as path, pg_relation_size($1::regclass) / ${PAGE} as blocks`,
+          [relation],
+        );
+        return { relation, ...found.rows[0]! };
+      },
     );
+    if (Number(blocks) === 0) throw new FaultError(`corrupt-page: ${relation} has no data page to damage`);
     const file = join(dataDir, path);
     const block = Math.max(0, Math.floor(Number(blocks) / 2));
 
@@ -65,21 +80,21 @@ export const corruptPage = defineFault({
       async (reader) => {
         try {
           // Sequential scans bypass nothing: every page is read and its checksum verified.
-          await reader.query(`select count(*) from ${quoteIdent(spec.table)}`);
+          await reader.query(`select count(*) from ${relation}`);
           return { caught: false, said: 'the table read without error' };
         } catch (error) {
           return { caught: true, said: errorMessage(error) };
         }
       },
     );
-    const amcheck = await instance.runPgTool('pg_amcheck', ['--install-missing', `--database=${database}`, `--table=${spec.table}`], { allowFailure: true });
+    const amcheck = await instance.runPgTool('pg_amcheck', ['--install-missing', `--database=${database}`, `--table=${relation}`], { allowFailure: true });
     detectors['pg_amcheck'] = { caught: amcheck.exitCode !== 0, said: said(`${amcheck.stdout}\n${amcheck.stderr}`) };
 
     return {
-      summary: `block ${block} of ${spec.table} corrupted on disk (${file})`,
+      summary: `block ${block} of ${relation === spec.table ? spec.table : `${relation} (a chunk of ${spec.table})`} corrupted on disk (${file})`,
       at,
-      detail: { table: spec.table, file, block },
-      observations: [{ kind: 'corruption-detectors', table: spec.table, block, file, detectors }],
+      detail: { table: spec.table, relation, file, block },
+      observations: [{ kind: 'corruption-detectors', table: relation, block, file, detectors }],
     };
   },
 });

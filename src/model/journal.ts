@@ -60,6 +60,8 @@ export const rpoMeasurementSchema = measurementSchema.extend({
   unexpectedRows: z.number().optional().describe('Rows present that the workload never saw acknowledged.'),
   afterTargetRows: z.number().optional().describe('With a recovery target: rows written after it, and how many of them wrongly came back.'),
   pastTargetRows: z.number().optional(),
+  total: z.boolean().optional().describe('Nothing this drill wrote came back: the loss is total, its window unbounded (reaching back before the drill).'),
+  foreignRows: z.number().optional().describe('Ledger rows of another run or drill that came back: what was restored is not this drill\'s data.'),
 });
 export type RpoMeasurement = z.output<typeof rpoMeasurementSchema>;
 
@@ -85,6 +87,8 @@ export const datasetRecordSchema = z.strictObject({
   seed: z.number(),
   rows: z.record(z.string(), z.number()),
   layout: z.string(),
+  /** The timescaledb extension version the seeded database runs, when it has it. */
+  timescaledb: z.string().optional(),
 });
 type DatasetRecord = z.output<typeof datasetRecordSchema>;
 

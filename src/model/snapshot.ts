@@ -26,6 +26,22 @@ export interface SequenceState {
   maxValue: number | null;
 }
 
+/** What a database holds in TimescaleDB's terms (pg/timescaledb.ts reads it). */
+export interface TimescaleState {
+  /** The extension version installed in the database. */
+  version: string;
+  /** timescaledb.restoring for new sessions: on after timescaledb_pre_restore() until timescaledb_post_restore(). */
+  restoring: string;
+  hypertables: Record<
+    string,
+    { dimensions: string[]; compression: boolean; chunks: number; compressedChunks: number; compressedRows: number }
+  >;
+  /** Each continuous aggregate: what it holds, and the same query computed afresh over the data it summarises. */
+  aggregates: Record<string, { materializedOnly: boolean; rows: number; fingerprint: string; freshRows: number; freshFingerprint: string }>;
+  /** Each policy or job, with its schedule and configuration. */
+  jobs: string[];
+}
+
 export interface DatabaseState {
   database: string;
   /** When it was taken, as the checks name it: "the backup", "the moment before the bad write". */
@@ -33,10 +49,16 @@ export interface DatabaseState {
   /** Set when the database itself could not be reached. */
   unreachable?: string;
   tables: Record<string, TableState | { error: string }>;
+  /** Present when the database has the timescaledb extension. */
+  timescale?: TimescaleState;
+  /** Set when the database has TimescaleDB state that could not be read. */
+  timescaleError?: string;
   objects: {
     tables: string[];
     indexes: string[];
     constraints: string[];
     sequences: Record<string, SequenceState>;
+    /** Every object by its definition ("index candles.candles_ts_idx" → CREATE INDEX ...). */
+    definitions: Record<string, string>;
   };
 }

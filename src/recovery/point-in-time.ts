@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { unpackBaseBackup } from '../backup/pg-basebackup.js';
 import { pgbackrestRestore } from '../backup/pgbackrest.js';
-import { InternalError } from '../errors.js';
+import { InternalError, RecoveryError } from '../errors.js';
 import { RECOVERY_TARGET_KINDS } from '../model/moments.js';
 import { withClient } from '../pg/client.js';
 import { recoveryTargetSettings } from '../pg/conf.js';
@@ -43,7 +43,7 @@ export const pointInTime = defineProcedure({
     verify: z.boolean().default(true).describe('false: use the newest backup without checking it first.'),
   }),
   detail,
-  requires: { families: ['physical'] },
+  requires: { families: ['physical'], separateTarget: true },
   heals: ['instance-lost', 'bad-data'],
   cannotHeal: (spec, harm) =>
     harm === 'bad-data' && spec.target === 'end'
@@ -68,8 +68,17 @@ export const pointInTime = defineProcedure({
       gaps = found.missing;
       ctx.observe({ kind: 'wal-archive', backupEndSegment: from, lastArchived: found.last, checked: found.checked, missing: found.missing });
     }
+    // A physical backup of a TimescaleDB database replays into a server that must run its exact version.
+    const into = ctx.target ?? engine;
+    const offered = backup.timescaledb && into.timescaleVersions ? await into.timescaleVersions() : undefined;
+    if (backup.timescaledb && offered && !offered.includes(backup.timescaledb)) {
+      throw new RecoveryError(
+        `the base backup holds a TimescaleDB ${backup.timescaledb} database, and the restore target's binaries offer ${offered.join(', ') || 'no TimescaleDB'}: ` +
+          `a physical restore needs the same library version, so nothing was replayed. Install TimescaleDB ${backup.timescaledb} on the target.`,
+      );
+    }
     let restoreArgs: string[] = [];
-    const restored = await engine.startInstance(`${ctx.drillName}-restored`, ctx.logDir, {
+    const restored = await into.startInstance(`${ctx.drillName}-restored`, ctx.logDir, {
       prepareData: async (dataDir) => {
         if (viaPgbackrest) {
           // pgBackRest writes recovery.signal and its own restore_command (archive-get).
@@ -92,6 +101,7 @@ export const pointInTime = defineProcedure({
     );
     return {
       instance: restored,
+      atMarker: spec.target !== 'end',
       summary:
         (viaPgbackrest ? `pgbackrest restore ${restoreArgs.join(' ')} into a new data folder, ` : `base backup ${backup.path} into a new data folder, `) +
         'archived WAL replayed ' +

@@ -16,6 +16,8 @@ import type { Observation } from '../model/observations.js';
 
 export interface RecoveryContext {
   engine: Engine;
+  /** A separate restore target's engine, when the drill names one: procedures that can restore into a new instance of it. */
+  target?: Engine;
   /** The instance the fault struck. */
   instance: Instance;
   /** The hot standby, when the drill keeps one (backup method standby). */
@@ -44,6 +46,10 @@ interface RecoveryOutcome<D> {
   instance: Instance;
   summary: string;
   detail: D;
+  /** It stopped at the fault's recorded recovery target: rows written after the target must be absent. */
+  atMarker?: boolean;
+  /** The TimescaleDB version the procedure left the database at when it changed it on purpose (restored at the dump's version, then updated). */
+  timescaleVersion?: string;
 }
 
 interface ProcedureRequirements {
@@ -52,6 +58,8 @@ interface ProcedureRequirements {
   /** The backup formats it reads, where the backup's options name one (pg_dump's format). */
   formats?: readonly string[];
   capabilities?: readonly CapabilityName[];
+  /** It can restore into a new instance of a separate restore target (engine.restoreBinDir / restoreImage). */
+  separateTarget?: boolean;
 }
 
 export interface Procedure<P extends ProcedureName = ProcedureName, S extends z.ZodObject = z.ZodObject> {

@@ -1,18 +1,34 @@
 /**
  * The runbooks' full restore: a new database, then `pg_restore -j N` of the
- * newest good dump (or `gunzip -c | psql` of a plain one), wrapped in
- * timescaledb_pre_restore()/post_restore() when the archive has TimescaleDB.
+ * newest good dump (or `gunzip -c | psql` of a plain one); a TimescaleDB
+ * database the documented way (timescale-restore.ts).
  */
 import { z } from 'zod';
 import { TOOL_TIMEOUT_MS } from '../exec/command.js';
 import { quoteIdent, withClient } from '../pg/client.js';
-import { hasTimescale } from '../pg/toc.js';
 import { identifier } from '../support/fields.js';
-import { archiveList } from './archive.js';
+import { dumpHasTimescale } from './archive.js';
 import { chooseBackup } from './choose-backup.js';
 import { defineProcedure } from './procedure.js';
+import { restoreTimescaleDump } from './timescale-restore.js';
 
-const detail = z.strictObject({ jobs: z.number(), timescale: z.boolean(), database: z.string(), backup: z.string() });
+const detail = z.strictObject({
+  jobs: z.number(),
+  timescale: z.boolean(),
+  database: z.string(),
+  backup: z.string(),
+  timescaledb: z
+    .strictObject({
+      dump: z.string().optional(),
+      available: z.array(z.string()),
+      createdAt: z.string(),
+      endedAt: z.string(),
+      restoringAfter: z.string(),
+      steps: z.array(z.string()),
+    })
+    .optional()
+    .describe('How TimescaleDB was restored: the dump\'s version, what the target offered, what was done.'),
+});
 
 declare module '../model/journal.js' {
   interface RecoveryDetails {
@@ -30,15 +46,19 @@ export const restoreDatabase = defineProcedure({
     verify: z.boolean().default(true).describe('false: restore the newest backup without checking it first, to show what detection prevents.'),
   }),
   detail,
-  requires: { families: ['logical'] },
+  requires: { families: ['logical'], separateTarget: true },
   heals: ['table-lost', 'table-damaged', 'database-lost', 'bad-data'],
   label: (spec) => `restore-database (pg_restore -j ${spec.jobs})`,
   run: async (ctx, spec) => {
     const backup = await chooseBackup(ctx, spec.verify);
-    const { instance } = ctx;
+    // A separate restore target: a new instance of its engine (another version), beside the struck one.
+    const instance = ctx.target
+      ? await ctx.target.startInstance(`${ctx.drillName}-restored`, ctx.logDir, { mounts: [ctx.instance.backupDir] })
+      : ctx.instance;
+    if (ctx.target) ctx.track(instance);
     const database = spec.database ?? ctx.database;
     const plain = backup.format === 'plain.gz';
-    const timescale = !plain && hasTimescale(await archiveList(instance, backup.path));
+    const timescale = await dumpHasTimescale(instance, backup);
     await withClient(
       () => instance.connect('postgres'),
       async (admin) => {
@@ -47,13 +67,16 @@ export const restoreDatabase = defineProcedure({
       },
     );
     if (timescale) {
-      await withClient(
-        () => instance.connect(database),
-        async (client) => {
-          await client.query('create extension if not exists timescaledb');
-          await client.query('select timescaledb_pre_restore()');
-        },
-      );
+      const restored = await restoreTimescaleDump(instance, database, backup, spec.jobs);
+      await withClient(() => instance.connect(database), (client) => client.query('analyze'));
+      return {
+        instance,
+        summary:
+          `new database ${database}, TimescaleDB ${restored.createdAt}${restored.endedAt !== restored.createdAt ? ` updated to ${restored.endedAt}` : ''}: ` +
+          restored.steps.join(', '),
+        detail: { jobs: spec.jobs, timescale, database, backup: backup.path, timescaledb: restored },
+        timescaleVersion: restored.endedAt,
+      };
     }
     if (plain) {
       // The runbooks' way: gunzip -c backup.sql.gz | psql, stopping at the first error.
@@ -63,18 +86,10 @@ export const restoreDatabase = defineProcedure({
     } else {
       await instance.runPgTool('pg_restore', [`--jobs=${spec.jobs}`, '--exit-on-error', `--dbname=${database}`, backup.path], { timeoutMs: TOOL_TIMEOUT_MS });
     }
-    await withClient(
-      () => instance.connect(database),
-      async (client) => {
-        if (timescale) await client.query('select timescaledb_post_restore()');
-        await client.query('analyze');
-      },
-    );
+    await withClient(() => instance.connect(database), (client) => client.query('analyze'));
     return {
       instance,
-      summary: plain
-        ? `new database ${database}, gunzip -c | psql`
-        : `new database ${database}, pg_restore -j ${spec.jobs}${timescale ? ' inside timescaledb_pre_restore()/post_restore()' : ''}`,
+      summary: plain ? `new database ${database}, gunzip -c | psql` : `new database ${database}, pg_restore -j ${spec.jobs}`,
       detail: { jobs: spec.jobs, timescale, database, backup: backup.path },
     };
   },

@@ -3,17 +3,25 @@
  * `pg_restore --clean` with a list that carries the table's indexes,
  * constraints, sequences and the foreign keys pointing at it (pg/toc.ts), or,
  * with tableOnly, the runbooks' bare `pg_restore --table`, which loses them.
+ * A TimescaleDB hypertable, whole or a time range of it, is rebuilt from a
+ * scratch restore of the dump (hypertable-restore.ts).
  */
 import { writeFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { DATASET_TABLES, LEDGER_TABLE } from '../dataset/schema.js';
-import { UnsupportedError } from '../errors.js';
+import { RecoveryError } from '../errors.js';
 import { TOOL_TIMEOUT_MS } from '../exec/command.js';
 import { hasTimescale, parseSchemaScript, selectList, tablePrefixes } from '../pg/toc.js';
 import { identifier, oneOf } from '../support/fields.js';
 import { archiveList } from './archive.js';
 import { chooseBackup } from './choose-backup.js';
+import { hypertablesInDump, restoreHypertable } from './hypertable-restore.js';
 import { defineProcedure } from './procedure.js';
+
+const timeRange = z.strictObject({
+  from: z.string().refine((t) => !Number.isNaN(Date.parse(t)), 'expected a timestamp such as 2026-01-01T00:00:00Z'),
+  to: z.string().refine((t) => !Number.isNaN(Date.parse(t)), 'expected a timestamp such as 2026-02-01T00:00:00Z'),
+});
 
 const detail = z.strictObject({
   table: z.string(),
@@ -21,6 +29,17 @@ const detail = z.strictObject({
   entries: z.array(z.string()).optional(),
   database: z.string(),
   backup: z.string(),
+  hypertable: z
+    .strictObject({
+      scratch: z.string(),
+      rows: z.number(),
+      compressedChunks: z.number(),
+      aggregates: z.array(z.string()),
+      policies: z.array(z.string()),
+      range: timeRange.optional(),
+    })
+    .optional()
+    .describe('A hypertable rebuilt from a scratch restore of the dump: what came back.'),
 });
 
 declare module '../model/journal.js' {
@@ -38,6 +57,10 @@ export const restoreTable = defineProcedure({
     tableOnly: z.boolean().default(false).describe('Restore only the table and its data, as `pg_restore --table` alone does: no indexes or constraints.'),
     database: identifier.optional().describe('Restore into this database instead of the drill\'s.'),
     verify: z.boolean().default(true).describe('false: restore the newest backup without checking it first, to show what detection prevents.'),
+    jobs: z.number().int().min(1).max(64).default(2).describe('A hypertable: pg_restore --jobs for the scratch restore of the dump.'),
+    range: timeRange
+      .optional()
+      .describe('A hypertable: restore only the rows in [from, to) (the runbooks\' "restore candles for one month"); the rest stays as it is.'),
   }),
   detail,
   requires: { families: ['logical'], formats: ['custom'] },
@@ -51,12 +74,21 @@ export const restoreTable = defineProcedure({
     // The drill file's loader fills the table from the fault when none is named.
     const table = spec.table!;
     const list = await archiveList(instance, backup.path);
-    if (hasTimescale(list)) {
-      throw new UnsupportedError(
-        `restore-table from a pg_dump archive of a TimescaleDB database is not supported: a hypertable's rows live in ` +
-          `chunk tables that pg_restore --table does not select. Use restore-database into a scratch database instead.`,
-      );
+    if (hasTimescale(list) && (await hypertablesInDump(instance, backup.path)).includes(`public.${table}`)) {
+      // pg_restore cannot select a hypertable (its rows live in chunk tables): rebuilt from a scratch restore instead.
+      const rebuilt = await restoreHypertable(instance, backup, database, table, spec.jobs, spec.range);
+      return {
+        instance,
+        summary:
+          `${table} is a hypertable: the dump restored into ${rebuilt.scratch}, then ` +
+          (rebuilt.range ? `its rows from ${rebuilt.range.from} to ${rebuilt.range.to} (${rebuilt.rows}) copied back` : `${table} rebuilt in ${database} with its ${rebuilt.rows} rows`) +
+          (rebuilt.compressedChunks ? `, ${rebuilt.compressedChunks} chunks compressed` : '') +
+          (rebuilt.aggregates.length ? `, continuous aggregates ${rebuilt.aggregates.join(', ')}` : '') +
+          (rebuilt.policies.length ? `, policies ${rebuilt.policies.join(', ')}` : ''),
+        detail: { table, database, backup: backup.path, hypertable: rebuilt },
+      };
     }
+    if (spec.range) throw new RecoveryError(`recovery.range restores a time range of a hypertable; ${table} is not one in the backup`);
     if (spec.tableOnly) {
       await instance.runPgTool('pg_restore', ['--clean', '--if-exists', `--table=${table}`, `--dbname=${database}`, backup.path], { timeoutMs: TOOL_TIMEOUT_MS });
       return { instance, summary: `pg_restore --table=${table} --clean into ${database} (table and rows only)`, detail: { table, tableOnly: true, database, backup: backup.path } };

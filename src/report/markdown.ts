@@ -160,7 +160,11 @@ function drillView(run: RunJournal, drill: DrillJournal) {
     faultLabel: drill.fault?.summary ?? 'n/a',
     recoveryLabel: drill.recovery?.procedure ?? 'n/a',
     rpoLabel:
-      rpo?.measuredMs === undefined ? 'n/a' : `${formatDuration(rpo.measuredMs)} (${rpo.lostRows} of ${rpo.committedRows} rows lost)`,
+      rpo?.measuredMs === undefined
+        ? 'n/a'
+        : rpo.total
+          ? `total: all ${rpo.committedRows} rows lost`
+          : `${formatDuration(rpo.measuredMs)} (${rpo.lostRows} of ${rpo.committedRows} rows lost)`,
     commandCount: drill.phases.reduce((n, p) => n + p.commands.length, 0),
   };
 }

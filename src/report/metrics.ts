@@ -24,6 +24,11 @@ function ranAt(drill: DrillJournal): string {
   return drill.endedAt ?? drill.startedAt;
 }
 
+/** Sample values as the exposition format writes them: infinities are +Inf and -Inf. */
+function number(value: number): string {
+  return value === Infinity ? '+Inf' : value === -Infinity ? '-Inf' : String(value);
+}
+
 /** Label values escape backslash, double quote and newline, as the exposition format requires. */
 function label(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
@@ -49,8 +54,8 @@ export function renderPrometheus(run: RunJournal, history: readonly HistoryEntry
     },
     {
       name: 'drill_rpo_seconds',
-      help: 'Measured data loss window: from the first lost acknowledged commit to the fault.',
-      value: (d) => (d.rpo?.measuredMs === undefined ? undefined : d.rpo.measuredMs / 1000),
+      help: 'Measured data loss window: from the first lost acknowledged commit to the fault; +Inf when nothing the drill wrote came back.',
+      value: (d) => (d.rpo?.total ? Infinity : d.rpo?.measuredMs === undefined ? undefined : d.rpo.measuredMs / 1000),
     },
     {
       name: 'drill_rpo_lost_rows',
@@ -76,7 +81,7 @@ export function renderPrometheus(run: RunJournal, history: readonly HistoryEntry
   for (const family of families) {
     const samples = run.drills.flatMap((d) => {
       const value = family.value(d);
-      return value === undefined ? [] : [`${family.name}{drill="${label(d.name)}"} ${value}`];
+      return value === undefined ? [] : [`${family.name}{drill="${label(d.name)}"} ${number(value)}`];
     });
     // A family with no samples is left out whole; HELP and TYPE alone say nothing.
     if (samples.length === 0) continue;

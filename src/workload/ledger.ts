@@ -16,6 +16,12 @@ export interface Commit {
 }
 
 
+/** Who writes the ledger rows: the run and the drill. */
+export interface LedgerIdentity {
+  run: string;
+  drill: string;
+}
+
 export class LedgerWorkload {
   readonly commits: Commit[] = [];
   private readonly errors: string[] = [];
@@ -30,6 +36,7 @@ export class LedgerWorkload {
   constructor(
     private readonly client: pg.Client,
     readonly ratePerSecond: number,
+    private readonly identity: LedgerIdentity,
   ) {}
 
   start(): void {
@@ -50,7 +57,7 @@ export class LedgerWorkload {
       const seq = this.nextSeq++;
       this.inFlight = seq;
       try {
-        await this.client.query(`insert into ${LEDGER_TABLE} (seq) values ($1)`, [seq]);
+        await this.client.query(`insert into ${LEDGER_TABLE} (run, drill, seq) values ($1, $2, $3)`, [this.identity.run, this.identity.drill, seq]);
         this.commits.push({ seq, at: now() });
         this.inFlight = undefined;
       } catch (error) {
@@ -105,26 +112,51 @@ export class LedgerWorkload {
   }
 }
 
+/** What the ledger holds after recovery: this drill's sequence numbers, and the rows of anyone else. */
+export interface LedgerContents {
+  own: number[];
+  /** Rows written by another run or drill: data that is not this drill's, in this drill's database. */
+  foreignRows: number;
+  /** Who wrote them ("run <id> drill <name>"), at most a few. */
+  foreignWriters: string[];
+}
+
 /**
- * The ledger's sequence numbers after recovery. A database or ledger table
- * that does not exist held nothing that came back (an empty list); any other
- * failure to read is not a loss but an unknown, returned as the error.
+ * The ledger after recovery. A database or ledger table that does not exist
+ * held nothing that came back (an empty ledger); any other failure to read is
+ * not a loss but an unknown, returned as the error.
  */
-export async function readLedger(connect: () => Promise<pg.Client>): Promise<number[] | { error: string }> {
+export async function readLedger(connect: () => Promise<pg.Client>, identity: LedgerIdentity): Promise<LedgerContents | { error: string }> {
   let client: pg.Client;
   try {
     client = await connect();
   } catch (error) {
-    if ((error as { code?: string }).code === '3D000') return []; // invalid_catalog_name: the database is gone
+    if ((error as { code?: string }).code === '3D000') return EMPTY; // invalid_catalog_name: the database is gone
     return { error: `cannot connect to read the ledger: ${errorMessage(error)}` };
   }
   try {
-    const { rows } = await client.query<{ seq: string }>(`select seq from ${LEDGER_TABLE} order by seq`);
-    return rows.map((r) => Number(r.seq));
+    const own = await client.query<{ seq: string }>(`select seq from ${LEDGER_TABLE} where run = $1 and drill = $2 order by seq`, [identity.run, identity.drill]);
+    const foreign = await client.query<{ writer: string; n: string }>(
+      `select 'run ' || run || ' drill ' || drill as writer, count(*) as n from ${LEDGER_TABLE}
+        where (run, drill) <> ($1, $2) group by run, drill order by 2 desc`,
+      [identity.run, identity.drill],
+    );
+    return {
+      own: own.rows.map((r) => Number(r.seq)),
+      foreignRows: foreign.rows.reduce((n, r) => n + Number(r.n), 0),
+      foreignWriters: foreign.rows.slice(0, 3).map((r) => `${r.writer} (${r.n} rows)`),
+    };
   } catch (error) {
-    if ((error as { code?: string }).code === '42P01') return []; // undefined_table
+    // undefined_table; undefined_column: a ledger of another shape (an older release's) holds none of this drill's rows.
+    if ((error as { code?: string }).code === '42P01') return EMPTY;
+    if ((error as { code?: string }).code === '42703') {
+      const { rows } = await client.query<{ n: string }>(`select count(*) as n from ${LEDGER_TABLE}`);
+      return { own: [], foreignRows: Number(rows[0]!.n), foreignWriters: ['a ledger without run and drill columns (another release wrote it)'] };
+    }
     return { error: errorMessage(error) };
   } finally {
     await client.end().catch(() => undefined);
   }
 }
+
+const EMPTY: LedgerContents = { own: [], foreignRows: 0, foreignWriters: [] };

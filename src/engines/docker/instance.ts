@@ -11,6 +11,7 @@ import { sleep } from '../../support/clock.js';
 import { waitForPromotion, waitForSelect1, type ProbeOptions } from '../shared/readiness.js';
 import { keepServerLog } from '../shared/server-log.js';
 import { ToolVersions } from '../shared/tool-versions.js';
+import { markKept } from '../shared/workdir.js';
 import type { Capabilities, Instance } from '../types.js';
 import type { CommandContext } from '../../exec/command.js';
 import type { PgBinaries } from '../shared/binaries.js';
@@ -254,7 +255,10 @@ export class DockerInstance implements Instance {
     await this.keepLog();
     // The container always goes (nothing may be left running); a failed drill keeps its host files.
     await this.docker().remove({ force: true, v: true }).catch(() => undefined);
-    if (keepFiles) return { keptAt: this.workDir };
+    if (keepFiles) {
+      await markKept(this.workDir);
+      return { keptAt: this.workDir };
+    }
     await rm(this.workDir, { recursive: true, force: true });
     return {};
   }

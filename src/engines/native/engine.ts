@@ -16,7 +16,7 @@ import { registerCleanup } from '../../support/cleanup.js';
 import { handOver, unprivilegedUser, type RunAs } from '../shared/os-user.js';
 import { makeWorkDir } from '../shared/workdir.js';
 import { SUPPORTED, unsupported, type Capabilities, type Engine, type EngineOptions, type InstanceOptions } from '../types.js';
-import { findPgBinaries, hasTimescaleLibrary, type PgBinaries } from '../shared/binaries.js';
+import { findPgBinaries, hasTimescaleLibrary, timescaleVersions, type PgBinaries } from '../shared/binaries.js';
 import { NativeInstance } from './instance.js';
 import { removeLeftovers } from './leftovers.js';
 
@@ -85,6 +85,10 @@ export class NativeEngine implements Engine {
       hostDataFiles: SUPPORTED,
       sizeLimitedFolder: mount,
     };
+  }
+
+  timescaleVersions(): Promise<string[]> {
+    return timescaleVersions(this.binaries.binDir);
   }
 
   tool(name: string): string {

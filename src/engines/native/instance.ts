@@ -17,7 +17,7 @@ import { waitForPromotion, waitForSelect1 } from '../shared/readiness.js';
 import { recorded } from '../shared/recorded.js';
 import { keepServerLog } from '../shared/server-log.js';
 import { ToolVersions } from '../shared/tool-versions.js';
-import { isAlive } from '../shared/workdir.js';
+import { isAlive, markKept } from '../shared/workdir.js';
 import type { Capabilities, Instance, SizeLimitedFolder } from '../types.js';
 import type { CommandContext } from '../../exec/command.js';
 import { freePort, groupAlive, postmasterPid, unmountAll } from './procfs.js';
@@ -243,7 +243,10 @@ export class NativeInstance implements Instance {
     await unmountAll(this.workDir, { inside: true });
     // An instance that never started has no log to keep.
     await keepServerLog(this.logDir, this.name, { file: this.logFile });
-    if (keepFiles) return { keptAt: this.workDir };
+    if (keepFiles) {
+      await markKept(this.workDir);
+      return { keptAt: this.workDir };
+    }
     await rm(this.workDir, { recursive: true, force: true });
     return {};
   }

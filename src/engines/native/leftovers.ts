@@ -8,11 +8,15 @@ import { join } from 'node:path';
 import { isAlive, removeOrphanedWorkDirs } from '../shared/workdir.js';
 import { postmasterPid, unmountAll } from './procfs.js';
 
-/** Returns the folders removed. */
-export function removeLeftovers(workRoot = tmpdir()): Promise<string[]> {
-  return removeOrphanedWorkDirs(workRoot, async (dir) => {
-    const pid = await postmasterPid(join(dir, 'data'));
-    if (pid && isAlive(pid)) process.kill(pid, 'SIGKILL');
-    await unmountAll(dir, { inside: true });
-  });
+/** Returns the folders removed. With `kept`, also the folders runs kept on purpose (`restore-drill clean`). */
+export function removeLeftovers(workRoot = tmpdir(), options: { kept?: boolean } = {}): Promise<string[]> {
+  return removeOrphanedWorkDirs(
+    workRoot,
+    async (dir) => {
+      const pid = await postmasterPid(join(dir, 'data'));
+      if (pid && isAlive(pid)) process.kill(pid, 'SIGKILL');
+      await unmountAll(dir, { inside: true });
+    },
+    options,
+  );
 }

@@ -107,6 +107,21 @@ export async function findPgBinaries(explicit?: string): Promise<PgBinaries> {
   );
 }
 
+/**
+ * The TimescaleDB versions the binaries can run a database at: those with both
+ * their versioned library and their install script (several after an upgrade).
+ */
+export async function timescaleVersions(binDir: string): Promise<string[]> {
+  const config = (flag: string) => execFileSync(join(binDir, 'pg_config'), [flag], { encoding: 'utf8' }).trim();
+  try {
+    const libraries = new Set((await readdir(config('--pkglibdir'))).flatMap((f) => /^timescaledb-(\d[\d.]*)\.so$/.exec(f)?.[1] ?? []));
+    const scripts = (await readdir(join(config('--sharedir'), 'extension'))).flatMap((f) => /^timescaledb--(\d[\d.]*)\.sql$/.exec(f)?.[1] ?? []);
+    return scripts.filter((v) => libraries.has(v)).sort();
+  } catch {
+    return [];
+  }
+}
+
 /** Whether the server binaries have TimescaleDB's library beside them (it must be preloaded). */
 export async function hasTimescaleLibrary(binDir: string): Promise<boolean> {
   let libDir = join(binDir, '..', 'lib');

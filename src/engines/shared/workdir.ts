@@ -20,42 +20,86 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** What follows the folder's name in the longest path in it: "-XXXXXX" from mkdtemp, then the server's socket. */
+const SOCKET_TAIL = '-XXXXXX/sock/.s.PGSQL.65535';
+const MAX_SOCKET_PATH = 107;
+
 /**
- * A new temp folder, handed to the user the servers run as, marked with this
- * harness's pid. Its name carries the run and the start of the label only: a
- * server's Unix socket lives in it, and socket paths are limited to 107 bytes.
+ * The label as it fits in a folder name: a server's Unix socket lives in the
+ * folder, and socket paths are limited to 107 bytes. A long label keeps its
+ * start and its end (the instance's role: -restored, -standby).
  */
+function fitted(root: string, runId: string, label: string): string {
+  const room = Math.max(8, MAX_SOCKET_PATH - Buffer.byteLength(join(root, `${WORK_PREFIX}${runId}-`)) - SOCKET_TAIL.length);
+  if (label.length <= room) return label;
+  const end = Math.min(12, room - 4);
+  return `${label.slice(0, room - end - 1)}~${label.slice(-end)}`;
+}
+
+/** A new temp folder, handed to the user the servers run as, marked with this harness's pid. */
 export async function makeWorkDir(root: string, runId: string, label: string, runAs: RunAs | undefined): Promise<string> {
-  const dir = await mkdtemp(join(root, `${WORK_PREFIX}${runId}-${label.slice(0, 12)}-`));
+  const dir = await mkdtemp(join(root, `${WORK_PREFIX}${runId}-${fitted(root, runId, label)}-`));
   await writeFile(join(dir, MARKER), JSON.stringify({ pid: process.pid, runId }));
   await handOver(dir, runAs);
   return dir;
 }
 
-/**
- * The temp folders whose harness process is gone. `release` is called for each
- * (to stop a server, unmount a tmpfs) before the folder is deleted.
- */
-export async function removeOrphanedWorkDirs(root = tmpdir(), release: (dir: string) => Promise<void> = async () => {}): Promise<string[]> {
-  const removed: string[] = [];
+interface Marker {
+  pid: number;
+  runId: string;
+  /** Set when the harness kept the folder on purpose (--keep, a failed drill): evidence nobody else may remove. */
+  keptAt?: string;
+}
+
+async function readMarker(dir: string): Promise<Marker | undefined> {
+  try {
+    return JSON.parse(await readFile(join(dir, MARKER), 'utf8')) as Marker;
+  } catch {
+    return undefined; // Not ours, or still being created.
+  }
+}
+
+/** Marks a folder as kept on purpose: no later run's cleanup removes it; `restore-drill clean` does, on request. */
+export async function markKept(dir: string): Promise<void> {
+  const marker = await readMarker(dir);
+  if (marker) await writeFile(join(dir, MARKER), JSON.stringify({ ...marker, keptAt: new Date().toISOString() }));
+}
+
+/** The harness's folders in `root`, with whether their harness is gone and whether they were kept on purpose. */
+async function workDirs(root = tmpdir()): Promise<Array<{ dir: string; orphaned: boolean; kept: boolean }>> {
   let names: string[];
   try {
     names = await readdir(root);
   } catch {
-    return removed;
+    return [];
   }
-  for (const name of names.filter((n) => n.startsWith(WORK_PREFIX))) {
+  const found = [];
+  for (const name of names.filter((n) => n.startsWith(WORK_PREFIX)).sort()) {
     const dir = join(root, name);
-    let owner: number | undefined;
-    try {
-      owner = (JSON.parse(await readFile(join(dir, MARKER), 'utf8')) as { pid: number }).pid;
-    } catch {
-      continue; // Not ours, or still being created.
-    }
-    if (owner === undefined || isAlive(owner)) continue;
-    await release(dir);
-    await rm(dir, { recursive: true, force: true });
-    removed.push(dir);
+    const marker = await readMarker(dir);
+    if (marker?.pid === undefined) continue;
+    found.push({ dir, orphaned: !isAlive(marker.pid), kept: marker.keptAt !== undefined });
+  }
+  return found;
+}
+
+/**
+ * The temp folders whose harness process is gone and that it did not keep on
+ * purpose (a killed run's leftovers). `release` is called for each (to stop a
+ * server, unmount a tmpfs) before the folder is deleted. With `kept`, kept
+ * folders go too (`restore-drill clean`).
+ */
+export async function removeOrphanedWorkDirs(
+  root = tmpdir(),
+  release: (dir: string) => Promise<void> = async () => {},
+  { kept = false }: { kept?: boolean } = {},
+): Promise<string[]> {
+  const removed: string[] = [];
+  for (const found of await workDirs(root)) {
+    if (!found.orphaned || (found.kept && !kept)) continue;
+    await release(found.dir);
+    await rm(found.dir, { recursive: true, force: true });
+    removed.push(found.dir);
   }
   return removed;
 }
