@@ -20,7 +20,8 @@ import { ToolVersions } from '../shared/tool-versions.js';
 import { isAlive } from '../shared/workdir.js';
 import type { Capabilities, Instance, SizeLimitedFolder } from '../types.js';
 import type { CommandContext } from '../../exec/command.js';
-import { freePort, groupAlive, postmasterPid, unmountAll } from './procfs.js';
+import { unmountAll } from '../shared/mounts.js';
+import { freePort, groupAlive, postmasterPid } from './procfs.js';
 
 const READY_TIMEOUT_MS = 30_000;
 /** sockaddr_un's sun_path on Linux, less its terminating NUL. */

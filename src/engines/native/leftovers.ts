@@ -6,7 +6,8 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isAlive, removeOrphanedWorkDirs } from '../shared/workdir.js';
-import { postmasterPid, unmountAll } from './procfs.js';
+import { unmountAll } from '../shared/mounts.js';
+import { postmasterPid } from './procfs.js';
 
 /** Returns the folders removed. */
 export function removeLeftovers(workRoot = tmpdir()): Promise<string[]> {
