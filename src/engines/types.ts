@@ -53,6 +53,12 @@ export interface InstanceOptions {
    * archive folder with cp, or with the command `command` prepares (pgBackRest).
    */
   walArchive?: { timeoutMs: number; command?: (instance: Instance) => Promise<string> };
+  /**
+   * The drill will ask for size-limited folders (capability sizeLimitedFolder).
+   * An engine whose mounts are fixed once the server runs (docker) prepares
+   * for them at the start; the others ignore it.
+   */
+  sizeLimitedFolders?: boolean;
 }
 
 /** The server as a command that runs beside it (runBesideServer, runServerTool) reaches it. */

@@ -30,17 +30,20 @@ import type { CommandContext, CommandOptions } from '../../exec/command.js';
 import type { EngineRecord } from '../../model/journal.js';
 import { archiveSettings, commandLineFlags } from '../../pg/conf.js';
 import { withClient } from '../../pg/client.js';
+import { mountTmpfs, unmountAll } from '../shared/mounts.js';
 import { unprivilegedUser, type RunAs } from '../shared/os-user.js';
 import { recorded } from '../shared/recorded.js';
 import { makeWorkDir, removeOrphanedWorkDirs } from '../shared/workdir.js';
 import { SUPPORTED, unsupported, type Capabilities, type Capability, type Engine, type EngineOptions, type InstanceOptions } from '../types.js';
 import { findPgBinaries, type PgBinaries } from '../shared/binaries.js';
 import { imageFacts, runHelper, type HelperRun, type ImageFacts } from './helper.js';
-import { DockerInstance, PG_PORT, PGDATA } from './instance.js';
+import { DockerInstance, LIMITED_IDLE_BYTES, PG_PORT, PGDATA } from './instance.js';
 import { labelsFor, removeContainerLeftovers, removeFailedStart } from './leftovers.js';
 import { dockerClient, type ContainerRuntimeClient } from './runtime.js';
 
 const READY_TIMEOUT_MS = 60_000;
+const MOUNT_NEEDS_ROOT =
+  'a size-limited folder is a tmpfs mounted on the host and shared with the container, and mounting needs root; run the harness as root';
 
 export type ToolSource = 'container' | 'host';
 
@@ -72,7 +75,8 @@ export class DockerEngine implements Engine {
   static async create(options: DockerEngineOptions): Promise<DockerEngine> {
     const client = await dockerClient();
     await removeContainerLeftovers(client);
-    await removeOrphanedWorkDirs(options.workRoot ?? tmpdir());
+    // A killed run may have left a size-limited folder mounted in its temp folder.
+    await removeOrphanedWorkDirs(options.workRoot ?? tmpdir(), (dir) => unmountAll(dir, { inside: true }));
     const hostBinaries = options.tools === 'host' ? await findPgBinaries() : undefined;
     // An image that cannot be had fails at the start, with its own message; until then, its facts are unknown.
     const facts = await imageFacts(client, options.image, labelsFor(options.runId, 'image-facts')).catch((error: unknown) => errorMessage(error).split('\n')[0]!);
@@ -130,9 +134,13 @@ export class DockerEngine implements Engine {
         : this.runAs
           ? SUPPORTED
           : unsupported("the data files belong to the container's postgres user, and only a harness running as root can damage them from the host"),
-      sizeLimitedFolder: unsupported(
-        'a new size-limited folder cannot be mounted into a running container (its mounts are fixed when it starts); the docker engine offers a size-limited data folder (engine.dataVolume) instead',
-      ),
+      sizeLimitedFolder: !this.runAs
+        ? unsupported(MOUNT_NEEDS_ROOT)
+        : options.sizeLimitedFolders
+          ? SUPPORTED
+          : unsupported(
+              "a running container's mounts are fixed, so the folder must be prepared when the instance starts (InstanceOptions.sizeLimitedFolders), and this instance was not asked for it",
+            ),
     };
   }
 
@@ -167,6 +175,12 @@ export class DockerEngine implements Engine {
         await options.prepareData(dataDir);
       }
     }
+    // A size-limited folder needs a tmpfs the container sees from its start; it is sized when asked for.
+    const limitedDir = options.sizeLimitedFolders && this.runAs ? join(workDir, 'limited') : undefined;
+    if (limitedDir) {
+      await mkdir(limitedDir, { mode: 0o755 });
+      await mountTmpfs(limitedDir, `size=${LIMITED_IDLE_BYTES},mode=0755`, this.ctx);
+    }
     const archive = options.walArchive ? archiveSettings(archiveDir, options.walArchive.timeoutMs) : {};
     // A prepared archive command (pgBackRest's) is set once the instance answers; until then
     // archive_mode keeps every segment for it.
@@ -184,6 +198,7 @@ export class DockerEngine implements Engine {
         { source: archiveDir, target: archiveDir, mode: 'rw' },
         ...(options.mounts ?? []).map((path) => ({ source: path, target: path, mode: 'rw' as const })),
         ...(dataDir ? [{ source: dataDir, target: dataDir, mode: 'rw' as const }] : []),
+        ...(limitedDir ? [{ source: limitedDir, target: limitedDir, mode: 'rw' as const }] : []),
       ])
       .withCommand(['postgres', ...commandLineFlags(settings)])
       // Readiness is our own select 1 probe (waitReady); the module's health check can
@@ -201,13 +216,14 @@ export class DockerEngine implements Engine {
       () => container.start(),
     ).catch(async (error: unknown) => {
       await removeFailedStart(this.client, this.options.runId, name, logDir);
+      if (limitedDir) await unmountAll(limitedDir, { inside: false });
       throw new SetupError(
         'SERVER_START_FAILED',
         `could not start a container from image "${this.options.image}": ${errorMessage(error).split('\n')[0]}. ` +
           'Without a registry, build a local image with scripts/docker/build-local-image.sh and pass --image restore-drill/postgres:15-local.',
       );
     });
-    const folders = { workDir, backupDir, archiveDir, dataDir, mounts: options.mounts ?? [], logDir };
+    const folders = { workDir, backupDir, archiveDir, dataDir, limitedDir, mounts: options.mounts ?? [], logDir };
     const instance = new DockerInstance(this, handle, name, folders, this.capabilities(options), {
       host: handle.getHost(),
       port: handle.getMappedPort(PG_PORT),

@@ -1,21 +1,22 @@
-/** One PostgreSQL container of the Docker engine, with its host folders (backups, WAL archive, data). */
+/** One PostgreSQL container of the Docker engine, with its host folders (backups, WAL archive, data, a size-limited folder). */
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { chown, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StartedPostgreSqlContainer } from '@testcontainers/postgresql';
-import { errorMessage, SetupError } from '../../errors.js';
+import { errorMessage, InternalError, SetupError } from '../../errors.js';
 import { runCommand, settle, shellQuote, tail, type CommandOptions, type CommandResult } from '../../exec/command.js';
 import { connectTo, serverInfoOf, type Client, type ConnectionInfo, type ServerInfo } from '../../pg/client.js';
 import type { PgTool } from '../../pg/versions.js';
 import { registerCleanup } from '../../support/cleanup.js';
 import { sleep } from '../../support/clock.js';
+import { resizeTmpfs, unmountAll } from '../shared/mounts.js';
 import { waitForPromotion, waitForSelect1, type ProbeOptions } from '../shared/readiness.js';
 import { keepServerLog } from '../shared/server-log.js';
 import { ToolVersions } from '../shared/tool-versions.js';
-import type { Capabilities, Instance, ServerSide, ServerToolOptions } from '../types.js';
+import type { Capabilities, Instance, ServerSide, ServerToolOptions, SizeLimitedFolder } from '../types.js';
 import type { CommandContext } from '../../exec/command.js';
 import type { PgBinaries } from '../shared/binaries.js';
-import type { HelperRun } from './helper.js';
+import type { HelperRun, ImageFacts } from './helper.js';
 import { labelsFor } from './leftovers.js';
 import { containerLog, type ContainerRuntimeClient } from './runtime.js';
 
@@ -23,6 +24,8 @@ export const PG_PORT = 5432;
 export const PGDATA = '/var/lib/postgresql/data';
 /** Where the images (the official ones and ours) put the server's Unix socket. */
 const SOCKET_DIR = '/var/run/postgresql';
+/** The size of the tmpfs for size-limited folders while none is asked for: nothing is written there meanwhile. */
+export const LIMITED_IDLE_BYTES = 64 * 1024;
 const READY_TIMEOUT_MS = 60_000;
 /**
  * Tools that read the data folder itself rather than connect: its files belong
@@ -38,6 +41,8 @@ export interface DockerHost {
   readonly runId: string;
   /** The host's binaries, when the drill runs its tools from the host. */
   readonly hostBinaries: PgBinaries | undefined;
+  /** The image's postgres user, when the image could be asked. */
+  readonly imageUser: ImageFacts | undefined;
   runHelper(run: Omit<HelperRun, 'image'>, options?: CommandOptions, ctx?: CommandContext): Promise<CommandResult>;
 }
 
@@ -48,6 +53,8 @@ export interface DockerFolders {
   archiveDir: string;
   /** The data folder, mounted at the same path as PGDATA; none when it is a tmpfs inside the container. */
   dataDir: string | undefined;
+  /** The tmpfs shared with the container for size-limited folders, when the drill asked for them. */
+  limitedDir: string | undefined;
   /** Other instances' folders mounted at the same path (a struck instance's WAL archive). */
   mounts: readonly string[];
   /** Where its log is kept when it goes. */
@@ -61,11 +68,14 @@ export class DockerInstance implements Instance {
   readonly archiveDir: string;
   readonly dataDir: string | undefined;
   readonly kill?: () => Promise<void>;
+  readonly sizeLimitedFolder?: (name: string, bytes: number) => Promise<SizeLimitedFolder>;
   readonly serverSide: ServerSide;
+  private readonly limitedDir: string | undefined;
   private readonly mounts: readonly string[];
   private readonly logDir: string;
   private readonly unregister: () => void;
   private readonly versions: ToolVersions;
+  private limitedInUse = false;
   private removed = false;
   private logKept = false;
 
@@ -82,12 +92,14 @@ export class DockerInstance implements Instance {
       backupDir: this.backupDir,
       archiveDir: this.archiveDir,
       dataDir: this.dataDir,
+      limitedDir: this.limitedDir,
       mounts: this.mounts,
       logDir: this.logDir,
     } = folders);
     // A host data folder is PGDATA at its host path; a tmpfs one is at the image's own PGDATA.
     this.serverSide = { dataDir: this.dataDir ?? PGDATA, socketDir: SOCKET_DIR, port: PG_PORT };
     if (capabilities.kill.supported) this.kill = () => this.killContainer();
+    if (capabilities.sizeLimitedFolder.supported && this.limitedDir) this.sizeLimitedFolder = (name, bytes) => this.limitFolder(name, bytes);
     this.versions = new ToolVersions(async (tool) => {
       if (this.toolOnHost(tool)) {
         const path = join(this.engine.hostBinaries!.binDir, tool);
@@ -172,7 +184,7 @@ export class DockerInstance implements Instance {
 
   /** The host folders the container sees at their host paths. */
   private get hostFolders(): string[] {
-    return [this.backupDir, this.archiveDir, ...this.mounts, ...(this.dataDir ? [this.dataDir] : [])];
+    return [this.backupDir, this.archiveDir, ...this.mounts, ...(this.limitedDir ? [this.limitedDir] : []), ...(this.dataDir ? [this.dataDir] : [])];
   }
 
   /** Whether the container sees a host folder at its host path (it is one of its mounts, or inside one). */
@@ -281,6 +293,31 @@ export class DockerInstance implements Instance {
   }
 
   /**
+   * One folder of `bytes` at a time: the instance's tmpfs, seen by the
+   * container since its start, is sized anew (a remount changes the limit of
+   * every mount of it) and the folder made in it for the image's postgres user.
+   */
+  private async limitFolder(name: string, bytes: number): Promise<SizeLimitedFolder> {
+    const root = this.limitedDir!;
+    if (this.limitedInUse) throw new InternalError(`instance "${this.name}" already has a size-limited folder; on docker they share one tmpfs, one at a time`);
+    const user = this.engine.imageUser;
+    if (!user) throw new InternalError(`the postgres user of image ${this.engine.image} is unknown; the instance should not have started`);
+    this.limitedInUse = true;
+    const path = join(root, name);
+    await resizeTmpfs(root, bytes, this.engine.ctx);
+    await mkdir(path, { mode: 0o700 });
+    await chown(path, user.uid, user.gid);
+    return {
+      path,
+      release: async () => {
+        await rm(path, { recursive: true, force: true });
+        await resizeTmpfs(root, LIMITED_IDLE_BYTES, this.engine.ctx);
+        this.limitedInUse = false;
+      },
+    };
+  }
+
+  /**
    * Removes a folder the container's user wrote to. A harness that is not
    * root may not delete those files: a root helper container empties the folder first.
    */
@@ -340,6 +377,7 @@ export class DockerInstance implements Instance {
     await this.keepLog();
     // The container always goes (nothing may be left running); a failed drill keeps its host files.
     await this.docker().remove({ force: true, v: true }).catch(() => undefined);
+    await unmountAll(this.workDir, { inside: true });
     if (keepFiles) return { keptAt: this.workDir };
     await this.removeTree(this.workDir).catch(() => undefined);
     return {};

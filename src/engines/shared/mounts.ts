@@ -1,5 +1,5 @@
 /**
- * The tmpfs mounts an engine makes on the host (a size-limited data or
+ * The tmpfs mounts both engines make on the host (a size-limited data or
  * backup folder), and their removal. Mounting keeps root's rights: the one
  * step that does.
  */
@@ -9,6 +9,11 @@ import { runCommand, type CommandContext } from '../../exec/command.js';
 /** Mounts a tmpfs on an existing folder; `options` are mount's (size=…,mode=…,uid=…). */
 export async function mountTmpfs(path: string, options: string, ctx: CommandContext): Promise<void> {
   await runCommand('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', path], { ...ctx, runAs: undefined });
+}
+
+/** Gives a mounted tmpfs a new size; every bind of it (inside a container too) shares the limit. */
+export async function resizeTmpfs(path: string, bytes: number, ctx: CommandContext): Promise<void> {
+  await runCommand('mount', ['-o', `remount,size=${bytes}`, path], { ...ctx, runAs: undefined });
 }
 
 /** The mount points the kernel knows of, from its mount table. */
