@@ -149,7 +149,7 @@ export class DockerEngine implements Engine {
     if (typeof this.facts === 'string') return unsupported(`could not ask image "${this.options.image}" whether it ships pgBackRest: ${this.facts}`);
     if (this.facts.pgbackrest) return SUPPORTED;
     return unsupported(
-      `pgBackRest must run beside the server, inside the container, and image "${this.options.image}" does not ship it (the local images do: scripts/docker/build-local-image.sh)`,
+      `pgBackRest must run beside the server, inside the container, and image "${this.options.image}" does not ship it (scripts/docker/build-local-image.sh builds images that do; rebuild one made before it added pgBackRest with --force)`,
     );
   }
 
