@@ -13,8 +13,9 @@ import { containersOfRun, removeContainerLeftovers } from '../src/engines/docker
 import { dockerAvailable } from '../src/engines/docker/runtime.js';
 import { LOCAL_IMAGE } from '../src/engines/docker/images.js';
 import type { RunJournal } from '../src/model/journal.js';
+import { withClient } from '../src/pg/client.js';
 import { renderMarkdown } from '../src/report/markdown.js';
-import { check, drillYaml, runDrills, tempDir, tempFoldersOf, writeDrill } from './helpers.js';
+import { check, drillYaml, recoveryOf, runDrills, tempDir, tempFoldersOf, writeDrill } from './helpers.js';
 
 const IMAGE = process.env.RESTORE_DRILL_TEST_IMAGE ?? LOCAL_IMAGE;
 const OTHER_MAJOR_IMAGE = process.env.RESTORE_DRILL_TEST_IMAGE_OTHER_MAJOR ?? 'restore-drill/postgres:17-local';
@@ -31,6 +32,17 @@ async function imagePresent(image: string): Promise<boolean> {
 const noDocker = await dockerAvailable();
 const missing = noDocker ? `no Docker engine answers (${noDocker.split('\n')[0]})` : (await imagePresent(IMAGE)) ? undefined : `image ${IMAGE} is not present (build it: scripts/docker/build-local-image.sh)`;
 const otherMajor = !missing && (await imagePresent(OTHER_MAJOR_IMAGE));
+/** The local TimescaleDB images (scripts/docker/build-timescaledb-image.sh), and why each is missing here, if it is. */
+const TIMESCALEDB_VERSIONS = ['2.28.3', '2.17.2'] as const;
+const timescaleImage = (version: string) => `restore-drill/timescaledb:${version}-pg15-local`;
+const timescaleMissing: Record<string, string | undefined> = {};
+for (const version of TIMESCALEDB_VERSIONS) {
+  timescaleMissing[version] = noDocker
+    ? `no Docker engine answers (${noDocker.split('\n')[0]})`
+    : (await imagePresent(timescaleImage(version)))
+      ? undefined
+      : `image ${timescaleImage(version)} is not present (build it: scripts/docker/build-timescaledb-image.sh --version ${version})`;
+}
 
 describe('Docker availability', () => {
   it.runIf(REQUIRED)('is required here (RESTORE_DRILL_REQUIRE_DOCKER=1): the engine answers and the image is present', () => {
@@ -176,15 +188,100 @@ describe.skipIf(missing !== undefined)(`docker engine${missing ? ` (skipped: ${m
     expect(await containersOfRun(journal.runId)).toEqual([]);
   });
 
-  it.each([
-    ['corrupt-page', { fault: { type: 'corrupt-page', table: 'candles' }, recovery: { procedure: 'restore-table' } }, /not reachable from the host/],
-    ['backup-disk-full', { fault: { type: 'backup-disk-full' }, recovery: { procedure: 'restore-database' } }, /cannot be mounted into a running container/],
-    ['pgbackrest', { backup: { method: 'pgbackrest' }, fault: { type: 'lose-instance' }, recovery: { procedure: 'point-in-time' } }, /needs pgbackrest on the docker engine: .*do not ship it/],
-  ])('says unsupported, with why, for %s in a container', async (name, overrides, why) => {
-    const { journal } = await runDrills([writeDrill(drills, onDocker({ name: `docker-${name}`, ...overrides }))], reports);
-    expect(journal.drills[0]).toMatchObject({ status: 'unsupported', verdict: 'unknown' });
-    expect(journal.drills[0]!.error).toMatch(why);
+  it.runIf(process.getuid?.() === 0)('catches a corrupt page three ways in a container: its data folder is on the host, pg_checksums runs on the stopped cluster', async () => {
+    const file = writeDrill(drills, onDocker({ name: 'docker-corrupt-page', fault: { type: 'corrupt-page', table: 'candles' }, recovery: { procedure: 'restore-table' } }));
+    const { journal } = await runDrills([file], reports);
+    const drill = journal.drills[0]!;
+    const detected = check(drill, 'corruption-detected');
+    expect(detected.verdict).toBe('pass');
+    const detectors = detected.evidence.detectors as Record<string, { caught: boolean; said: string }>;
+    expect(detectors['read']).toMatchObject({ caught: true, said: expect.stringMatching(/invalid page in block \d+/) });
+    expect(detectors['pg_checksums --check']).toMatchObject({ caught: true, said: expect.stringMatching(/checksum verification failed in file .*, block \d+/) });
+    expect(detectors['pg_amcheck']).toMatchObject({ caught: true, said: expect.stringMatching(/invalid page in block \d+|checksum/) });
+    // The damage landed in the host folder the container uses as PGDATA; the stopped container could not exec,
+    // so pg_checksums ran in a short-lived container of the same image on that folder.
+    const fault = drill.phases.find((p) => p.name === 'fault')!.commands.map((c) => c.command);
+    expect((drill.fault as { file: string }).file).toMatch(/\/data\/base\/\d+\/\d+$/);
+    expect(fault.find((c) => c.includes('pg_checksums --check'))).toMatch(new RegExp(`^docker run --rm --network none --user postgres .*${IMAGE} pg_checksums --check`));
+    expect(fault.find((c) => c.includes('pg_amcheck'))).toMatch(/^docker exec --user postgres [0-9a-f]{12} pg_amcheck /);
+    expect(check(drill, 'fingerprint').verdict).toBe('pass');
+    expect(drill.verdict).toBe('pass');
     expect(await containersOfRun(journal.runId)).toEqual([]);
+    expect(tempFoldersOf(journal.runId)).toEqual([]);
+  });
+
+  it.runIf(process.getuid?.() === 0)('tonight’s dump inside the container fills a size-limited folder; the half-written file is rejected and last night’s restored', async () => {
+    const file = writeDrill(
+      drills,
+      onDocker({ name: 'docker-backup-full', fault: { type: 'backup-disk-full' }, recovery: { procedure: 'restore-database' }, targets: { rto: '1h', rpo: '48h' } }),
+    );
+    const { journal } = await runDrills([file], reports);
+    const drill = journal.drills[0]!;
+    const fault = drill.fault as { error: string; partial: string; partialBytes: number };
+    expect(fault.error).toMatch(/No space left on device/);
+    expect(fault.partial).toMatch(/\/limited\/tonight\/market_\d{8}_\d{6}\.dump$/);
+    expect(fault.partialBytes).toBeGreaterThan(0);
+    // pg_dump ran inside the container, into the folder whose tmpfs was sized for it.
+    const commands = drill.phases.find((p) => p.name === 'fault')!.commands.map((c) => c.command);
+    expect(commands.find((c) => c.includes('pg_dump'))).toMatch(/^docker exec --user postgres [0-9a-f]{12} pg_dump --format=custom --file=.*\/limited\/tonight\//);
+    const { used, reports: checked } = check(drill, 'backup-integrity').evidence as { used: string; reports: Array<{ path: string; ok: boolean; caughtBy?: string }> };
+    expect(checked[0]).toMatchObject({ path: fault.partial, ok: false, caughtBy: 'sha256 sidecar' });
+    expect(used).not.toBe(fault.partial);
+    expect(used).toMatch(/\/backups\/market_\d{8}_\d{6}\.dump$/);
+    expect(drill.verdict).toBe('pass');
+    expect(readFileSync('/proc/self/mounts', 'utf8')).not.toContain(journal.runId);
+    expect(await containersOfRun(journal.runId)).toEqual([]);
+    expect(tempFoldersOf(journal.runId)).toEqual([]);
+  });
+
+  it('restores with pgBackRest to the restore point before a bad write, and rebuilds a lost container from its repository', async () => {
+    const named = writeDrill(
+      drills,
+      onDocker({
+        name: 'docker-pgbackrest-name',
+        backup: { method: 'pgbackrest', archiveTimeout: '1s' },
+        fault: { type: 'bad-write' },
+        recovery: { procedure: 'point-in-time', target: 'name' },
+        targets: { rto: '2h', rpo: '5m' },
+      }),
+    );
+    const lost = writeDrill(
+      drills,
+      onDocker({
+        name: 'docker-pgbackrest-lost',
+        backup: { method: 'pgbackrest', archiveTimeout: '1s' },
+        workload: { rate: 50, lead: '300ms', afterBackup: '2s' },
+        fault: { type: 'lose-instance' },
+        recovery: { procedure: 'point-in-time', target: 'end' },
+      }),
+    );
+    const { journal } = await runDrills([named, lost], reports);
+    const [pitr, rebuilt] = journal.drills;
+    for (const drill of [pitr!, rebuilt!]) {
+      const backup = drill.backup as { format: string; tool: string; files: Array<{ name: string }> };
+      expect(backup.format).toBe('full + incr');
+      expect(backup.tool).toMatch(/^pgBackRest 2\.\d+/);
+      expect(backup.files[1]!.name).toMatch(/^\d{8}-\d{6}F_\d{8}-\d{6}I\/backup\.manifest$/);
+      // pgBackRest ran inside the container, connecting over its own socket and port.
+      const backupCommands = drill.phases.find((p) => p.name === 'backup')!.commands.map((c) => c.command);
+      expect(backupCommands.find((c) => c.includes('backup --type=full'))).toMatch(/^docker exec --user postgres [0-9a-f]{12} pgbackrest .*--pg1-port=5432 backup --type=full/);
+      // The restore went into the new instance's host data folder from a short-lived container of the image.
+      const restore = drill.phases.find((p) => p.name === 'recovery')!.commands.map((c) => c.command).find((c) => / restore( |$)/.test(c));
+      expect(restore).toMatch(new RegExp(`^docker run --rm --network none --user postgres .*${IMAGE} pgbackrest .*--pg1-path=\\S+/data restore`));
+      expect(check(drill, 'backup-integrity').summary).toMatch(/passed pgbackrest verify/);
+      expect(drill.verdict).toBe('pass');
+    }
+    // Named target: replay stopped at the restore point, and the restored server was promoted to a new timeline.
+    expect(pitr!.rpo).toMatchObject({ lostRows: 0, pastTargetRows: 0 });
+    expect(String(recoveryOf(pitr!)?.summary)).toMatch(/^pgbackrest restore --type=name --target=before_bad_write_\d+ --target-action=promote into a new data folder/);
+    expect(pitr!.recovery).toMatchObject({ target: 'name', timeline: 2, stopReason: expect.stringMatching(/restore point/) });
+    expect(check(pitr!, 'fingerprint').summary).toMatch(/matches the moment before the bad write/);
+    // Lost container: the repository was verified from a container of the image, the old one being gone.
+    const verify = rebuilt!.phases.find((p) => p.name === 'recovery')!.commands.map((c) => c.command).find((c) => c.endsWith(' verify'));
+    expect(verify).toMatch(/^docker run --rm --network none --user postgres .* pgbackrest .* verify$/);
+    expect(rebuilt!.rpo!.measuredMs).toBeLessThan(3000);
+    expect(await containersOfRun(journal.runId)).toEqual([]);
+    expect(tempFoldersOf(journal.runId)).toEqual([]);
   });
 
   it.runIf(otherMajor)(`flags pg_dump of another major than the server (host tools against ${OTHER_MAJOR_IMAGE})`, async () => {
@@ -238,4 +335,43 @@ describe.skipIf(missing !== undefined)(`docker engine${missing ? ` (skipped: ${m
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toMatch(/--engine docker needs a Docker engine, and none answered/);
   });
+});
+
+describe('local TimescaleDB images', () => {
+  for (const version of TIMESCALEDB_VERSIONS) {
+    const image = timescaleImage(version);
+    const absent = timescaleMissing[version];
+    // Absent here: skipped and why; absent where Docker is required (CI): a failure.
+    it.skipIf(absent !== undefined && !REQUIRED)(
+      `${image} starts through the engine with timescaledb ${version} preloaded and creatable${absent && !REQUIRED ? ` (skipped: ${absent})` : ''}`,
+      async () => {
+        expect(absent).toBeUndefined();
+        const engine = await DockerEngine.create({ runId: `dockertsdb${version.replace(/\./g, '')}`, image });
+        const instance = await engine.startInstance('tsdb', tempDir('docker-tsdb-logs'));
+        try {
+          // Preloaded by the image's own configuration: the engine passed no shared_preload_libraries.
+          expect((await instance.serverInfo()).timescaledb).toBe(version);
+          await withClient(() => instance.connect(), (admin) => admin.query('create database tsdb'));
+          const found = await withClient(
+            () => instance.connect('tsdb'),
+            async (client) => {
+              const preload = (await client.query<{ s: string }>("select current_setting('shared_preload_libraries') as s")).rows[0]!.s;
+              await client.query('create extension timescaledb');
+              const extversion = (await client.query<{ v: string }>("select extversion as v from pg_extension where extname = 'timescaledb'")).rows[0]!.v;
+              // The library's own functions run: a hypertable, a row, its chunk.
+              await client.query('create table ticks (at timestamptz not null, price numeric)');
+              await client.query("select create_hypertable('ticks', by_range('at'))");
+              await client.query("insert into ticks values (now(), 1.5)");
+              const chunks = (await client.query<{ n: number }>("select count(*)::int as n from timescaledb_information.chunks where hypertable_name = 'ticks'")).rows[0]!.n;
+              return { preload, extversion, chunks };
+            },
+          );
+          expect(found).toEqual({ preload: 'timescaledb', extversion: version, chunks: 1 });
+        } finally {
+          await instance.destroy({ keepFiles: false });
+          await engine.dispose();
+        }
+      },
+    );
+  }
 });

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build a local PostgreSQL image without any image registry: debootstrap a
-# minimal Debian rootfs with the suite's own postgresql-<major>, add
+# minimal Debian rootfs with the suite's own postgresql-<major> and pgbackrest
+# (pgBackRest runs beside the server, inside the container), add
 # scripts/docker/entrypoint.sh, and `docker import` it with the metadata a
 # Dockerfile would have set. Only a Debian apt mirror is needed.
 #
@@ -192,7 +193,7 @@ url_ok() {
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"; }
 
 build_rootfs() {
-	local include=postgresql-$PG_MAJOR,postgresql-client-$PG_MAJOR,locales
+	local include=postgresql-$PG_MAJOR,postgresql-client-$PG_MAJOR,pgbackrest,locales
 	case "$mirror $security_mirror" in *https:*) include=$include,ca-certificates ;; esac
 
 	# Fail early and plainly if the mirror lacks the suite (a bookworm-only
@@ -241,7 +242,7 @@ build_rootfs() {
 		log "warning: $SUITE's default PostgreSQL major is ${default_major:-unknown}, not $PG_MAJOR; building $PG_MAJOR anyway (update suite_pg_major)"
 	fi
 	# shellcheck disable=SC2016 # dpkg-query's own ${...} format
-	in_root dpkg-query -W -f='${Package} ${Version}\n' "postgresql-$PG_MAJOR" "postgresql-client-$PG_MAJOR" |
+	in_root dpkg-query -W -f='${Package} ${Version}\n' "postgresql-$PG_MAJOR" "postgresql-client-$PG_MAJOR" pgbackrest |
 		while read -r p v; do log "  $p $v"; done
 
 	# postgresql-common's postinst created /etc/postgresql/$PG_MAJOR/main during
@@ -348,6 +349,7 @@ if [ "$import_tag" != "$image" ]; then
 fi
 
 [ "$(docker image inspect -f '{{.Config.StopSignal}}' "$image")" = SIGINT ] || die "$image lacks STOPSIGNAL SIGINT"
+docker run --rm --network none --user postgres --entrypoint pgbackrest "$image" version >/dev/null || die "$image cannot run pgbackrest as its postgres user"
 # The image a --force rebuild replaced is now untagged; drop it unless a
 # container still uses it (then docker refuses, which is fine).
 if [ -n "$old_id" ] && [ "$old_id" != "$(docker image inspect -f '{{.Id}}' "$image")" ]; then

@@ -48,7 +48,12 @@ function repoPath(instance: Pick<Instance, 'archiveDir'>): string {
   return join(instance.archiveDir, 'repo');
 }
 
-/** Writes the configuration (before the server first archives) and returns the archive_command. */
+/**
+ * Writes the configuration where pgBackRest runs, beside the server (before
+ * it archives its first segment), and returns the archive_command. Paths are
+ * the server's own (serverSide); the repository is in the archive folder, at
+ * the same path on the host.
+ */
 async function configure(instance: Instance): Promise<string> {
   const base = instance.archiveDir;
   const config = [
@@ -63,18 +68,20 @@ async function configure(instance: Instance): Promise<string> {
     'log-level-file=detail',
     '',
     `[${STANZA}]`,
-    `pg1-path=${instance.dataDir}`,
-    `pg1-socket-path=${join(instance.dataDir!, '..', 'sock')}`,
+    `pg1-path=${instance.serverSide.dataDir}`,
+    `pg1-socket-path=${instance.serverSide.socketDir}`,
     `pg1-user=${instance.connection.user}`,
     '',
   ].join('\n');
-  await instance.runOnHost('sh', ['-c', 'umask 077 && cat > "$1"', 'sh', configPath(instance)], { input: config });
+  await instance.runServerTool('sh', ['-c', 'umask 077 && printf "%s" "$2" > "$1"', 'sh', configPath(instance), config]);
   return `${PGBACKREST} --config=${configPath(instance)} --stanza=${STANZA} archive-push %p`;
 }
 
-function run(instance: Instance, args: string[], timeoutMs = TOOL_TIMEOUT_MS) {
-  return instance.runOnHost(PGBACKREST, [`--config=${configPath(instance)}`, `--stanza=${STANZA}`, ...args], {
-    timeoutMs,
+/** pgBackRest where the server runs (or ran: a lost instance's repository is still there); `folders` it must reach besides. */
+function run(instance: Instance, args: string[], folders: string[] = []) {
+  return instance.runServerTool(PGBACKREST, [`--config=${configPath(instance)}`, `--stanza=${STANZA}`, ...args], {
+    timeoutMs: TOOL_TIMEOUT_MS,
+    folders,
     // The backup commands connect to the server; libpq reads the password from here.
     env: { PGPASSWORD: instance.connection.password },
   });
@@ -90,7 +97,7 @@ interface InfoBackup {
 
 /** A full backup, some writes, then an incremental on top of it: a restore needs both. */
 async function pgbackrestBackup(instance: Instance, incrementalAfterMs: number): Promise<ArtifactOf<'pgbackrest'>> {
-  const port = `--pg1-port=${instance.connection.port}`;
+  const port = `--pg1-port=${instance.serverSide.port}`;
   await run(instance, [port, 'stanza-create']);
   // check: archiving works end to end before a backup relies on it.
   await run(instance, [port, 'check']);
@@ -114,7 +121,7 @@ async function pgbackrestBackup(instance: Instance, incrementalAfterMs: number):
     files,
     sizeBytes: sets.reduce((n, s) => n + s.info.repository.delta, 0),
     sha256: files.at(-1)!.sha256,
-    tool: (await instance.runOnHost(PGBACKREST, ['version'])).stdout.trim(),
+    tool: (await instance.runServerTool(PGBACKREST, ['version'])).stdout.trim(),
     wal: { startLsn: latest.lsn.start, endLsn: latest.lsn.stop },
     detail: {
       sets: sets.map((s) => ({ label: s.label, type: s.type, prior: s.prior, sizeBytes: s.info.size, repoBytes: s.info.repository.delta, lsn: s.lsn })),
@@ -133,13 +140,17 @@ async function checkRepository(instance: Instance, backup: BackupArtifact): Prom
   }
 }
 
-/** `pgbackrest restore` into an empty data folder, stopping at the target and promoting. Returns the target arguments it used. */
+/**
+ * `pgbackrest restore` into an empty data folder (a host folder the new
+ * instance will use), stopping at the target and promoting. Returns the
+ * target arguments it used.
+ */
 export async function pgbackrestRestore(instance: Instance, dataDir: string, target: RecoveryTargetKind, marker?: RecoveryMarker): Promise<string[]> {
   const typeArgs =
     target === 'end' || !marker
       ? []
       : [`--type=${target}`, `--target=${marker[target]}`, '--target-action=promote', ...(target === 'xid' ? ['--target-exclusive'] : [])];
-  await run(instance, [`--pg1-path=${dataDir}`, 'restore', ...typeArgs]);
+  await run(instance, [`--pg1-path=${dataDir}`, 'restore', ...typeArgs], [dataDir]);
   return typeArgs;
 }
 

@@ -91,9 +91,15 @@ export async function runDrill(host: DrillHost, { file, spec }: LoadedDrill): Pr
     const { engine, primary, standby } = await phases.run('setup', async (phase) => {
       const engine = await host.engine();
       drill.engine = engine.describe();
-      const options: InstanceOptions = { dataVolumeBytes: spec.engine.dataVolume, ...method.instanceOptions?.(spec.backup) };
+      const needs = requiredCapabilities(spec);
+      const options: InstanceOptions = {
+        dataVolumeBytes: spec.engine.dataVolume,
+        // Engines whose mounts are fixed once the server runs prepare for it at the start.
+        ...(needs.includes('sizeLimitedFolder') ? { sizeLimitedFolders: true } : {}),
+        ...method.instanceOptions?.(spec.backup),
+      };
       const capabilities = engine.capabilities(options);
-      for (const name of requiredCapabilities(spec)) {
+      for (const name of needs) {
         const capability = capabilities[name];
         if (!capability.supported) {
           throw new UnsupportedError(`${spec.fault.type} / ${spec.recovery.procedure} needs ${name} on the ${engine.kind} engine: ${capability.why}`);

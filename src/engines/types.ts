@@ -53,6 +53,27 @@ export interface InstanceOptions {
    * archive folder with cp, or with the command `command` prepares (pgBackRest).
    */
   walArchive?: { timeoutMs: number; command?: (instance: Instance) => Promise<string> };
+  /**
+   * The drill will ask for size-limited folders (capability sizeLimitedFolder).
+   * An engine whose mounts are fixed once the server runs (docker) prepares
+   * for them at the start; the others ignore it.
+   */
+  sizeLimitedFolders?: boolean;
+}
+
+/** The server as a command that runs beside it (runBesideServer, runServerTool) reaches it. */
+export interface ServerSide {
+  /** The data folder there (pgBackRest's pg1-path). */
+  readonly dataDir: string;
+  /** The folder of the server's Unix socket there. */
+  readonly socketDir: string;
+  /** The port the server listens on there. */
+  readonly port: number;
+}
+
+export interface ServerToolOptions extends CommandOptions {
+  /** More host folders the command must reach at their host paths (a new data folder to restore into). */
+  folders?: readonly string[];
 }
 
 /** A folder on a filesystem of a fixed size, and how to take it away. */
@@ -69,7 +90,7 @@ export interface Instance {
   readonly backupDir: string;
   /** Where archive_command puts WAL segments; it outlives the data folder. */
   readonly archiveDir: string;
-  /** The data folder as the harness sees it, when it is on the host (native always; a restored container's). */
+  /** The data folder as the harness sees it, when it is on the host (native always; docker unless it is a tmpfs, engine.dataVolume). */
   readonly dataDir?: string;
   connect(database?: string): Promise<Client>;
   serverInfo(): Promise<ServerInfo>;
@@ -77,7 +98,18 @@ export interface Instance {
   runPgTool(tool: PgTool, args: readonly string[], options?: CommandOptions): Promise<CommandResult>;
   /** Runs a command where the server runs (the host for native, inside the container for docker), as its OS user, with PG* set. */
   runBesideServer(file: string, args: readonly string[], options?: CommandOptions): Promise<CommandResult>;
-  /** Runs a command on the harness's host (tar, pgbackrest, a team script), as the user that owns the instance's host folders. */
+  /** The server's data folder, socket and port as seen from beside it. */
+  readonly serverSide: ServerSide;
+  /**
+   * Runs a program installed with the server (pgBackRest), as the server's OS
+   * user, on the instance's folders (backups, WAL archive, data) at their host
+   * paths, and on `folders`: on the host for native; for docker, beside the
+   * server while its container runs and has the folders, otherwise in a
+   * short-lived container of the same image (a stopped or lost container
+   * cannot exec).
+   */
+  runServerTool(file: string, args: readonly string[], options?: ServerToolOptions): Promise<CommandResult>;
+  /** Runs a command on the harness's host (tar, a team script), as the user that owns the instance's host folders. */
   runOnHost(file: string, args: readonly string[], options?: CommandOptions): Promise<CommandResult>;
   /** Whether commands can still run beside the server: a lost container cannot. */
   canRunBesideServer(): Promise<boolean>;

@@ -5,30 +5,45 @@
  * on both sides. Client tools run inside the container (the server's own
  * major version) unless the drill asks for the host's binaries.
  *
+ * The data folder is a host folder too, mounted at the same path and named
+ * PGDATA (initialised by the image's entrypoint, with data checksums, unless
+ * a restore filled it), so a stopped or lost container's files stay
+ * reachable: a short-lived container of the same image (helper.ts) runs
+ * pg_checksums or pgBackRest on them when the instance's own container
+ * cannot, and a path pgBackRest writes into a restored data folder
+ * (its restore_command's pg1-path) means the same to the server that reads
+ * it. Only a size-limited data folder (engine.dataVolume) stays inside the
+ * container, as a tmpfs at the image's own PGDATA.
+ *
  * Every container carries labels naming the run and the harness process; the
  * harness removes its containers at the end and on Ctrl-C, and at the next
  * start removes those a killed harness left behind.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, chown, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PostgreSqlContainer } from '@testcontainers/postgresql';
 import { Wait } from 'testcontainers';
 import { errorMessage, SetupError } from '../../errors.js';
-import type { CommandContext } from '../../exec/command.js';
+import type { CommandContext, CommandOptions } from '../../exec/command.js';
 import type { EngineRecord } from '../../model/journal.js';
 import { archiveSettings, commandLineFlags } from '../../pg/conf.js';
-import { handOver, unprivilegedUser, type RunAs } from '../shared/os-user.js';
+import { withClient } from '../../pg/client.js';
+import { mountTmpfs, unmountAll } from '../shared/mounts.js';
+import { unprivilegedUser, type RunAs } from '../shared/os-user.js';
 import { recorded } from '../shared/recorded.js';
 import { makeWorkDir, removeOrphanedWorkDirs } from '../shared/workdir.js';
-import { SUPPORTED, unsupported, type Capabilities, type Engine, type EngineOptions, type InstanceOptions } from '../types.js';
+import { SUPPORTED, unsupported, type Capabilities, type Capability, type Engine, type EngineOptions, type InstanceOptions } from '../types.js';
 import { findPgBinaries, type PgBinaries } from '../shared/binaries.js';
-import { DockerInstance, PG_PORT, PGDATA } from './instance.js';
+import { imageFacts, runHelper, type HelperRun, type ImageFacts } from './helper.js';
+import { DockerInstance, LIMITED_IDLE_BYTES, PG_PORT, PGDATA } from './instance.js';
 import { labelsFor, removeContainerLeftovers, removeFailedStart } from './leftovers.js';
 import { dockerClient, type ContainerRuntimeClient } from './runtime.js';
 
 const READY_TIMEOUT_MS = 60_000;
+const MOUNT_NEEDS_ROOT =
+  'a size-limited folder is a tmpfs mounted on the host and shared with the container, and mounting needs root; run the harness as root';
 
 export type ToolSource = 'container' | 'host';
 
@@ -50,6 +65,8 @@ export class DockerEngine implements Engine {
     private readonly options: DockerEngineOptions,
     /** The host's binaries, when the drill runs its tools from the host. */
     readonly hostBinaries: PgBinaries | undefined,
+    /** The image's postgres user and pgBackRest, or why the image could not be asked. */
+    private readonly facts: ImageFacts | string,
   ) {
     this.runAs = unprivilegedUser();
     this.ctx = { record: options.record, secrets: [this.password], runAs: this.runAs };
@@ -58,9 +75,26 @@ export class DockerEngine implements Engine {
   static async create(options: DockerEngineOptions): Promise<DockerEngine> {
     const client = await dockerClient();
     await removeContainerLeftovers(client);
-    await removeOrphanedWorkDirs(options.workRoot ?? tmpdir());
+    // A killed run may have left a size-limited folder mounted in its temp folder.
+    await removeOrphanedWorkDirs(options.workRoot ?? tmpdir(), (dir) => unmountAll(dir, { inside: true }));
     const hostBinaries = options.tools === 'host' ? await findPgBinaries() : undefined;
-    return new DockerEngine(client, options, hostBinaries);
+    // An image that cannot be had fails at the start, with its own message; until then, its facts are unknown.
+    const facts = await imageFacts(client, options.image, labelsFor(options.runId, 'image-facts')).catch((error: unknown) => errorMessage(error).split('\n')[0]!);
+    return new DockerEngine(client, options, hostBinaries, facts);
+  }
+
+  /** The image's postgres user, when the image could be asked. */
+  get imageUser(): ImageFacts | undefined {
+    return typeof this.facts === 'string' ? undefined : this.facts;
+  }
+
+  get runId(): string {
+    return this.options.runId;
+  }
+
+  /** A short-lived container of the image (see helper.ts), recorded in the journal. */
+  runHelper(run: Omit<HelperRun, 'image'>, options?: CommandOptions, ctx: CommandContext = this.ctx) {
+    return runHelper(this.client, ctx, { ...run, image: this.options.image }, options);
   }
 
   get secrets(): readonly string[] {
@@ -94,12 +128,29 @@ export class DockerEngine implements Engine {
         : SUPPORTED,
       sizeLimitedVolume: SUPPORTED,
       standby: SUPPORTED,
-      pgbackrest: unsupported('pgBackRest must run beside the server, inside the container, and the images do not ship it'),
-      hostDataFiles: unsupported("the container's data folder is not reachable from the host"),
-      sizeLimitedFolder: unsupported(
-        'a new size-limited folder cannot be mounted into a running container (its mounts are fixed when it starts); the docker engine offers a size-limited data folder (engine.dataVolume) instead',
-      ),
+      pgbackrest: this.pgbackrest(),
+      hostDataFiles: options.dataVolumeBytes
+        ? unsupported('the data folder is a tmpfs inside the container (engine.dataVolume), not a host folder')
+        : this.runAs
+          ? SUPPORTED
+          : unsupported("the data files belong to the container's postgres user, and only a harness running as root can damage them from the host"),
+      sizeLimitedFolder: !this.runAs
+        ? unsupported(MOUNT_NEEDS_ROOT)
+        : options.sizeLimitedFolders
+          ? SUPPORTED
+          : unsupported(
+              "a running container's mounts are fixed, so the folder must be prepared when the instance starts (InstanceOptions.sizeLimitedFolders), and this instance was not asked for it",
+            ),
     };
+  }
+
+  /** pgBackRest must run beside the server, so the image itself must ship it. */
+  private pgbackrest(): Capability {
+    if (typeof this.facts === 'string') return unsupported(`could not ask image "${this.options.image}" whether it ships pgBackRest: ${this.facts}`);
+    if (this.facts.pgbackrest) return SUPPORTED;
+    return unsupported(
+      `pgBackRest must run beside the server, inside the container, and image "${this.options.image}" does not ship it (scripts/docker/build-local-image.sh builds images that do; rebuild one made before it added pgBackRest with --force)`,
+    );
   }
 
   async startInstance(name: string, logDir: string, options: InstanceOptions = {}): Promise<DockerInstance> {
@@ -111,29 +162,43 @@ export class DockerEngine implements Engine {
       // Written by the container's postgres user (its uid differs by image) and read by the harness.
       await chmod(dir, 0o777);
     }
-    // A restored instance's data folder is prepared on the host and mounted as PGDATA;
-    // the image's entrypoint, started as root, hands it to its postgres user.
-    const dataDir = options.prepareData ? join(workDir, 'data') : undefined;
+    // The data folder is a host folder mounted at the same path as PGDATA, unless it is a tmpfs inside the container.
+    // Empty, the image's entrypoint (started as root) initialises it and hands it to its postgres user;
+    // a restore fills it first, as that user, so pgBackRest (which restores only into a folder of its
+    // own user) can run in a container of the image.
+    const dataDir = options.dataVolumeBytes ? undefined : join(workDir, 'data');
     if (dataDir) {
       await mkdir(dataDir, { mode: 0o700 });
-      await handOver(dataDir, this.runAs);
-      await options.prepareData!(dataDir);
+      const user = this.imageUser;
+      if (options.prepareData) {
+        if (this.runAs && user) await chown(dataDir, user.uid, user.gid);
+        await options.prepareData(dataDir);
+      }
     }
-    const settings = {
-      fsync: 'on',
-      ...(options.walArchive ? archiveSettings(archiveDir, options.walArchive.timeoutMs) : {}),
-      ...options.settings,
-    };
+    // A size-limited folder needs a tmpfs the container sees from its start; it is sized when asked for.
+    const limitedDir = options.sizeLimitedFolders && this.runAs ? join(workDir, 'limited') : undefined;
+    if (limitedDir) {
+      await mkdir(limitedDir, { mode: 0o755 });
+      await mountTmpfs(limitedDir, `size=${LIMITED_IDLE_BYTES},mode=0755`, this.ctx);
+    }
+    const archive = options.walArchive ? archiveSettings(archiveDir, options.walArchive.timeoutMs) : {};
+    // A prepared archive command (pgBackRest's) is set once the instance answers; until then
+    // archive_mode keeps every segment for it.
+    if (options.walArchive?.command) delete archive.archive_command;
+    const settings = { fsync: 'on', ...archive, ...options.settings };
     const container = new PostgreSqlContainer(this.options.image)
       .withUsername('postgres')
       .withPassword(this.password)
       .withDatabase('postgres')
+      // As the native engine's clusters: a damaged page fails its checksum.
+      .withEnvironment({ POSTGRES_INITDB_ARGS: '--data-checksums', ...(dataDir ? { PGDATA: dataDir } : {}) })
       .withLabels(labelsFor(this.options.runId, name))
       .withBindMounts([
         { source: backupDir, target: backupDir, mode: 'rw' },
         { source: archiveDir, target: archiveDir, mode: 'rw' },
         ...(options.mounts ?? []).map((path) => ({ source: path, target: path, mode: 'rw' as const })),
-        ...(dataDir ? [{ source: dataDir, target: PGDATA, mode: 'rw' as const }] : []),
+        ...(dataDir ? [{ source: dataDir, target: dataDir, mode: 'rw' as const }] : []),
+        ...(limitedDir ? [{ source: limitedDir, target: limitedDir, mode: 'rw' as const }] : []),
       ])
       .withCommand(['postgres', ...commandLineFlags(settings)])
       // Readiness is our own select 1 probe (waitReady); the module's health check can
@@ -151,19 +216,37 @@ export class DockerEngine implements Engine {
       () => container.start(),
     ).catch(async (error: unknown) => {
       await removeFailedStart(this.client, this.options.runId, name, logDir);
+      if (limitedDir) await unmountAll(limitedDir, { inside: false });
       throw new SetupError(
         'SERVER_START_FAILED',
         `could not start a container from image "${this.options.image}": ${errorMessage(error).split('\n')[0]}. ` +
           'Without a registry, build a local image with scripts/docker/build-local-image.sh and pass --image restore-drill/postgres:15-local.',
       );
     });
-    const instance = new DockerInstance(this, handle, name, { workDir, backupDir, archiveDir, dataDir, logDir }, this.capabilities(options), {
+    const folders = { workDir, backupDir, archiveDir, dataDir, limitedDir, mounts: options.mounts ?? [], logDir };
+    const instance = new DockerInstance(this, handle, name, folders, this.capabilities(options), {
       host: handle.getHost(),
       port: handle.getMappedPort(PG_PORT),
       user: 'postgres',
       password: this.password,
     });
-    await instance.waitReady();
+    try {
+      await instance.waitReady();
+      const command = await options.walArchive?.command?.(instance);
+      if (command) {
+        await withClient(
+          () => instance.connect(),
+          async (client) => {
+            const { rows } = await client.query<{ sql: string }>('select format($$alter system set archive_command = %L$$, $1::text) as sql', [command]);
+            await client.query(rows[0]!.sql);
+            await client.query('select pg_reload_conf()');
+          },
+        );
+      }
+    } catch (error) {
+      await instance.destroy({ keepFiles: true });
+      throw error;
+    }
     return instance;
   }
 

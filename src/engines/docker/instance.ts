@@ -1,33 +1,50 @@
-/** One PostgreSQL container of the Docker engine, with its host folders (backups, WAL archive, a restored data folder). */
-import { rm } from 'node:fs/promises';
+/** One PostgreSQL container of the Docker engine, with its host folders (backups, WAL archive, data, a size-limited folder). */
+import { existsSync } from 'node:fs';
+import { chown, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StartedPostgreSqlContainer } from '@testcontainers/postgresql';
-import { errorMessage, SetupError } from '../../errors.js';
+import { errorMessage, InternalError, SetupError } from '../../errors.js';
 import { runCommand, settle, shellQuote, tail, type CommandOptions, type CommandResult } from '../../exec/command.js';
 import { connectTo, serverInfoOf, type Client, type ConnectionInfo, type ServerInfo } from '../../pg/client.js';
 import type { PgTool } from '../../pg/versions.js';
 import { registerCleanup } from '../../support/cleanup.js';
 import { sleep } from '../../support/clock.js';
+import { resizeTmpfs, unmountAll } from '../shared/mounts.js';
 import { waitForPromotion, waitForSelect1, type ProbeOptions } from '../shared/readiness.js';
 import { keepServerLog } from '../shared/server-log.js';
 import { ToolVersions } from '../shared/tool-versions.js';
 import { markKept } from '../shared/workdir.js';
-import type { Capabilities, Instance } from '../types.js';
+import type { Capabilities, Instance, ServerSide, ServerToolOptions, SizeLimitedFolder } from '../types.js';
 import type { CommandContext } from '../../exec/command.js';
 import type { PgBinaries } from '../shared/binaries.js';
+import type { HelperRun, ImageFacts } from './helper.js';
+import { labelsFor } from './leftovers.js';
 import { containerLog, type ContainerRuntimeClient } from './runtime.js';
 
 export const PG_PORT = 5432;
 export const PGDATA = '/var/lib/postgresql/data';
+/** Where the images (the official ones and ours) put the server's Unix socket. */
+const SOCKET_DIR = '/var/run/postgresql';
+/** The size of the tmpfs for size-limited folders while none is asked for: nothing is written there meanwhile. */
+export const LIMITED_IDLE_BYTES = 64 * 1024;
 const READY_TIMEOUT_MS = 60_000;
+/**
+ * Tools that read the data folder itself rather than connect: its files belong
+ * to the image's postgres user, so they run from the image whatever engine.tools says.
+ */
+const DATA_FOLDER_TOOLS: ReadonlySet<PgTool> = new Set(['pg_checksums']);
 
 /** What an instance needs of the engine that started it. */
 export interface DockerHost {
   readonly client: ContainerRuntimeClient;
   readonly ctx: CommandContext;
   readonly image: string;
+  readonly runId: string;
   /** The host's binaries, when the drill runs its tools from the host. */
   readonly hostBinaries: PgBinaries | undefined;
+  /** The image's postgres user, when the image could be asked. */
+  readonly imageUser: ImageFacts | undefined;
+  runHelper(run: Omit<HelperRun, 'image'>, options?: CommandOptions, ctx?: CommandContext): Promise<CommandResult>;
 }
 
 /** The instance's folders on the host. */
@@ -35,8 +52,12 @@ export interface DockerFolders {
   workDir: string;
   backupDir: string;
   archiveDir: string;
-  /** A restored instance's data folder, prepared on the host and mounted as PGDATA. */
+  /** The data folder, mounted at the same path as PGDATA; none when it is a tmpfs inside the container. */
   dataDir: string | undefined;
+  /** The tmpfs shared with the container for size-limited folders, when the drill asked for them. */
+  limitedDir: string | undefined;
+  /** Other instances' folders mounted at the same path (a struck instance's WAL archive). */
+  mounts: readonly string[];
   /** Where its log is kept when it goes. */
   logDir: string;
 }
@@ -48,9 +69,14 @@ export class DockerInstance implements Instance {
   readonly archiveDir: string;
   readonly dataDir: string | undefined;
   readonly kill?: () => Promise<void>;
+  readonly sizeLimitedFolder?: (name: string, bytes: number) => Promise<SizeLimitedFolder>;
+  readonly serverSide: ServerSide;
+  private readonly limitedDir: string | undefined;
+  private readonly mounts: readonly string[];
   private readonly logDir: string;
   private readonly unregister: () => void;
   private readonly versions: ToolVersions;
+  private limitedInUse = false;
   private removed = false;
   private logKept = false;
 
@@ -62,15 +88,27 @@ export class DockerInstance implements Instance {
     capabilities: Capabilities,
     readonly connection: ConnectionInfo,
   ) {
-    ({ workDir: this.workDir, backupDir: this.backupDir, archiveDir: this.archiveDir, dataDir: this.dataDir, logDir: this.logDir } = folders);
+    ({
+      workDir: this.workDir,
+      backupDir: this.backupDir,
+      archiveDir: this.archiveDir,
+      dataDir: this.dataDir,
+      limitedDir: this.limitedDir,
+      mounts: this.mounts,
+      logDir: this.logDir,
+    } = folders);
+    // A host data folder is PGDATA at its host path; a tmpfs one is at the image's own PGDATA.
+    this.serverSide = { dataDir: this.dataDir ?? PGDATA, socketDir: SOCKET_DIR, port: PG_PORT };
     if (capabilities.kill.supported) this.kill = () => this.killContainer();
+    if (capabilities.sizeLimitedFolder.supported && this.limitedDir) this.sizeLimitedFolder = (name, bytes) => this.limitFolder(name, bytes);
     this.versions = new ToolVersions(async (tool) => {
-      if (this.engine.hostBinaries) {
-        const path = join(this.engine.hostBinaries.binDir, tool);
+      if (this.toolOnHost(tool)) {
+        const path = join(this.engine.hostBinaries!.binDir, tool);
         return `${path} (host): ${(await runCommand(path, ['--version'], {})).stdout.trim()}`;
       }
-      const result = await this.container.exec([tool, '--version'], { user: 'postgres' });
-      return `${tool} in ${this.engine.image}: ${result.stdout.trim()}`;
+      // Not recorded: a question about the tool, not work of the drill.
+      const result = await this.execBeside([tool, '--version'], {}, { allowFailure: true }, [], {});
+      return `${tool} in ${this.engine.image}: ${(result.stdout || result.stderr).trim()}`;
     });
     this.unregister = registerCleanup(async () => {
       await this.destroy({ keepFiles: false });
@@ -123,21 +161,64 @@ export class DockerInstance implements Instance {
     return serverInfoOf(this.connection);
   }
 
+  private toolOnHost(tool: PgTool): boolean {
+    return this.engine.hostBinaries !== undefined && !DATA_FOLDER_TOOLS.has(tool);
+  }
+
   async runPgTool(tool: PgTool, args: readonly string[], options: CommandOptions = {}): Promise<CommandResult> {
     const version = await this.toolVersion(tool);
     const env = { ...this.toolEnv(), ...options.env };
-    if (this.engine.hostBinaries) {
-      return runCommand(join(this.engine.hostBinaries.binDir, tool), args, this.engine.ctx, {
+    if (this.toolOnHost(tool)) {
+      return runCommand(join(this.engine.hostBinaries!.binDir, tool), args, this.engine.ctx, {
         ...options,
         tool: version,
         env: { ...env, PGHOST: this.connection.host, PGPORT: String(this.connection.port) },
       });
     }
-    return this.execInContainer([tool, ...args], env, { ...options, tool: version });
+    // Beside the server; on a stopped container (pg_checksums needs the cluster down), in a helper on its folders.
+    return this.execBeside([tool, ...args], env, { ...options, tool: version });
+  }
+
+  runServerTool(file: string, args: readonly string[], { folders = [], ...options }: ServerToolOptions = {}): Promise<CommandResult> {
+    return this.execBeside([file, ...args], { ...this.toolEnv(), ...options.env }, options, folders);
+  }
+
+  /** The host folders the container sees at their host paths. */
+  private get hostFolders(): string[] {
+    return [this.backupDir, this.archiveDir, ...this.mounts, ...(this.limitedDir ? [this.limitedDir] : []), ...(this.dataDir ? [this.dataDir] : [])];
+  }
+
+  /** Whether the container sees a host folder at its host path (it is one of its mounts, or inside one). */
+  private reaches(folder: string): boolean {
+    return this.hostFolders.some((mount) => folder === mount || folder.startsWith(`${mount}/`));
+  }
+
+  /**
+   * In the instance's container while it runs and sees `folders`; otherwise in
+   * a short-lived container of the same image, as the same user, on the
+   * instance's folders and on `folders`, all at their host paths.
+   */
+  private async execBeside(
+    command: string[],
+    env: Record<string, string | undefined>,
+    options: CommandOptions,
+    folders: readonly string[] = [],
+    ctx: CommandContext = this.engine.ctx,
+  ): Promise<CommandResult> {
+    if (folders.every((f) => this.reaches(f)) && (await this.running())) return this.execInContainer(command, env, options, ctx);
+    // Docker would make a missing host folder (a lost instance's data folder) anew, empty and root's: those stay out.
+    const binds = [...new Set([...this.hostFolders, ...folders])].filter((path) => existsSync(path)).map((path) => ({ source: path, target: path }));
+    const run = { command, user: 'postgres', env, binds, labels: labelsFor(this.engine.runId, `${this.name}-helper`) };
+    return this.engine.runHelper(run, options, ctx);
   }
 
   /** `docker exec` as the container's postgres user, recorded like any other command. */
-  private async execInContainer(command: string[], env: Record<string, string | undefined>, options: CommandOptions = {}): Promise<CommandResult> {
+  private async execInContainer(
+    command: string[],
+    env: Record<string, string | undefined>,
+    options: CommandOptions = {},
+    ctx: CommandContext = this.engine.ctx,
+  ): Promise<CommandResult> {
     const startedAt = new Date().toISOString();
     const started = performance.now();
     const defined = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
@@ -160,7 +241,7 @@ export class DockerInstance implements Instance {
         stdout: result.stdout,
         stderr: result.stderr,
       },
-      this.engine.ctx,
+      ctx,
       options,
     );
   }
@@ -205,10 +286,52 @@ export class DockerInstance implements Instance {
     return { PGHOST: '127.0.0.1', PGPORT: String(PG_PORT), PGUSER: this.connection.user, PGPASSWORD: this.connection.password };
   }
 
-  /** The container goes, and its data with it; its log is kept first, as evidence. */
+  /** The container goes, and its data folder with it; its log is kept first, as evidence. */
   async lose(): Promise<void> {
     await this.keepLog();
     await this.docker().remove({ force: true, v: true });
+    if (this.dataDir) await this.removeTree(this.dataDir);
+  }
+
+  /**
+   * One folder of `bytes` at a time: the instance's tmpfs, seen by the
+   * container since its start, is sized anew (a remount changes the limit of
+   * every mount of it) and the folder made in it for the image's postgres user.
+   */
+  private async limitFolder(name: string, bytes: number): Promise<SizeLimitedFolder> {
+    const root = this.limitedDir!;
+    if (this.limitedInUse) throw new InternalError(`instance "${this.name}" already has a size-limited folder; on docker they share one tmpfs, one at a time`);
+    const user = this.engine.imageUser;
+    if (!user) throw new InternalError(`the postgres user of image ${this.engine.image} is unknown; the instance should not have started`);
+    this.limitedInUse = true;
+    const path = join(root, name);
+    await resizeTmpfs(root, bytes, this.engine.ctx);
+    await mkdir(path, { mode: 0o700 });
+    await chown(path, user.uid, user.gid);
+    return {
+      path,
+      release: async () => {
+        await rm(path, { recursive: true, force: true });
+        await resizeTmpfs(root, LIMITED_IDLE_BYTES, this.engine.ctx);
+        this.limitedInUse = false;
+      },
+    };
+  }
+
+  /**
+   * Removes a folder the container's user wrote to. A harness that is not
+   * root may not delete those files: a root helper container empties the folder first.
+   */
+  private async removeTree(path: string): Promise<void> {
+    try {
+      await rm(path, { recursive: true, force: true });
+    } catch {
+      await this.engine.runHelper(
+        { command: ['find', path, '-mindepth', '1', '-delete'], user: 'root', binds: [{ source: path, target: path }], labels: labelsFor(this.engine.runId, `${this.name}-helper`) },
+        { allowFailure: true },
+      );
+      await rm(path, { recursive: true, force: true });
+    }
   }
 
   waitPromoted(timeoutMs: number): Promise<void> {
@@ -255,11 +378,12 @@ export class DockerInstance implements Instance {
     await this.keepLog();
     // The container always goes (nothing may be left running); a failed drill keeps its host files.
     await this.docker().remove({ force: true, v: true }).catch(() => undefined);
+    await unmountAll(this.workDir, { inside: true });
     if (keepFiles) {
       await markKept(this.workDir);
       return { keptAt: this.workDir };
     }
-    await rm(this.workDir, { recursive: true, force: true });
+    await this.removeTree(this.workDir).catch(() => undefined);
     return {};
   }
 }

@@ -21,6 +21,18 @@ function demux(buffer: Buffer): string {
   return Buffer.concat(parts).toString('utf8');
 }
 
+/** Docker's log stream for a container without a TTY, split into what it wrote to stdout and to stderr. */
+export function demuxStreams(buffer: Buffer): { stdout: string; stderr: string } {
+  const parts: Record<number, Buffer[]> = { 1: [], 2: [] };
+  let offset = 0;
+  while (offset + 8 <= buffer.length) {
+    const size = buffer.readUInt32BE(offset + 4);
+    parts[buffer[offset] === 2 ? 2 : 1]!.push(buffer.subarray(offset + 8, offset + 8 + size));
+    offset += 8 + size;
+  }
+  return { stdout: Buffer.concat(parts[1]!).toString('utf8'), stderr: Buffer.concat(parts[2]!).toString('utf8') };
+}
+
 /** A container's whole log, as text. */
 export async function containerLog(client: ContainerRuntimeClient, id: string): Promise<string> {
   return demux(await client.container.getById(id).logs({ stdout: true, stderr: true, follow: false }));

@@ -13,6 +13,7 @@ import { runCommand, type CommandContext } from '../../exec/command.js';
 import type { EngineRecord } from '../../model/journal.js';
 import { archiveSettings } from '../../pg/conf.js';
 import { registerCleanup } from '../../support/cleanup.js';
+import { mountTmpfs } from '../shared/mounts.js';
 import { handOver, unprivilegedUser, type RunAs } from '../shared/os-user.js';
 import { makeWorkDir } from '../shared/workdir.js';
 import { SUPPORTED, unsupported, type Capabilities, type Engine, type EngineOptions, type InstanceOptions } from '../types.js';
@@ -104,8 +105,7 @@ export class NativeEngine implements Engine {
     if (!this.runAs) throw new UnsupportedError(MOUNT_NEEDS_ROOT);
     await mkdir(path, { mode: 0o700 });
     const owner = this.runAs ? `,uid=${this.runAs.uid},gid=${this.runAs.gid}` : '';
-    // Mounting is the one step that keeps root's rights.
-    await runCommand('mount', ['-t', 'tmpfs', '-o', `size=${bytes},mode=0700${owner}`, 'tmpfs', path], { ...this.ctx, runAs: undefined });
+    await mountTmpfs(path, `size=${bytes},mode=0700${owner}`, this.ctx);
   }
 
   /** initdb once per run; each instance copies the result (≈0.3 s instead of ≈1 s). */

@@ -18,9 +18,10 @@ import { recorded } from '../shared/recorded.js';
 import { keepServerLog } from '../shared/server-log.js';
 import { ToolVersions } from '../shared/tool-versions.js';
 import { isAlive, markKept } from '../shared/workdir.js';
-import type { Capabilities, Instance, SizeLimitedFolder } from '../types.js';
+import type { Capabilities, Instance, ServerSide, ServerToolOptions, SizeLimitedFolder } from '../types.js';
 import type { CommandContext } from '../../exec/command.js';
-import { freePort, groupAlive, postmasterPid, unmountAll } from './procfs.js';
+import { unmountAll } from '../shared/mounts.js';
+import { freePort, groupAlive, postmasterPid } from './procfs.js';
 
 const READY_TIMEOUT_MS = 30_000;
 /** sockaddr_un's sun_path on Linux, less its terminating NUL. */
@@ -143,6 +144,15 @@ export class NativeInstance implements Instance {
 
   runBesideServer(file: string, args: readonly string[], options: CommandOptions = {}) {
     return this.runOnHost(file, args, { ...options, env: { ...this.toolEnv(), ...options.env } });
+  }
+
+  /** The server runs on the host: its tools run there, as its user, whatever became of it; every host folder is reachable. */
+  runServerTool(file: string, args: readonly string[], { folders: _folders, ...options }: ServerToolOptions = {}) {
+    return this.runOnHost(file, args, options);
+  }
+
+  get serverSide(): ServerSide {
+    return { dataDir: this.dataDir, socketDir: this.socketDir, port: this.connection.port };
   }
 
   async canRunBesideServer(): Promise<boolean> {

@@ -6,7 +6,8 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isAlive, removeOrphanedWorkDirs } from '../shared/workdir.js';
-import { postmasterPid, unmountAll } from './procfs.js';
+import { unmountAll } from '../shared/mounts.js';
+import { postmasterPid } from './procfs.js';
 
 /** Returns the folders removed. With `kept`, also the folders runs kept on purpose (`restore-drill clean`). */
 export function removeLeftovers(workRoot = tmpdir(), options: { kept?: boolean } = {}): Promise<string[]> {

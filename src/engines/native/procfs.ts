@@ -1,12 +1,10 @@
 /**
- * What the native engine reads from Linux's /proc and mount table: a free
- * port, the postmaster's pid, whether a process group still has live
- * members, and the tmpfs mounts it made.
+ * What the native engine reads from Linux's /proc: a free port, the
+ * postmaster's pid, and whether a process group still has live members.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { runCommand } from '../../exec/command.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -40,18 +38,4 @@ export async function groupAlive(pgid: number): Promise<boolean> {
     if (Number(pgrp) === pgid && state !== 'Z') return true;
   }
   return false;
-}
-
-/** The mount points the kernel knows of, from its mount table. */
-async function mountPoints(): Promise<string[]> {
-  const table = await readFile('/proc/self/mounts', 'utf8').catch(() => '');
-  return table.split('\n').map((line) => line.split(' ')[1] ?? '').filter(Boolean);
-}
-
-/** Unmounts a folder and every filesystem mounted inside it (a tmpfs data folder, a size-limited backup folder). */
-export async function unmountAll(dir: string, { inside }: { inside: boolean }): Promise<void> {
-  const mounts = (await mountPoints())
-    .filter((path) => (inside ? path.startsWith(`${dir}/`) : path === dir))
-    .sort((a, b) => b.length - a.length);
-  for (const path of mounts) await runCommand('umount', ['--lazy', path], {}, { allowFailure: true });
 }
