@@ -375,3 +375,23 @@ describe('local TimescaleDB images', () => {
     );
   }
 });
+
+describe('TimescaleDB in containers', () => {
+  const image = timescaleImage('2.28.3');
+  const absent = timescaleMissing['2.28.3'];
+  it.skipIf(absent !== undefined && !REQUIRED)(
+    `every shipped drill passes in ${image}, none unsupported, with the timescaledb check${absent && !REQUIRED ? ` (skipped: ${absent})` : ''}`,
+    async () => {
+      expect(absent).toBeUndefined();
+      const { journal } = await runDrills(['drills'], tempDir('docker-tsdb-reports'), { engine: 'docker', image });
+      for (const drill of journal.drills) {
+        const failing = drill.checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.name}: ${c.summary}`);
+        expect({ drill: drill.name, status: drill.status, verdict: drill.verdict, failing }).toEqual({ drill: drill.name, status: 'completed', verdict: 'pass', failing: [] });
+        expect(check(drill, 'timescaledb').summary).toMatch(/^TimescaleDB 2\.28\.3/);
+      }
+      expect(journal.drills.length).toBeGreaterThanOrEqual(13);
+      expect(await containersOfRun(journal.runId)).toEqual([]);
+    },
+    1_200_000,
+  );
+});

@@ -120,7 +120,8 @@ async function rebuild(instance: Instance, source: pg.Client, target: pg.Client,
   // The whole table: whatever is left of it goes (a damaged table cannot be trusted), and it is rebuilt.
   if (exists) await target.query(`drop table ${quoteIdent(table)} cascade`);
   const ddl = (await instance.runPgTool('pg_dump', ['--schema-only', `--table=${table}`, `--dbname=${scratch}`], { timeoutMs: TOOL_TIMEOUT_MS })).stdout;
-  await instance.runPgTool('psql', ['-X', '--quiet', '-v', 'ON_ERROR_STOP=1', `--dbname=${database}`], { input: ddl, timeoutMs: TOOL_TIMEOUT_MS });
+  // Run on a connection of its own (the dump empties search_path), without psql's meta-commands (\restrict).
+  await withClient(() => instance.connect(database), (client) => client.query(ddl.split('\n').filter((line) => !line.startsWith('\\')).join('\n')));
   await target.query(`select create_hypertable(${literal(table)}, ${literal(dim.col)}, chunk_time_interval => ${literal(dim.interval)}::interval)`);
   const settings = await source.query<{ attname: string; segment: number | null; order: number | null; asc: boolean | null; nullsFirst: boolean | null }>(
     `select attname, segmentby_column_index as segment, orderby_column_index as "order", orderby_asc as asc, orderby_nullsfirst as "nullsFirst"
