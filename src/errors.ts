@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   DRILL_FILE_INVALID: { exit: EXIT.input, meaning: 'a drill file is missing, unreadable or invalid' },
   HISTORY_INVALID: { exit: EXIT.input, meaning: 'the drill history file has a line restore-drill did not write' },
   EVIDENCE_INVALID: { exit: EXIT.input, meaning: 'a signing key or an evidence folder cannot be used' },
+  OUTPUT_UNWRITABLE: { exit: EXIT.input, meaning: 'the reports folder or an output path (--junit, --metrics, --history) cannot be written or has no room' },
   PG_BINARIES_NOT_FOUND: { exit: EXIT.input, meaning: 'no PostgreSQL server binaries to run the native engine' },
   PG_USER_MISSING: { exit: EXIT.input, meaning: 'running as root without an unprivileged OS user for PostgreSQL' },
   DOCKER_UNAVAILABLE: { exit: EXIT.input, meaning: 'the docker engine was asked for and no Docker engine answered' },
@@ -60,6 +61,13 @@ export abstract class RestoreDrillError extends Error {
 export class InputError extends RestoreDrillError {
   constructor(code: 'USAGE' | 'DRILL_FILE_INVALID' | 'HISTORY_INVALID' | 'EVIDENCE_INVALID', message: string, options?: { cause?: unknown }) {
     super(code, message, options);
+  }
+}
+
+/** Where the run's evidence goes cannot take it: no permission, no room, a directory where a file should be. */
+export class OutputError extends RestoreDrillError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('OUTPUT_UNWRITABLE', message, options);
   }
 }
 

@@ -8,7 +8,8 @@ import type { CheckResult } from '../src/model/verdict.js';
 import { InputError } from '../src/errors.js';
 import { appendHistory, entriesFor, freshness, lastRuns, readHistory, type HistoryEntry } from '../src/history/history.js';
 import { renderJUnit } from '../src/report/junit.js';
-import { renderPrometheus, writeTextfileAtomically } from '../src/report/metrics.js';
+import { renderPrometheus } from '../src/report/metrics.js';
+import { writeFileAtomically } from '../src/support/files.js';
 
 function tempDir(label: string): string {
   return mkdtempSync(join(tmpdir(), `rd-test-${label}-`));
@@ -221,8 +222,8 @@ describe('Prometheus textfile', () => {
   it('replaces the textfile whole, leaving no temp file', async () => {
     const dir = tempDir('prom');
     const path = join(dir, 'textfile', 'restore_drill.prom');
-    await writeTextfileAtomically(path, 'old\n');
-    await writeTextfileAtomically(path, text);
+    await writeFileAtomically(path, 'old\n');
+    await writeFileAtomically(path, text);
     expect(readFileSync(path, 'utf8')).toBe(text);
     expect(readdirSync(join(dir, 'textfile'))).toEqual(['restore_drill.prom']);
   });

@@ -1,6 +1,6 @@
 /** The `restore-drill` command as a user runs it: a real process, exit codes, files, Ctrl-C. */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import type { RunJournal } from '../src/model/journal.js';
@@ -75,6 +75,41 @@ describe('restore-drill run', () => {
     expect(journal.drills[0]!.phases.at(-1)).toMatchObject({ name: 'workload', status: 'failed', error: 'interrupted' });
     expect(existsSync(join(dir, 'report.md'))).toBe(true);
     expect(processesMentioning(journal.runId)).toEqual([]);
+    expect(tempFoldersOf(journal.runId)).toEqual([]);
+  });
+
+  it('on Ctrl-C during recovery records no finding of it: the drill is interrupted, history keeps it apart, the evidence verifies', async () => {
+    const drills = tempDir('cli-sigint-recovery');
+    const reports = tempDir('cli-sigint-recovery-reports');
+    writeDrill(
+      drills,
+      drillYaml({ name: 'cli-sigint-recovery', fault: { type: 'drop-database' }, recovery: { procedure: 'script', script: resolve('test/sabotage/restore_slowly.sh') } }),
+    );
+    const child = execa('node', [...CLI, 'run', drills, '--reports-dir', reports], { reject: false });
+    await new Promise<void>((resolve) => {
+      child.stderr!.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('cli-sigint-recovery: recovery')) resolve();
+      });
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    child.kill('SIGINT');
+    expect((await child).exitCode).toBe(130);
+    const { dir, journal } = onlyRun(reports);
+    const drill = journal.drills[0]!;
+    expect(drill).toMatchObject({ status: 'interrupted', verdict: 'unknown' });
+    // What the cleanup broke under the running recovery is not a finding.
+    expect(drill.checks.filter((c) => c.verdict === 'fail')).toEqual([]);
+    expect(drill.rpo).toBeUndefined();
+    const history = readFileSync(join(reports, 'history.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { status: string });
+    expect(history.map((h) => h.status)).toEqual(['interrupted']);
+    const status = await execa('node', [...CLI, 'status', '--reports-dir', reports], { reject: false });
+    expect(status.stderr).toMatch(/no drill has run yet/);
+    const verified = await execa('node', [...CLI, 'verify-evidence', dir], { reject: false });
+    expect(verified.stdout).toMatch(/^ok: \d+ files checked/m);
+    expect(verified.exitCode).toBe(0);
+    expect(processesMentioning(journal.runId)).toEqual([]);
+    // The restore script's own process group went too, its sleep with it.
+    expect(processesMentioning('restore_slowly.sh')).toEqual([]);
     expect(tempFoldersOf(journal.runId)).toEqual([]);
   });
 });

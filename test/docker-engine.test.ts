@@ -267,7 +267,8 @@ describe.skipIf(missing !== undefined)(`docker engine${missing ? ` (skipped: ${m
       expect(backupCommands.find((c) => c.includes('backup --type=full'))).toMatch(/^docker exec --user postgres [0-9a-f]{12} pgbackrest .*--pg1-port=5432 backup --type=full/);
       // The restore went into the new instance's host data folder from a short-lived container of the image.
       const restore = drill.phases.find((p) => p.name === 'recovery')!.commands.map((c) => c.command).find((c) => / restore( |$)/.test(c));
-      expect(restore).toMatch(new RegExp(`^docker run --rm --network none --user postgres .*${IMAGE} pgbackrest .*--pg1-path=\\S+/data restore`));
+      // A long drill name shortens the folder with "~", which the recorded command line quotes.
+      expect(restore).toMatch(new RegExp(`^docker run --rm --network none --user postgres .*${IMAGE} pgbackrest .*'?--pg1-path=\\S+/data'? restore`));
       expect(check(drill, 'backup-integrity').summary).toMatch(/passed pgbackrest verify/);
       expect(drill.verdict).toBe('pass');
     }

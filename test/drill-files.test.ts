@@ -73,6 +73,15 @@ describe('drill files', () => {
     }
   });
 
+  it('gives each command its own --help: its synopsis and only the options it takes', async () => {
+    const { io, out } = capture();
+    expect(await main(['status', '--help'], io)).toBe(0);
+    const help = out.join('\n');
+    expect(help).toMatch(/^Usage: restore-drill status \[--history FILE\] \[--max-age 35d\]/);
+    expect(help).toMatch(/--max-age AGE/);
+    expect(help).not.toMatch(/--sign-key|keygen/);
+  });
+
   it('exits 2 for an unknown command or flag', async () => {
     expect(await main(['explode', 'drills'], capture().io)).toBe(2);
     expect(await main(['run', 'drills', '--fast'], capture().io)).toBe(2);

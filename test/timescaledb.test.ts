@@ -50,9 +50,10 @@ describe.skipIf(!present)(`TimescaleDB${present ? '' : ` (skipped: ${why})`}`, (
   }, 600_000);
 
   it.each([
-    ['restore_forgets_post_restore.sh', /timescaledb\.restoring is on: timescaledb_post_restore\(\) never ran/],
-    ['restore_drops_aggregate.sh', /continuous aggregate candles_1d is missing/],
-  ])('a restore script that %s passes every content check and fails the timescaledb check', async (script, why) => {
+    // With restore mode left on, compressed chunks read as empty: the content checks see that much too.
+    ['restore_forgets_post_restore.sh', /timescaledb\.restoring is on: timescaledb_post_restore\(\) never ran.*a new row of candles lands in candles, not in a chunk/, false],
+    ['restore_drops_aggregate.sh', /continuous aggregate candles_1d is missing/, true],
+  ])('a restore script %s fails the timescaledb check, naming what it left wrong', async (script, why, contentPasses) => {
     const file = writeDrill(
       drills,
       drillYaml({
@@ -65,7 +66,7 @@ describe.skipIf(!present)(`TimescaleDB${present ? '' : ` (skipped: ${why})`}`, (
     );
     const { journal } = await runDrills([file], reports, onTimescale);
     const drill = journal.drills[0]!;
-    for (const name of ['row-counts', 'fingerprint']) expect(check(drill, name).verdict).toBe('pass');
+    if (contentPasses) for (const name of ['schema', 'row-counts', 'fingerprint', 'freshness']) expect(check(drill, name).verdict).toBe('pass');
     expect(check(drill, 'timescaledb')).toMatchObject({ verdict: 'fail', summary: expect.stringMatching(why) });
     expect(drill.verdict).toBe('fail');
   });

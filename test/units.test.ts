@@ -36,8 +36,8 @@ describe('verdicts', () => {
 
 describe('data loss', () => {
   const at = (mono: number) => ({ mono, wall: new Date(mono).toISOString() });
-  const commits = [1, 2, 3, 4, 5].map((seq) => ({ seq, at: at(seq * 100) }));
-  const ledger = (own: number[]) => ({ own, foreignRows: 0, foreignWriters: [] });
+  const commits = [1, 2, 3, 4, 5].map((seq) => ({ seq, keys: { orders: seq, trades: seq }, at: at(seq * 100) }));
+  const ledger = (own: number[]) => ({ own, written: { orders: own, trades: own }, foreignRows: 0, foreignWriters: [] });
   it('counts acknowledged commits missing after recovery and the window of writes lost', () => {
     const loss = measureLoss(commits, ledger([1, 2, 3]), at(900));
     expect(loss).toMatchObject({ committedRows: 5, recoveredRows: 3, lostRows: 2, firstLostSeq: 4, lastRecoveredSeq: 3, lossMs: 500 });

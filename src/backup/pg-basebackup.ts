@@ -36,9 +36,9 @@ const DATA_FILE = 'base.tar.gz';
 
 /** Unpacks a tar-format base backup into a new data folder on the host: base.tar.gz, and the streamed WAL into pg_wal. */
 export async function unpackBaseBackup(instance: Instance, backupDir: string, dataDir: string): Promise<void> {
-  await instance.runOnHost('tar', ['-xzf', join(backupDir, DATA_FILE), '-C', dataDir]);
+  await instance.runOnHost('tar', ['-xzf', join(backupDir, DATA_FILE), '-C', dataDir], { timeoutMs: TOOL_TIMEOUT_MS });
   await mkdir(join(dataDir, 'pg_wal'), { recursive: true });
-  await instance.runOnHost('tar', ['-xzf', join(backupDir, 'pg_wal.tar.gz'), '-C', join(dataDir, 'pg_wal')]);
+  await instance.runOnHost('tar', ['-xzf', join(backupDir, 'pg_wal.tar.gz'), '-C', join(dataDir, 'pg_wal')], { timeoutMs: TOOL_TIMEOUT_MS });
 }
 
 /**
@@ -52,10 +52,10 @@ async function verifyBaseBackup(instance: Instance, backupDir: string): Promise<
   const scratch = `${backupDir}.verify`;
   await instance.runBesideServer('mkdir', ['-m', '0700', '-p', join(scratch, 'pg_wal')]);
   try {
-    await instance.runBesideServer('tar', ['-xzf', join(backupDir, DATA_FILE), '-C', scratch]);
-    await instance.runBesideServer('tar', ['-xzf', join(backupDir, 'pg_wal.tar.gz'), '-C', join(scratch, 'pg_wal')]);
+    await instance.runBesideServer('tar', ['-xzf', join(backupDir, DATA_FILE), '-C', scratch], { timeoutMs: TOOL_TIMEOUT_MS });
+    await instance.runBesideServer('tar', ['-xzf', join(backupDir, 'pg_wal.tar.gz'), '-C', join(scratch, 'pg_wal')], { timeoutMs: TOOL_TIMEOUT_MS });
     await instance.runBesideServer('cp', [join(backupDir, 'backup_manifest'), scratch]);
-    const result = await instance.runPgTool('pg_verifybackup', [scratch]);
+    const result = await instance.runPgTool('pg_verifybackup', [scratch], { timeoutMs: TOOL_TIMEOUT_MS });
     return result.stdout.trim();
   } finally {
     await rm(scratch, { recursive: true, force: true });

@@ -58,7 +58,7 @@ export async function dump(instance: Instance, database: string, format: DumpFor
 export function dumpChain(instance: Instance, path: string, format: string, withSidecar: boolean): IntegrityCheck[] {
   const sidecar: IntegrityCheck[] = withSidecar ? [{ check: 'sha256 sidecar', run: async () => `matches ${await verifySidecar(path)}` }] : [];
   if (format === 'plain.gz') {
-    return [...sidecar, { check: 'gzip -t', run: async () => (await instance.runBesideServer('gzip', ['-t', path])).stderr.trim() || 'gzip stream intact' }];
+    return [...sidecar, { check: 'gzip -t', run: async () => (await instance.runBesideServer('gzip', ['-t', path], { timeoutMs: TOOL_TIMEOUT_MS })).stderr.trim() || 'gzip stream intact' }];
   }
   return [
     ...sidecar,
@@ -66,7 +66,7 @@ export function dumpChain(instance: Instance, path: string, format: string, with
       check: 'pg_restore --list',
       run: async () => `${(await instance.runPgTool('pg_restore', ['--list', path])).stdout.split('\n').filter((l) => /^\d+;/.test(l)).length} archive entries readable`,
     },
-    { check: 'pg_restore --file=/dev/null', run: async () => ((await instance.runPgTool('pg_restore', ['--file=/dev/null', path])), 'every entry read and decompressed') },
+    { check: 'pg_restore --file=/dev/null', run: async () => ((await instance.runPgTool('pg_restore', ['--file=/dev/null', path], { timeoutMs: TOOL_TIMEOUT_MS })), 'every entry read and decompressed') },
   ];
 }
 

@@ -39,7 +39,7 @@ async function startStandby(primary: Instance, start: (options: InstanceOptions)
       await primary.runPgTool('pg_basebackup', ['--pgdata', clone, '--wal-method=stream', '--write-recovery-conf', '--checkpoint=fast'], {
         timeoutMs: TOOL_TIMEOUT_MS,
       });
-      await primary.runOnHost('sh', ['-c', 'cp -a "$1"/. "$2"/ && rm -rf "$1"', 'sh', clone, dataDir]);
+      await primary.runOnHost('sh', ['-c', 'cp -a "$1"/. "$2"/ && rm -rf "$1"', 'sh', clone, dataDir], { timeoutMs: TOOL_TIMEOUT_MS });
       // The clone says how the primary reached itself; the standby must reach it from where it runs.
       const auto = join(dataDir, 'postgresql.auto.conf');
       const settings = await readFile(auto, 'utf8');

@@ -9,12 +9,16 @@ import type { DatabaseState, SequenceState, TableState } from '../model/snapshot
 import { quoteIdent } from '../pg/client.js';
 import { installedVersion, timescaleState } from '../pg/timescaledb.js';
 
-async function tableState(client: pg.Client, table: string): Promise<TableState> {
+/** A table's seeded rows: those with a key up to `max` (what a workload writes later is counted by RPO instead). */
+export type SeededRange = Record<string, { column: string; max: number }>;
+
+async function tableState(client: pg.Client, table: string, seeded: SeededRange[string] | undefined): Promise<TableState> {
   const timeColumn = TIME_COLUMNS[table];
   const latest = timeColumn ? `, max(t.${quoteIdent(timeColumn)})::text as latest` : '';
+  const where = seeded ? ` where t.${quoteIdent(seeded.column)} <= ${Number(seeded.max)}` : '';
   const { rows } = await client.query<{ rows: string; fingerprint: string | null; latest?: string | null }>(
     `select count(*) as rows, coalesce(sum(hashtextextended(t::text, 0)), 0)::text as fingerprint${latest}
-       from ${quoteIdent(table)} t`,
+       from ${quoteIdent(table)} t${where}`,
   );
   const row = rows[0]!;
   return { rows: Number(row.rows), fingerprint: row.fingerprint ?? '0', ...(timeColumn ? { latest: row.latest ?? null } : {}) };
@@ -119,20 +123,22 @@ union all
 select 'extension ' || e.extname, case when e.extname = 'timescaledb' then '(its version: see the timescaledb check)' else e.extversion end
   from pg_extension e
 union all
-select 'owner ' || r.relname, r.owner from public_rel r where r.relkind in ('r', 'p', 'v', 'm', 'S')
+select 'owner ' || r.relname, r.owner from public_rel r where r.relkind in ('r', 'p', 'v', 'm', 'S') and not (r.relname = any($1::text[]))
 union all
-select 'grants ' || r.relname, r.relacl::text from public_rel r where r.relacl is not null
+select 'grants ' || r.relname, r.relacl::text from public_rel r where r.relacl is not null and not (r.relname = any($1::text[]))
 order by 1`;
 
 /**
  * Never throws: a database that cannot be reached, or a table that cannot be
- * read, is recorded as such so the checks can name what is missing.
+ * read, is recorded as such so the checks can name what is missing. Tables
+ * with a seeded range are read over that range only.
  */
 export async function captureState(
   connect: (database: string) => Promise<pg.Client>,
   database: string,
   tables: readonly string[],
   label: string,
+  seeded: SeededRange = {},
 ): Promise<DatabaseState> {
   const empty: DatabaseState['objects'] = { tables: [], indexes: [], constraints: [], sequences: {}, definitions: {} };
   let client: pg.Client;
@@ -145,7 +151,7 @@ export async function captureState(
     const state: DatabaseState = { database, label, tables: {}, objects: await objects(client) };
     for (const table of tables) {
       try {
-        state.tables[table] = await tableState(client, table);
+        state.tables[table] = await tableState(client, table, seeded[table]);
       } catch (error) {
         state.tables[table] = { error: errorMessage(error) };
       }

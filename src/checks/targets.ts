@@ -8,7 +8,7 @@ import type { Measurement, RpoMeasurement } from '../model/journal.js';
 import type { CheckResult } from '../model/verdict.js';
 import type { Instant } from '../support/clock.js';
 import { formatDuration } from '../support/units.js';
-import type { Commit, LedgerContents } from '../workload/ledger.js';
+import { WRITTEN_TABLES, type Commit, type LedgerContents, type WrittenTable } from '../workload/ledger.js';
 
 export interface Loss {
   committedRows: number;
@@ -26,6 +26,8 @@ export interface Loss {
   /** Ledger rows of another run or drill in the restored database, and who wrote them: data that is not this drill's. */
   foreignRows: number;
   foreignWriters: string[];
+  /** The business rows the workload wrote (and saw acknowledged) per table, and how many are gone. */
+  tables: Record<WrittenTable, { written: number; lost: number }>;
 }
 
 /**
@@ -41,7 +43,15 @@ export function measureLoss(commits: readonly Commit[], ledger: LedgerContents, 
   const afterTarget = firstSeqAfterTarget === undefined ? [] : commits.filter((c) => c.seq >= firstSeqAfterTarget);
   const lost = expected.filter((c) => !present.has(c.seq));
   const survivors = expected.filter((c) => present.has(c.seq));
-  const firstLost = lost[0];
+  // A commit is lost when any of its rows is: its ledger row, or the order or trade written with it.
+  const tables = {} as Loss['tables'];
+  let firstLost = lost[0];
+  for (const table of Object.keys(WRITTEN_TABLES) as WrittenTable[]) {
+    const back = new Set(ledger.written[table]);
+    const gone = expected.filter((c) => !back.has(c.keys[table]));
+    tables[table] = { written: expected.length, lost: gone.length };
+    if (gone[0] && (!firstLost || gone[0].seq < firstLost.seq)) firstLost = gone[0];
+  }
   return {
     committedRows: expected.length,
     recoveredRows: survivors.length,
@@ -55,6 +65,7 @@ export function measureLoss(commits: readonly Commit[], ledger: LedgerContents, 
       : { afterTargetRows: afterTarget.length, pastTargetRows: afterTarget.filter((c) => present.has(c.seq)).length }),
     foreignRows: ledger.foreignRows,
     foreignWriters: ledger.foreignWriters,
+    tables,
   };
 }
 
@@ -82,6 +93,7 @@ export function rpoCheck(targetMs: number, loss: Loss | { error: string }): { ch
     unexpectedRows: loss.unexpectedRows,
     ...(loss.afterTargetRows === undefined ? {} : { afterTargetRows: loss.afterTargetRows, pastTargetRows: loss.pastTargetRows }),
     ...(foreign ? { foreignRows: loss.foreignRows } : {}),
+    tables: loss.tables,
   };
   return {
     check: {
@@ -90,13 +102,19 @@ export function rpoCheck(targetMs: number, loss: Loss | { error: string }): { ch
       summary:
         (unbounded
           ? `all ${loss.committedRows} committed ledger rows lost: none of this drill's writes came back, the loss reaches back before the drill began; target ${formatDuration(targetMs)}`
-          : `${loss.lostRows} of ${loss.committedRows} committed ledger rows lost ` +
-            `(${formatDuration(loss.lossMs)} of writes); target ${formatDuration(targetMs)}`) +
+          : `${loss.lostRows} of ${loss.committedRows} committed ledger rows lost` +
+            // With the ledger whole, the window is the business tables' (below).
+            `${loss.lostRows > 0 || loss.lossMs === 0 ? ` (${formatDuration(loss.lossMs)} of writes)` : ''}; target ${formatDuration(targetMs)}`) +
         (loss.afterTargetRows === undefined
           ? ''
           : pastTarget
             ? `; ${loss.pastTargetRows} of ${loss.afterTargetRows} rows written after the recovery target came back: replay went past the target`
             : `; the ${loss.afterTargetRows} rows written after the recovery target are absent, as they must be`) +
+        (Object.values(loss.tables).some((t) => t.lost > 0)
+          ? `; of the rows the workload wrote to the business tables, ${Object.entries(loss.tables)
+              .map(([table, t]) => `${table} ${t.lost} of ${t.written}`)
+              .join(', ')} lost${loss.lostRows === 0 ? ` (${formatDuration(loss.lossMs)} of writes)` : ''}`
+          : '') +
         (foreign
           ? `; ${loss.foreignRows} ledger rows of another run or drill came back (${loss.foreignWriters.join(', ')}): what was restored is not this drill's data (a stale or foreign backup)`
           : ''),

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { backupMethod } from '../backup/index.js';
 import { loadDrills } from '../drill/load.js';
+import { markAbandonedRuns } from '../drill/abandoned.js';
+import { checkOutputPaths } from '../drill/output-paths.js';
 import { writeOutputs, type OutputOptions } from '../drill/outputs.js';
 import { DrillRun } from '../drill/run.js';
 import { cleanLeftovers } from '../engines/index.js';
@@ -22,7 +24,7 @@ import { runAllCleanups } from '../support/cleanup.js';
 import { DURATION_HINT, formatDuration, parseDuration } from '../support/units.js';
 import { VERSION } from '../support/version.js';
 import { consoleProgress } from './progress.js';
-import { usage } from './usage.js';
+import { commandUsage, usage } from './usage.js';
 
 
 
@@ -35,6 +37,11 @@ const defaultIo: Io = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
 };
+
+/** The history file: --history, or history.jsonl in the reports folder. */
+function outputsHistory(values: Record<string, unknown>, reportsDir: string): string {
+  return (values.history as string | undefined) ?? join(reportsDir, 'history.jsonl');
+}
 
 function isEngineKind(value: string): value is EngineKind {
   return (ENGINE_KINDS as readonly string[]).includes(value);
@@ -53,12 +60,15 @@ async function runCommand(paths: string[], values: Record<string, unknown>, io: 
   const signingKey = values['sign-key'] as string | undefined;
   if (signingKey) await checkSigningKey(signingKey);
   const outputs: OutputOptions = {
-    history: (values.history as string | undefined) ?? join(reportsDir, 'history.jsonl'),
+    history: outputsHistory(values, reportsDir),
     junit: values.junit as string | undefined,
     metrics: values.metrics as string | undefined,
     signingKey,
     stepSummary: process.env.GITHUB_STEP_SUMMARY || undefined,
   };
+  // Checked before anything runs: evidence that cannot be written, or a history that cannot be read, is an input error now, not a lost report later.
+  await checkOutputPaths(reportsDir, outputs);
+  await readHistory(outputs.history);
   const run = new DrillRun(drills, {
     reportsDir,
     engine,
@@ -67,6 +77,7 @@ async function runCommand(paths: string[], values: Record<string, unknown>, io: 
     binDir: values['pg-bin'] as string | undefined,
     listeners: [consoleProgress(io.err)],
   });
+  for (const dir of await markAbandonedRuns(reportsDir, run.journal.runId)) io.err(`${dir}: its harness died mid-run (killed or crashed); its journal now says interrupted`);
 
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -85,7 +96,8 @@ async function runCommand(paths: string[], values: Record<string, unknown>, io: 
   try {
     const journal = await run.run();
     if (signalled) return new Promise<number>(() => {}); // The signal handler exits.
-    const { report, junit } = await writeOutputs(run.dir, journal, outputs);
+    const { report, junit, warnings } = await writeOutputs(run.dir, journal, outputs);
+    for (const warning of warnings) io.err(`warning: ${warning}`);
     io.out(
       `${journal.drills.filter(passed).length}/${journal.drills.length} drills passed in ${formatDuration(Date.parse(journal.endedAt ?? '') - Date.parse(journal.startedAt))}. Report: ${report} (JUnit: ${junit})`,
     );
@@ -197,7 +209,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
     }
     const [command, ...paths] = positionals;
     if (values.help || !command) {
-      io.out(usage());
+      io.out((command && commandUsage(command)) || usage());
       return values.help ? EXIT.pass : EXIT.input;
     }
     if (command === 'status') return await statusCommand(values, io);

@@ -7,6 +7,7 @@ export function consoleProgress(write: (line: string) => void = (line) => proces
     runStarted: (run) => write(`restore-drill ${run.version}: run ${run.runId}, ${run.options.drills.length} drill(s)`),
     drillStarted: (_run, drill) => write(`\n▶ ${drill.name} (${drill.file})`),
     phaseStarted: (_run, drill, phase) => write(`  … ${drill.name}: ${phase.name}`),
+    phaseProgress: (_run, drill, phase, elapsedMs, note) => write(`    ${drill.name}: ${phase.name} ${formatDuration(elapsedMs)}${note ? ` — ${note}` : ''}`),
     phaseEnded: (_run, drill, phase) =>
       write(
         `  ${phase.status === 'ok' ? '✓' : '✗'} ${drill.name}: ${phase.name} ${formatDuration(phase.durationMs)}` +

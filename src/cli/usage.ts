@@ -6,37 +6,70 @@ import { DEFAULT_IMAGE } from '../engines/index.js';
 import { ERROR_CODES, EXIT } from '../errors.js';
 import { VERSION } from '../support/version.js';
 
+/** Each subcommand: its synopsis, what it does, and the options it takes (`restore-drill <command> --help`). */
+const COMMANDS: Record<string, { synopsis: string; does: string; options: string[] }> = {
+  run: {
+    synopsis: `run <drill.yaml|folder>... [--engine native|docker] [--image IMAGE] [--reports-dir reports] [--keep] [--pg-bin DIR]
+                    [--junit FILE] [--metrics FILE] [--history FILE] [--sign-key KEY]`,
+    does: 'runs the drills one after another and writes reports/<run-id>/ (report.md, journal.json, junit.xml, metrics.prom, manifest.json)',
+    options: ['--engine', '--image', '--reports-dir', '--keep', '--pg-bin', '--junit', '--metrics', '--history', '--sign-key'],
+  },
+  validate: { synopsis: 'validate <drill.yaml|folder>...', does: 'checks every drill file completely and reports every problem of every file; runs nothing', options: [] },
+  list: { synopsis: 'list <drill.yaml|folder>...', does: 'one line per drill: engine, backup, fault, recovery, targets', options: [] },
+  status: {
+    synopsis: 'status [--history FILE] [--max-age 35d]',
+    does: "each drill's last success and its age; exits 1 when one is older than --max-age",
+    options: ['--reports-dir', '--history', '--max-age'],
+  },
+  'verify-evidence': {
+    synopsis: 'verify-evidence <run folder> [--public-key PUB]',
+    does: "checks a run folder against its manifest (and signature): exits 1 when anything changed",
+    options: ['--public-key'],
+  },
+  keygen: { synopsis: 'keygen <private key file> <public key file>', does: 'writes an Ed25519 key pair for --sign-key; never overwrites', options: [] },
+  clean: {
+    synopsis: 'clean [--kept]',
+    does: 'removes what killed runs left (servers, mounts, temp folders, containers), listing each',
+    options: ['--kept'],
+  },
+};
+
+const OPTIONS: Array<[flag: string, text: string]> = [
+  ['--engine KIND', 'native (default: throwaway clusters from local binaries) or docker (testcontainers);\n                     overrides the drill files\' engine.kind'],
+  ['--image IMAGE', `the container image for --engine docker (default: $RESTORE_DRILL_IMAGE or ${DEFAULT_IMAGE})`],
+  ['--reports-dir DIR', "where each run's folder (report.md, journal.json, logs) is written (default: reports)"],
+  ['--keep', "keep every throwaway instance's files (a failed drill's are always kept)"],
+  ['--pg-bin DIR', 'PostgreSQL binaries to use (default: $RESTORE_DRILL_PG_BIN, pg_config, PATH, usual folders)'],
+  ['--junit FILE', 'also write the JUnit XML here (each run folder has junit.xml)'],
+  ['--metrics FILE', 'also write the Prometheus textfile here, atomically (node exporter textfile collector)'],
+  ['--history FILE', 'the history file (default: <reports-dir>/history.jsonl)'],
+  ['--sign-key KEY', "sign the run's evidence manifest with this Ed25519 private key (restore-drill keygen)"],
+  ['--public-key PUB', 'verify-evidence: the signature must be by this key, not only the one the manifest names'],
+  ['--max-age AGE', 'status: a drill whose last success is older fails the command (default 35d)'],
+  ['--kept', 'clean: also remove the folders runs kept on purpose (--keep, failed drills)'],
+  ['-h, --help', 'this text; after a command, that command\'s'],
+  ['-v, --version', 'the version'],
+];
+
+function optionLines(flags?: readonly string[]): string {
+  return OPTIONS.filter(([flag]) => !flags || flags.includes(flag.split(' ')[0]!))
+    .map(([flag, text]) => `  ${flag.padEnd(17)}  ${text}`)
+    .join('\n');
+}
+
 const SYNOPSIS = `Usage:
-  restore-drill run <drill.yaml|folder>... [--engine native|docker] [--image IMAGE] [--reports-dir reports] [--keep] [--pg-bin DIR]
-                    [--junit FILE] [--metrics FILE] [--history FILE] [--sign-key KEY]
-  restore-drill validate <drill.yaml|folder>...
-  restore-drill list <drill.yaml|folder>...
-  restore-drill status [--history FILE] [--max-age 35d]
-  restore-drill verify-evidence <run folder> [--public-key PUB]
-  restore-drill keygen <private key file> <public key file>
-  restore-drill clean [--kept]
+${Object.values(COMMANDS)
+  .map((c) => `  restore-drill ${c.synopsis}`)
+  .join('\n')}
 
 Options:
-  --engine KIND      native (default: throwaway clusters from local binaries) or docker (testcontainers);
-                     overrides the drill files' engine.kind
-  --image IMAGE      the container image for --engine docker (default: $RESTORE_DRILL_IMAGE or ${DEFAULT_IMAGE})
-  --reports-dir DIR  where each run's folder (report.md, journal.json, logs) is written (default: reports)
-  --keep             keep every throwaway instance's files (a failed drill's are always kept)
-  --pg-bin DIR       PostgreSQL binaries to use (default: $RESTORE_DRILL_PG_BIN, pg_config, PATH, usual folders)
-  --junit FILE       also write the JUnit XML here (each run folder has junit.xml)
-  --metrics FILE     also write the Prometheus textfile here, atomically (node exporter textfile collector)
-  --history FILE     the history file (default: <reports-dir>/history.jsonl)
-  --sign-key KEY     sign the run's evidence manifest with this Ed25519 private key (restore-drill keygen)
-  --public-key PUB   verify-evidence: the signature must be by this key, not only the one the manifest names
-  --max-age AGE      status: a drill whose last success is older fails the command (default 35d)
-  --kept             clean: also remove the folders runs kept on purpose (--keep, failed drills)
-  -h, --help         this text
-  -v, --version      the version`;
+${optionLines()}`;
 
 const EXIT_MEANINGS: Record<number, string> = {
   [EXIT.pass]: 'every drill passed; status: every drill passed recently enough; verify-evidence: nothing changed',
   [EXIT.fail]: 'a drill failed a check or a target, or ended unsupported, unknown or interrupted; status: a drill is stale; verify-evidence: something changed',
-  [EXIT.input]: 'bad input (a flag, a drill file, the history file, a key) or a machine that cannot run drills (no PostgreSQL binaries, no Docker engine, a server that will not start); nothing was judged',
+  [EXIT.input]:
+    'bad input (a flag, a drill file, the history file, a key), a reports folder that cannot take the evidence (no permission, no room, full mid-run), or a machine that cannot run drills (no PostgreSQL binaries, no Docker engine, a server that will not start); nothing was judged',
   [EXIT.internal]: 'a bug in restore-drill; the journal in the reports folder says where it stopped',
   [EXIT.interrupted]: 'interrupted by Ctrl-C (SIGINT); servers stopped, temp folders removed, the journal says interrupted',
   [EXIT.terminated]: 'terminated by SIGTERM, handled as Ctrl-C',
@@ -56,6 +89,14 @@ export function usage(): string {
   return `restore-drill ${VERSION}: proves PostgreSQL/TimescaleDB backups really restore.\n\n${SYNOPSIS}\n\nExit codes (${codes}): see docs/commands.md.\n${Object.entries(EXIT_MEANINGS)
     .map(([code, meaning]) => `  ${code.padEnd(4)}${meaning.split(';')[0]}`)
     .join('\n')}`;
+}
+
+/** One command's help, or undefined for a name that is not a command. */
+export function commandUsage(command: string): string | undefined {
+  const found = COMMANDS[command];
+  if (!found) return undefined;
+  const options = optionLines([...found.options, '-h,']);
+  return `Usage: restore-drill ${found.synopsis}\n\n${found.does}.\n\nOptions:\n${options}\n\nExit codes: see restore-drill --help and docs/commands.md.`;
 }
 
 export function commandsReference(): string {

@@ -19,6 +19,8 @@ export interface SeedOptions {
   seed: number;
   /** Build candles as a hypertable; only when the server has the extension. */
   timescale: boolean;
+  /** Hears what the seed is doing now, for progress lines on a long seed. */
+  progress?: (note: string) => void;
 }
 
 export interface SeedResult {
@@ -26,6 +28,11 @@ export interface SeedResult {
   timescale: boolean;
   /** What was built, in a line for the report. */
   layout: string;
+}
+
+/** The rows the seed wrote to the tables that get more later (orders and trades): their identity keys up to the scale's count. */
+export function seededRange(scale: ScaleName): Record<string, { column: string; max: number }> {
+  return Object.fromEntries(IDENTITY_COLUMNS.map(({ table, column }) => [table, { column, max: SCALES[scale][table as 'orders' | 'trades'] }]));
 }
 
 /** The start of the current UTC day: where the time series end. */
@@ -50,6 +57,7 @@ export async function seedDataset(client: pg.Client, options: SeedOptions): Prom
   const end = dataEnd();
   const rows: Record<string, number> = {};
   for (const source of datasetStreams(options.seed, scale, end - spanMs(scale))) {
+    options.progress?.(`copying ${source.rows} rows into ${source.table}`);
     await copyTable(client, source);
     rows[source.table] = source.rows;
   }
@@ -61,6 +69,7 @@ export async function seedDataset(client: pg.Client, options: SeedOptions): Prom
   }
   let layout = 'plain PostgreSQL tables (TimescaleDB not available)';
   if (options.timescale) {
+    options.progress?.('refreshing the continuous aggregates and compressing chunks');
     for (const refresh of TIMESCALE_SQL.refresh) await client.query(refresh);
     const compressed = (await client.query<{ n: string }>(TIMESCALE_SQL.compress)).rows[0]!.n;
     for (const policy of TIMESCALE_SQL.policies) await client.query(policy);

@@ -12,9 +12,27 @@ import { InputError } from '../errors.js';
 import { compatibilityProblems, resolveDefaults } from './compatibility.js';
 import { drillSchema, type DrillSpec, type LoadedDrill } from './spec.js';
 
-const DRILL_FILE = /\.ya?ml$/;
+const DRILL_FILE = /\.ya?ml$/i;
+/** Larger than any drill: a file this big is not one, and is not read whole. */
+const MAX_DRILL_BYTES = 1024 * 1024;
+/** YAML aliases a drill may use; an alias bomb multiplies far past this. */
+const MAX_ALIASES = 100;
 
-/** Files named on the command line, or every *.yaml / *.yml in the folders named, sorted. */
+/** Why a path cannot be read, in words (a symlink loop is not "no such file"). */
+function unreadable(error: unknown): string {
+  switch ((error as NodeJS.ErrnoException).code) {
+    case 'ENOENT':
+      return 'no such file or folder';
+    case 'ELOOP':
+      return 'a symbolic link loop';
+    case 'EACCES':
+      return 'permission denied';
+    default:
+      return (error as Error).message;
+  }
+}
+
+/** Files named on the command line, or every *.yaml / *.yml (any case) in the folders named, sorted. */
 async function drillFiles(paths: readonly string[]): Promise<string[]> {
   const files: string[] = [];
   const problems: string[] = [];
@@ -22,8 +40,8 @@ async function drillFiles(paths: readonly string[]): Promise<string[]> {
     let info;
     try {
       info = await stat(path);
-    } catch {
-      problems.push(`${path}: no such file or folder`);
+    } catch (error) {
+      problems.push(`${path}: ${unreadable(error)}`);
       continue;
     }
     if (info.isDirectory()) {
@@ -80,9 +98,13 @@ async function parseDrill(file: string): Promise<{ drill?: LoadedDrill; problems
   const name = display(file);
   let text: string;
   try {
+    // Only a regular file is read: a FIFO or a device named *.yaml would block the read for ever.
+    const info = await stat(file);
+    if (!info.isFile()) return { problems: [`${name}: not a regular file (a drill file must be one)`] };
+    if (info.size > MAX_DRILL_BYTES) return { problems: [`${name}: ${info.size} bytes; a drill file is at most ${MAX_DRILL_BYTES} bytes`] };
     text = await readFile(file, 'utf8');
   } catch (error) {
-    return { problems: [`${name}: cannot read: ${(error as Error).message}`] };
+    return { problems: [`${name}: cannot read: ${unreadable(error)}`] };
   }
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length) {
@@ -94,8 +116,14 @@ async function parseDrill(file: string): Promise<{ drill?: LoadedDrill; problems
     };
   }
   if (!isMap(doc.contents)) return { problems: [`${name}: expected a mapping of drill settings (name, backup, fault, ...)`] };
+  let parsed: unknown;
+  try {
+    parsed = doc.toJS({ maxAliasCount: MAX_ALIASES });
+  } catch (error) {
+    return { problems: [`${name}: YAML: ${(error as Error).message.split('\n')[0]} (at most ${MAX_ALIASES} alias uses)`] };
+  }
   const unset: string[] = [];
-  const raw = expandEnvironment(doc.toJS(), [], unset) as Record<string, unknown>;
+  const raw = expandEnvironment(parsed, [], unset) as Record<string, unknown>;
   if (unset.length) return { problems: unset.map((problem) => `${name}: ${problem}`) };
   const result = drillSchema.safeParse(raw);
   const problems = compatibilityProblems(raw).map((p) => `${name}: ${p.path}: ${p.message}`);
@@ -120,10 +148,11 @@ async function parseDrill(file: string): Promise<{ drill?: LoadedDrill; problems
     if (!('script' in owner) || !owner.script) continue;
     const resolved = resolve(dirname(file), owner.script);
     try {
+      if (!(await stat(resolved)).isFile()) throw new Error('not a file');
       await access(resolved, constants.X_OK);
       owner.script = resolved;
     } catch {
-      problems.push(`${name}: ${path}: ${owner.script} (${resolved}) does not exist or is not executable; give a path relative to the drill file and chmod +x it`);
+      problems.push(`${name}: ${path}: ${owner.script} (${resolved}) does not exist or is not executable (a folder is not a script); give a path relative to the drill file and chmod +x it`);
     }
   }
   if (problems.length) return { problems };

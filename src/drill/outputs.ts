@@ -4,15 +4,17 @@
  * then journal.json, report.md, junit.xml and metrics.prom, the CI step
  * summary, and last the evidence manifest over all of it.
  */
-import { appendFile, copyFile, mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { appendFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { writeManifest } from '../evidence/bundle.js';
 import { appendHistory, entriesFor, lastRuns, readHistory } from '../history/history.js';
+import { errorMessage, OutputError, RestoreDrillError } from '../errors.js';
 import type { RunJournal } from '../model/journal.js';
 import { renderJUnit } from '../report/junit.js';
 import { renderMarkdown, renderSummary } from '../report/markdown.js';
-import { renderPrometheus, writeTextfileAtomically } from '../report/metrics.js';
-import { writeJournal } from './journal-file.js';
+import { renderPrometheus } from '../report/metrics.js';
+import { writeFileAtomically } from '../support/files.js';
+import { releaseRoom, writeJournal } from './journal-file.js';
 
 const TREND_RUNS = 10;
 
@@ -29,8 +31,19 @@ export interface OutputOptions {
   stepSummary?: string;
 }
 
-export async function writeOutputs(dir: string, journal: RunJournal, options: OutputOptions): Promise<{ report: string; junit: string; metrics: string }> {
-  const previous = await readHistory(options.history);
+export async function writeOutputs(
+  dir: string,
+  journal: RunJournal,
+  options: OutputOptions,
+): Promise<{ report: string; junit: string; metrics: string; warnings: string[] }> {
+  // The room kept for the journal's last word is not evidence: it goes before anything is written or listed.
+  releaseRoom(dir);
+  const warnings: string[] = [];
+  // The history only feeds the trends: a history that cannot be read costs them, never the report of a run that happened.
+  const previous = await readHistory(options.history).catch((error: unknown) => {
+    warnings.push(`the report has no trends: ${errorMessage(error)}`);
+    return [];
+  });
   const all = [...previous, ...entriesFor(journal)];
   journal.recentRuns = Object.fromEntries(
     journal.drills.map((d) => [
@@ -38,23 +51,32 @@ export async function writeOutputs(dir: string, journal: RunJournal, options: Ou
       lastRuns(all, d.name, TREND_RUNS).map((e) => ({ runId: e.runId, startedAt: e.startedAt, verdict: e.verdict, rtoMs: e.rtoMs, rpoMs: e.rpoMs, lostRows: e.lostRows })),
     ]),
   );
-  await appendHistory(options.history, journal);
+  await written(options.history, () => appendHistory(options.history, journal));
 
-  writeJournal(dir, journal);
+  await written(join(dir, 'journal.json'), async () => writeJournal(dir, journal));
   const report = join(dir, 'report.md');
-  await writeFile(report, renderMarkdown(journal));
+  const markdown = renderMarkdown(journal);
+  await written(report, () => writeFileAtomically(report, markdown));
   const junit = join(dir, 'junit.xml');
-  await writeFile(junit, renderJUnit(journal));
+  const junitXml = renderJUnit(journal);
+  await written(junit, () => writeFileAtomically(junit, junitXml));
   const metrics = join(dir, 'metrics.prom');
   const prometheus = renderPrometheus(journal, previous);
-  await writeFile(metrics, prometheus);
-  if (options.junit) {
-    await mkdir(dirname(options.junit), { recursive: true });
-    await copyFile(junit, options.junit);
-  }
-  if (options.metrics) await writeTextfileAtomically(options.metrics, prometheus);
-  if (options.stepSummary) await appendFile(options.stepSummary, `${renderSummary(journal)}\n`);
+  await written(metrics, () => writeFileAtomically(metrics, prometheus));
+  if (options.junit) await written(options.junit, () => writeFileAtomically(options.junit!, junitXml));
+  if (options.metrics) await written(options.metrics, () => writeFileAtomically(options.metrics!, prometheus));
+  if (options.stepSummary) await written(options.stepSummary, () => appendFile(options.stepSummary!, `${renderSummary(journal)}\n`));
   // Last: the manifest covers every file above, and anything written later would show as added.
-  await writeManifest(dir, { signingKey: options.signingKey });
-  return { report, junit, metrics };
+  await written(join(dir, 'manifest.json'), () => writeManifest(dir, { signingKey: options.signingKey }));
+  return { report, junit, metrics, warnings };
+}
+
+/** A write the disk or a permission refused is an output error naming the file; our own errors pass through. */
+async function written(path: string, write: () => Promise<unknown>): Promise<void> {
+  try {
+    await write();
+  } catch (error) {
+    if (error instanceof RestoreDrillError) throw error;
+    throw new OutputError(`${path}: could not be written (${errorMessage(error)}); free space or fix permissions there, then run again`, { cause: error });
+  }
 }

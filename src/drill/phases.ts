@@ -12,7 +12,33 @@ export interface PhaseHost {
   interrupted(): boolean;
   phaseStarted(drill: DrillJournal, phase: PhaseJournal): void;
   phaseEnded(drill: DrillJournal, phase: PhaseJournal): void;
+  phaseProgress(drill: DrillJournal, phase: PhaseJournal, elapsedMs: number, note: string | undefined): void;
   commandRan(drill: DrillJournal, command: CommandRecord): void;
+}
+
+/** How often a running phase says it is still running: a long seed or dump must not look like a hang. */
+const HEARTBEAT_MS = 5000;
+
+/** What a phase's work tells the heartbeat: the latest step it reported, or a figure read at each beat. */
+export class PhaseProgress {
+  private note?: string;
+  private probe?: () => Promise<string>;
+
+  /** The step the work is on now ("copying 40000 rows into candles"). */
+  report(note: string): void {
+    this.note = note;
+  }
+
+  /** A figure read at each heartbeat (the bytes a backup has written so far). */
+  watch(probe: () => Promise<string>): void {
+    this.probe = probe;
+  }
+
+  async read(): Promise<string | undefined> {
+    if (!this.probe) return this.note;
+    // A figure that cannot be read now costs a progress line its detail, never the phase.
+    return this.probe().catch(() => this.note);
+  }
 }
 
 export class PhaseRecorder {
@@ -30,14 +56,20 @@ export class PhaseRecorder {
     this.host.commandRan(this.drill, command);
   }
 
-  async run<T>(name: PhaseName, work: (phase: PhaseJournal) => Promise<T>): Promise<T> {
+  async run<T>(name: PhaseName, work: (phase: PhaseJournal, progress: PhaseProgress) => Promise<T>): Promise<T> {
     const phase: PhaseJournal = { name, status: 'running', startedAt: new Date().toISOString(), commands: [] };
     this.drill.phases.push(phase);
     this.current = phase;
     this.host.phaseStarted(this.drill, phase);
     const started = performance.now();
+    const progress = new PhaseProgress();
+    const heartbeat = setInterval(() => {
+      void progress.read().then((note) => {
+        if (phase.status === 'running' && !this.host.interrupted()) this.host.phaseProgress(this.drill, phase, performance.now() - started, note);
+      });
+    }, HEARTBEAT_MS);
     try {
-      const result = await work(phase);
+      const result = await work(phase, progress);
       phase.status = 'ok';
       return result;
     } catch (error) {
@@ -48,6 +80,7 @@ export class PhaseRecorder {
       }
       throw error;
     } finally {
+      clearInterval(heartbeat);
       this.current = undefined;
       if (!this.host.interrupted()) {
         phase.endedAt = new Date().toISOString();

@@ -8,13 +8,14 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { createEngine, defaultImage, type EngineChoice } from '../engines/index.js';
 import type { Engine, EngineKind } from '../engines/types.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage, OutputError } from '../errors.js';
 import { JOURNAL_SCHEMA_VERSION, type CommandRecord, type RunJournal } from '../model/journal.js';
 import { runVerdict } from '../model/outcome.js';
+import { runAllCleanups } from '../support/cleanup.js';
 import { VERSION } from '../support/version.js';
 import { runDrill, type DrillHost } from './drill.js';
 import type { RunListener } from './events.js';
-import { journalFile } from './journal-file.js';
+import { journalFile, releaseRoom, reserveRoom, writeJournal } from './journal-file.js';
 import { PhaseRecorder } from './phases.js';
 import type { DrillSpec, LoadedDrill } from './spec.js';
 
@@ -59,8 +60,11 @@ export class DrillRun {
   private stopped = false;
   /** The drill running now: its recorder files the commands the shared engines run. */
   private recorder?: PhaseRecorder;
-  /** The journal file first: whatever else listens, the run is on disk. */
+  private readonly journalFile: RunListener;
   private readonly listeners: RunListener[];
+  /** Set when the journal could not be written; the run stops and ends with it. */
+  private outputFailure?: OutputError;
+  private cleanedUp?: Promise<void>;
   private readonly engines = new Map<string, Promise<Engine>>();
 
   constructor(
@@ -80,11 +84,23 @@ export class DrillRun {
       options: { keep: options.keep, binDir: options.binDir ?? null, drills: drills.map((d) => d.file) },
       drills: [],
     };
-    this.listeners = [journalFile(this.dir), ...options.listeners];
+    this.journalFile = journalFile(this.dir);
+    this.listeners = options.listeners;
   }
 
-  /** Every listener hears every event; one that throws is reported, and the others and the run go on. */
+  /**
+   * The journal file hears every event first; a journal that cannot be written
+   * stops the run (evidence that cannot be kept must not be gathered). Every
+   * other listener hears it too; one that throws is reported, and the others and the run go on.
+   */
   private emit(call: (listener: RunListener) => void): void {
+    if (!this.outputFailure) {
+      try {
+        call(this.journalFile);
+      } catch (error) {
+        this.failOutputs(error);
+      }
+    }
     for (const listener of this.listeners) {
       try {
         call(listener);
@@ -96,24 +112,43 @@ export class DrillRun {
 
   /** Marks the run and its running drill interrupted (Ctrl-C); the journal says so, not nothing. */
   interrupt(): void {
+    this.stop('interrupted');
+  }
+
+  /** The run ends here: its running drill is cut short (unknown, never a finding), and the run gets the status given. */
+  private stop(status: 'interrupted' | 'aborted', error?: string): void {
     if (this.stopped) return;
     const at = new Date().toISOString();
     for (const drill of this.journal.drills.filter((d) => d.status === 'running')) {
       for (const phase of drill.phases.filter((p) => p.status === 'running')) {
-        Object.assign(phase, { status: 'failed', endedAt: at, error: 'interrupted' });
+        Object.assign(phase, { status: 'failed', endedAt: at, error: error ?? 'interrupted' });
       }
-      Object.assign(drill, { status: 'interrupted', endedAt: at, verdict: 'unknown' });
+      Object.assign(drill, { status: 'interrupted', endedAt: at, verdict: 'unknown' }, error ? { error } : {});
       this.emit((l) => l.drillEnded?.(this.journal, drill));
     }
-    this.journal.status = 'interrupted';
+    this.journal.status = status;
     this.journal.verdict = 'unknown';
     this.journal.endedAt = at;
+    if (error) this.journal.error = error;
     this.emit((l) => l.runEnded?.(this.journal));
     this.stopped = true;
   }
 
+  /** The journal could not be written (a full disk, a lost permission): stop the servers now, and the run with them. */
+  private failOutputs(error: unknown): void {
+    if (this.outputFailure) return;
+    this.outputFailure = new OutputError(
+      `${join(this.dir, 'journal.json')}: the journal could not be written (${errorMessage(error)}), so the run stopped and its servers with it. ` +
+        `Free space or fix the permissions under ${this.options.reportsDir}, then run again.`,
+      { cause: error },
+    );
+    this.stop('aborted', this.outputFailure.message);
+    this.cleanedUp = runAllCleanups();
+  }
+
   async run(): Promise<RunJournal> {
     this.emit((l) => l.runStarted?.(this.journal));
+    await reserveRoom(this.dir).catch((error: unknown) => this.failOutputs(error));
     try {
       for (const drill of this.drills) {
         if (this.stopped) break;
@@ -122,10 +157,12 @@ export class DrillRun {
       if (!this.stopped) this.journal.status = 'completed';
     } catch (error) {
       // A drill's own failures are findings recorded in its journal; reaching here is a
-      // harness bug. The journal says so before the error goes on to the user.
-      this.journal.status = 'aborted';
-      this.journal.error = errorMessage(error);
-      throw error;
+      // harness bug (or the fallout of stopping for the journal). The journal says so before the error goes on.
+      if (!this.outputFailure) {
+        this.journal.status = 'aborted';
+        this.journal.error = errorMessage(error);
+        throw error;
+      }
     } finally {
       for (const engine of this.engines.values()) await (await engine.catch(() => undefined))?.dispose();
       if (!this.stopped) {
@@ -133,6 +170,18 @@ export class DrillRun {
         this.journal.endedAt = new Date().toISOString();
         this.emit((l) => l.runEnded?.(this.journal));
       }
+      if (!this.outputFailure) releaseRoom(this.dir);
+    }
+    if (this.outputFailure) {
+      await this.cleanedUp;
+      // The room set aside at the start is for this: the journal's last word.
+      releaseRoom(this.dir);
+      try {
+        writeJournal(this.dir, this.journal);
+      } catch {
+        // The error below names the journal and why it could not be written.
+      }
+      throw this.outputFailure;
     }
     return this.journal;
   }
@@ -156,6 +205,7 @@ export class DrillRun {
             interrupted: () => this.stopped,
             phaseStarted: (d, phase) => this.emit((l) => l.phaseStarted?.(this.journal, d, phase)),
             phaseEnded: (d, phase) => this.emit((l) => l.phaseEnded?.(this.journal, d, phase)),
+            phaseProgress: (d, phase, elapsedMs, note) => this.emit((l) => l.phaseProgress?.(this.journal, d, phase, elapsedMs, note)),
             commandRan: (d, command) => this.emit((l) => l.commandRan?.(this.journal, d, command)),
           },
           drill,

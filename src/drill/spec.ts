@@ -14,7 +14,7 @@ import { SCALE_NAMES } from '../dataset/scale.js';
 import { ENGINE_KINDS } from '../engines/types.js';
 import { FAULTS, type FaultSpec } from '../faults/index.js';
 import { PROCEDURES, type RecoverySpec } from '../recovery/index.js';
-import { duration, identifier, oneOf, size } from '../support/fields.js';
+import { duration, identifier, oneOf, size, targetDuration } from '../support/fields.js';
 
 /** A union of the modules' sections, told apart by `key`, with the list of kinds in the error for an unknown one. */
 function unionOn<K extends string, T extends readonly z.ZodObject[]>(key: K, schemas: T, kinds: readonly string[]) {
@@ -43,7 +43,7 @@ export const drillSchema = z
   .strictObject({
     name: z
       .string()
-      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected lower-case letters, digits and dashes, e.g. table-drop')
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected lower-case letters, digits and dashes, e.g. table-drop, at most 63 characters (it names folders and the report\'s section)')
       .describe('The drill\'s name: unique among the drills of a run; it names its section of the report.'),
     description: z.string().optional().describe('One line for the report.'),
     database: identifier.default('market').describe('The database the drill seeds, strikes and recovers.'),
@@ -63,7 +63,7 @@ export const drillSchema = z
         restoreImage: z.string().min(1).optional().describe('Docker only: restore into a new container of this image instead of the struck one.'),
         image: z.string().min(1).optional().describe('Docker only: the image (default: the pinned TimescaleDB image, or $RESTORE_DRILL_IMAGE).'),
         tools: oneOf(['container', 'host']).default('container').describe('Docker only: run pg_dump/pg_restore inside the container (the server\'s version) or from the host.'),
-        dataVolume: size(16 * 1024 ** 2, '16m').optional().describe('A size-limited data folder (a tmpfs).'),
+        dataVolume: size(64 * 1024 ** 2, '64m', 64 * 1024 ** 3, '64g', 'an empty cluster needs about 40 MB').optional().describe('A size-limited data folder (a tmpfs).'),
       })
       .prefault({})
       .describe('Where the throwaway instances run: native (local PostgreSQL binaries, the default) or docker (testcontainers).'),
@@ -87,7 +87,7 @@ export const drillSchema = z
     fault: faultSchema.describe('What breaks, while the workload writes: one section per fault, below.'),
     recovery: recoverySchema.describe('How it is recovered, as the runbook says: one section per procedure, below.'),
     checks: z.array(oneOf(CONTENT_CHECKS)).min(1).default([...CONTENT_CHECKS]).describe('The content checks run after recovery (RTO and RPO are always measured).'),
-    targets: z.strictObject({ rto: duration, rpo: duration }).describe('The recovery time and data loss the drill must stay within.'),
+    targets: z.strictObject({ rto: targetDuration, rpo: targetDuration }).describe('The recovery time and data loss the drill must stay within.'),
   })
   .meta({ title: 'restore-drill drill file', description: 'One restore drill: a dataset, a backup, a fault, a recovery procedure, checks and RTO/RPO targets.' });
 

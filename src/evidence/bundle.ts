@@ -16,6 +16,7 @@ import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { z } from 'zod';
 import { sha256File } from '../support/sha256.js';
+import { writeFileAtomically } from '../support/files.js';
 import { errorMessage, InputError } from '../errors.js';
 
 const MANIFEST_FILE = 'manifest.json';
@@ -71,9 +72,9 @@ export async function writeManifest(dir: string, options: { signingKey?: string 
   if (privateKey) manifest.publicKey = createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString();
 
   const bytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
-  await writeFile(join(dir, MANIFEST_FILE), bytes);
+  await writeFileAtomically(join(dir, MANIFEST_FILE), bytes);
   if (privateKey) {
-    await writeFile(join(dir, SIGNATURE_FILE), `${sign(null, bytes, privateKey).toString('base64')}\n`);
+    await writeFileAtomically(join(dir, SIGNATURE_FILE), `${sign(null, bytes, privateKey).toString('base64')}\n`);
   } else {
     // A signature left from an earlier manifest would no longer match and make a fresh folder fail.
     await rm(join(dir, SIGNATURE_FILE), { force: true });

@@ -6,6 +6,8 @@
 import { execa } from 'execa';
 import { CommandError } from '../errors.js';
 import type { CommandRecord } from '../model/journal.js';
+import { registerCleanup } from '../support/cleanup.js';
+import { formatDuration } from '../support/units.js';
 
 /** Where a command is recorded and whose rights it runs with. */
 export interface CommandContext {
@@ -43,12 +45,24 @@ const STDERR_TAIL_LINES = 20;
 /** Six hours: a production-sized dump or restore is slow, but a tool that hangs for ever must still be stopped. */
 export const TOOL_TIMEOUT_MS = 6 * 3_600_000;
 
+/**
+ * Ten minutes: the limit of every command that names none, the ones that look
+ * rather than move data (pg_restore --list, a version, a mount). Commands that
+ * read or copy a whole backup or cluster name TOOL_TIMEOUT_MS.
+ */
+const CHECK_TIMEOUT_MS = 10 * 60_000;
+
+/** The limit a command runs under: its own, or the default for checks. */
+export function timeoutOf(options: CommandOptions): number {
+  return options.timeoutMs ?? CHECK_TIMEOUT_MS;
+}
+
 /** Quotes an argument for display the way a shell would need it. */
 export function shellQuote(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
-function redact(text: string, secrets: readonly string[] = []): string {
+export function redact(text: string, secrets: readonly string[] = []): string {
   let out = text;
   for (const secret of secrets) {
     if (secret) out = out.split(secret).join('****');
@@ -91,7 +105,7 @@ export function settle(outcome: Outcome, ctx: CommandContext, options: CommandOp
   const failed = outcome.timedOut || outcome.exitCode !== 0;
   if (failed && !options.allowFailure) {
     const why = outcome.timedOut
-      ? `timed out after ${options.timeoutMs} ms`
+      ? `did not finish within ${formatDuration(timeoutOf(options))} (the harness's time limit for it) and was killed`
       : outcome.signal
         ? `was killed by ${outcome.signal}`
         : outcome.exitCode === undefined
@@ -120,7 +134,7 @@ export async function runCommand(
     extendEnv: true,
     cwd: options.cwd,
     // A detached command is timed out below, as a whole process group.
-    timeout: detached ? undefined : options.timeoutMs,
+    timeout: detached ? undefined : timeoutOf(options),
     input: options.input,
     reject: false,
     stripFinalNewline: false,
@@ -132,19 +146,24 @@ export async function runCommand(
   // sleep, its pg_dump) that hold its output open: killing only the command would
   // leave us waiting on them. At the timeout the whole group goes.
   let groupTimedOut = false;
-  const timer =
-    detached && options.timeoutMs !== undefined
-      ? setTimeout(() => {
-          groupTimedOut = true;
-          try {
-            if (child.pid) process.kill(-child.pid, 'SIGKILL');
-          } catch {
-            // Already gone.
-          }
-        }, options.timeoutMs)
-      : undefined;
+  const killGroup = async () => {
+    try {
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  };
+  const timer = detached
+    ? setTimeout(() => {
+        groupTimedOut = true;
+        void killGroup();
+      }, timeoutOf(options))
+    : undefined;
+  // Ctrl-C reaches the harness, not a detached group: the cleanup ends it, with everything it started.
+  const unregister = detached ? registerCleanup(killGroup) : undefined;
   const result = await child;
   clearTimeout(timer);
+  unregister?.();
   return settle(
     {
       escapedCommand: result.escapedCommand,

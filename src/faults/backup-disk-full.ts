@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { stampedName } from '../backup/naming.js';
 import { FaultError, InternalError } from '../errors.js';
 import type { ArtifactOf } from '../model/artifact.js';
+import { TOOL_TIMEOUT_MS } from '../exec/command.js';
 import { defineFault } from './fault.js';
 import { dropDatabase } from './incidents.js';
 
@@ -35,7 +36,7 @@ export const backupDiskFull = defineFault({
     const bytes = Math.max(64 * 1024, Math.floor(backups.at(-1)!.sizeBytes / 2));
     const folder = await instance.sizeLimitedFolder('tonight', bytes);
     const path = join(folder.path, stampedName(database, 'dump'));
-    const result = await instance.runPgTool('pg_dump', ['--format=custom', `--file=${path}`, `--dbname=${database}`], { allowFailure: true });
+    const result = await instance.runPgTool('pg_dump', ['--format=custom', `--file=${path}`, `--dbname=${database}`], { allowFailure: true, timeoutMs: TOOL_TIMEOUT_MS });
     if (!result.failed) {
       await folder.release();
       throw new FaultError(`backup-disk-full: pg_dump fitted in a ${bytes}-byte destination; the fault needs a larger database (a larger dataset.scale)`);

@@ -5,7 +5,7 @@
  * time, LSN, xid and a named restore point.
  */
 import { z } from 'zod';
-import { FaultError } from '../errors.js';
+import { errorMessage, FaultError } from '../errors.js';
 import { recoveryMarkerSchema } from '../model/moments.js';
 import { withClient } from '../pg/client.js';
 import { now } from '../support/clock.js';
@@ -32,6 +32,12 @@ export const badWrite = defineFault({
   marksRecoveryTarget: true,
   harm: () => 'bad-data',
   label: () => 'bad-write',
+  // EXPLAIN plans the statement against the seeded schema without running it.
+  check: (client, spec) =>
+    client.query(`explain (costs off) ${spec.sql}`).then(
+      () => undefined,
+      (error: unknown) => `sql: the server rejects it: ${errorMessage(error)}`,
+    ),
   inject: async ({ instance, database, workload, capture }, spec) => {
     const firstSeqAfter = await workload.pause();
     try {

@@ -51,7 +51,7 @@ export const corruptBackup = defineFault({
   schema: z.strictObject({
     type: z.literal('corrupt-backup'),
     mode: oneOf(['flip', 'truncate']).default('flip').describe('flip: bytes XORed at the offset; truncate: the file cut at the offset.'),
-    offset: z.union([z.number().int().min(0), z.literal('random')]).default('random').describe('A byte offset into the file, or random (drawn from the dataset seed, so repeatable).'),
+    offset: z.union([z.number().int().min(0), z.literal('random')]).default('random').describe('A byte offset into the file, or random: the same point of the file (as a share of its size, past the first 4 KiB) for the same dataset seed. The byte offset then follows the file\'s size, which the workload\'s timing moves a little from run to run; give a number for the very same byte.'),
     bytes: z.number().int().min(1).max(4096).default(8).describe('flip: how many bytes to flip; truncate: ignored (the file is cut at the offset).'),
     checksum: oneOf(['kept', 'recomputed'])
       .default('kept')

@@ -7,6 +7,7 @@
  */
 import type { z } from 'zod';
 import type { CapabilityName, Instance } from '../engines/types.js';
+import type { Client } from '../pg/client.js';
 import type { BackupArtifact } from '../model/artifact.js';
 import type { FaultDetails, FaultType } from '../model/journal.js';
 import type { BackupFeature, Harm } from '../model/kinds.js';
@@ -74,6 +75,12 @@ export interface Fault<T extends FaultType = FaultType, S extends z.ZodObject = 
   damagedTable?(spec: z.output<S>): string | undefined;
   /** The fault and its main option, as a person reads it. */
   label(spec: z.output<S>): string;
+  /**
+   * What only the server can tell about its options (SQL parsed and planned
+   * against the seeded schema, not run), asked once the data is seeded and
+   * before anything is backed up: a problem as `field: why`.
+   */
+  check?(client: Client, spec: z.output<S>): Promise<string | undefined>;
   inject(ctx: FaultContext, spec: z.output<S>): Promise<FaultOutcome<FaultDetails[T]>>;
 }
 

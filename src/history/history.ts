@@ -8,7 +8,7 @@
 import { mkdir, open, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { InputError } from '../errors.js';
+import { errorMessage, InputError } from '../errors.js';
 import { RUN_STATUSES, type DrillJournal, type EngineRecord, type RunJournal } from '../model/journal.js';
 import { passed } from '../model/outcome.js';
 import { VERDICTS, type Verdict } from '../model/verdict.js';
@@ -92,7 +92,13 @@ export async function appendHistory(path: string, run: RunJournal): Promise<void
       await file.read(last, 0, 1, size - 1);
       if (last[0] !== 0x0a) separator = '\n';
     }
-    await file.write(separator + entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
+    try {
+      await file.write(separator + entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
+    } catch (error) {
+      // Half a line would make the whole history unreadable: take the partial write back.
+      await file.truncate(size).catch(() => undefined);
+      throw error;
+    }
   } finally {
     await file.close();
   }
@@ -110,7 +116,7 @@ export async function readHistory(path: string): Promise<HistoryEntry[]> {
     text = await readFile(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
+    throw new InputError('HISTORY_INVALID', `${path}: the drill history cannot be read (${errorMessage(error)}); fix its permissions or name another with --history`);
   }
   const entries: HistoryEntry[] = [];
   const lines = text.split('\n');
@@ -140,9 +146,13 @@ function time(iso: string): number {
   return Date.parse(iso);
 }
 
-/** The drill's entries in time order (by end), oldest first. Sorting is stable, so equal times keep file order. */
+/**
+ * The drill's results in time order (by end), oldest first; sorting is stable,
+ * so equal times keep file order. A drill cut short by Ctrl-C is no result:
+ * trends and staleness leave it out (the file keeps it).
+ */
 function runsOf(history: readonly HistoryEntry[], drill: string): HistoryEntry[] {
-  return history.filter((e) => e.drill === drill).sort((a, b) => time(a.endedAt) - time(b.endedAt));
+  return history.filter((e) => e.drill === drill && e.status !== 'interrupted').sort((a, b) => time(a.endedAt) - time(b.endedAt));
 }
 
 /** The drill's last `n` runs, newest last. */
@@ -172,7 +182,7 @@ export interface Freshness {
  * in the history, so the caller compares against the drills it expects.
  */
 export function freshness(history: readonly HistoryEntry[], now: Date, maxAgeMs: number): Freshness[] {
-  const drills = [...new Set(history.map((e) => e.drill))].sort();
+  const drills = [...new Set(history.filter((e) => e.status !== 'interrupted').map((e) => e.drill))].sort();
   return drills.map((drill) => {
     const runs = runsOf(history, drill);
     const success = runs.findLast(passed);

@@ -62,6 +62,10 @@ export const rpoMeasurementSchema = measurementSchema.extend({
   pastTargetRows: z.number().optional(),
   total: z.boolean().optional().describe('Nothing this drill wrote came back: the loss is total, its window unbounded (reaching back before the drill).'),
   foreignRows: z.number().optional().describe('Ledger rows of another run or drill that came back: what was restored is not this drill\'s data.'),
+  tables: z
+    .record(z.string(), z.strictObject({ written: z.number(), lost: z.number() }))
+    .optional()
+    .describe('The business rows the workload wrote per table (orders, trades), and how many of them are gone.'),
 });
 export type RpoMeasurement = z.output<typeof rpoMeasurementSchema>;
 

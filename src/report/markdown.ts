@@ -7,21 +7,13 @@ import Handlebars from 'handlebars';
 import type { DrillJournal, RunJournal } from '../model/journal.js';
 import { runVerdict } from '../model/outcome.js';
 import type { Verdict } from '../model/verdict.js';
-import { formatDuration } from '../support/units.js';
+import { formatBytes, formatDuration } from '../support/units.js';
 
 const TEMPLATES = new URL('../../src/report/templates/', import.meta.url);
 const template = (name: string) => readFileSync(new URL(name, TEMPLATES), 'utf8');
 
 function bytes(n: unknown): string {
-  if (typeof n !== 'number') return 'n/a';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+  return typeof n === 'number' ? formatBytes(n) : 'n/a';
 }
 
 function handlebars(): typeof Handlebars {

@@ -3,8 +3,6 @@
  * alerting can ask "did the restore drill pass, and when did it last pass?"
  * without reading reports. Gauges only: each run replaces the file.
  */
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { lastSuccess, type HistoryEntry } from '../history/history.js';
 import type { DrillJournal, RunJournal } from '../model/journal.js';
 import { passed } from '../model/outcome.js';
@@ -88,22 +86,4 @@ export function renderPrometheus(run: RunJournal, history: readonly HistoryEntry
     lines.push(`# HELP ${family.name} ${family.help}`, `# TYPE ${family.name} gauge`, ...samples);
   }
   return lines.map((l) => `${l}\n`).join('');
-}
-
-/**
- * Writes the textfile so the node exporter never reads half of it: the text
- * goes to `<path>.<pid>.tmp` (the collector reads only *.prom, so it ignores
- * the temp file) and is then renamed over the target, which is atomic within
- * one filesystem.
- */
-export async function writeTextfileAtomically(path: string, text: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const temp = `${path}.${process.pid}.tmp`;
-  try {
-    await writeFile(temp, text);
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
 }

@@ -19,6 +19,7 @@ export function parseDuration(text: string | number): number | undefined {
 /** Human form for reports: 950ms, 12.3s, 4m 05s, 2h 03m. */
 export function formatDuration(ms: number | undefined): string {
   if (ms === undefined || Number.isNaN(ms)) return 'n/a';
+  if (!Number.isFinite(ms)) return 'unbounded';
   if (ms < 1000) return `${Math.round(ms)}ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
   if (ms < 3_600_000) {
@@ -40,4 +41,16 @@ export const SIZE_HINT = 'a size such as "64m", "512MiB" or "2g"';
 export function parseSize(text: string): number | undefined {
   const match = SIZE.exec(text.trim());
   return match ? Number(match[1]) * SIZE_UNITS[match[2]!.toLowerCase()]! : undefined;
+}
+
+/** Human form for reports and messages: 512 B, 1.5 MiB, 2.0 GiB. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }

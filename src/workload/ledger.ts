@@ -1,7 +1,10 @@
 /**
- * The workload that makes data loss measurable: numbered, timestamped rows
- * written to the ledger at a steady rate. Its own log of acknowledged commits
- * is the independent truth RPO is counted against after recovery.
+ * The workload that makes data loss measurable: at a steady rate, in one
+ * statement each, an order, a trade filling it, and a numbered ledger row
+ * carrying the run and drill that wrote it. Its own log of acknowledged
+ * commits is the independent truth RPO is counted against after recovery,
+ * on the ledger and on each business table: a table dropped or damaged loses
+ * the rows written to it after the backup, and that loss is counted too.
  */
 import type pg from 'pg';
 import { LEDGER_TABLE } from '../dataset/schema.js';
@@ -9,18 +12,35 @@ import { errorMessage } from '../errors.js';
 import type { WorkloadSummary } from '../model/journal.js';
 import { now, type Instant } from '../support/clock.js';
 
+/** The business tables the workload writes, with the key each row gets. */
+export const WRITTEN_TABLES = { orders: 'order_id', trades: 'trade_id' } as const;
+export type WrittenTable = keyof typeof WRITTEN_TABLES;
+
 export interface Commit {
   seq: number;
+  /** The keys of the business rows written with it. */
+  keys: Record<WrittenTable, number>;
   /** When the server acknowledged the commit (client side). */
   at: Instant;
 }
-
 
 /** Who writes the ledger rows: the run and the drill. */
 export interface LedgerIdentity {
   run: string;
   drill: string;
 }
+
+/** One tick's writes, atomic as one statement: the order, its trade, the ledger row. */
+const WRITE = `
+with o as (
+  insert into orders (symbol_id, account_id, side, order_type, quantity, limit_price, status, created_at)
+  values ($4, $5, case when $3::bigint % 2 = 0 then 'buy' else 'sell' end, 'market', 1, null, 'filled', clock_timestamp())
+  returning order_id),
+t as (
+  insert into trades (order_id, symbol_id, price, quantity, executed_at)
+  select order_id, $4, 100, 1, clock_timestamp() from o returning trade_id),
+l as (insert into ${LEDGER_TABLE} (run, drill, seq) values ($1, $2, $3))
+select (select order_id from o) as order_id, (select trade_id from t) as trade_id`;
 
 export class LedgerWorkload {
   readonly commits: Commit[] = [];
@@ -37,6 +57,8 @@ export class LedgerWorkload {
     private readonly client: pg.Client,
     readonly ratePerSecond: number,
     private readonly identity: LedgerIdentity,
+    /** How many symbols and accounts the dataset has: the business rows reference them. */
+    private readonly dataset: { symbols: number; accounts: number },
   ) {}
 
   start(): void {
@@ -57,8 +79,14 @@ export class LedgerWorkload {
       const seq = this.nextSeq++;
       this.inFlight = seq;
       try {
-        await this.client.query(`insert into ${LEDGER_TABLE} (run, drill, seq) values ($1, $2, $3)`, [this.identity.run, this.identity.drill, seq]);
-        this.commits.push({ seq, at: now() });
+        const { rows } = await this.client.query<{ order_id: string; trade_id: string }>(WRITE, [
+          this.identity.run,
+          this.identity.drill,
+          seq,
+          (seq % this.dataset.symbols) + 1,
+          (seq % this.dataset.accounts) + 1,
+        ]);
+        this.commits.push({ seq, keys: { orders: Number(rows[0]!.order_id), trades: Number(rows[0]!.trade_id) }, at: now() });
         this.inFlight = undefined;
       } catch (error) {
         this.errors.push(`seq ${seq}: ${errorMessage(error)}`);
@@ -112,51 +140,87 @@ export class LedgerWorkload {
   }
 }
 
-/** What the ledger holds after recovery: this drill's sequence numbers, and the rows of anyone else. */
+/** What the database holds after recovery of what the workload wrote, and of what someone else wrote. */
 export interface LedgerContents {
+  /** This drill's ledger sequence numbers. */
   own: number[];
-  /** Rows written by another run or drill: data that is not this drill's, in this drill's database. */
+  /** The business rows present, by table: the keys at or after the workload's first. */
+  written: Record<WrittenTable, number[]>;
+  /** Ledger rows written by another run or drill: data that is not this drill's, in this drill's database. */
   foreignRows: number;
   /** Who wrote them ("run <id> drill <name>"), at most a few. */
   foreignWriters: string[];
 }
 
+const EMPTY: LedgerContents = { own: [], written: { orders: [], trades: [] }, foreignRows: 0, foreignWriters: [] };
+
+function code(error: unknown): string | undefined {
+  return (error as { code?: string }).code;
+}
+
+/** The keys of a table from `first` on; a table that is gone holds none. */
+async function keysFrom(client: pg.Client, table: WrittenTable, first: number | undefined): Promise<number[]> {
+  if (first === undefined) return [];
+  try {
+    const column = WRITTEN_TABLES[table];
+    const { rows } = await client.query<{ k: string }>(`select ${column} as k from ${table} where ${column} >= $1`, [first]);
+    return rows.map((r) => Number(r.k));
+  } catch (error) {
+    if (code(error) === '42P01') return []; // undefined_table: dropped, and not restored
+    throw error;
+  }
+}
+
 /**
- * The ledger after recovery. A database or ledger table that does not exist
- * held nothing that came back (an empty ledger); any other failure to read is
- * not a loss but an unknown, returned as the error.
+ * What came back. A database or ledger table that does not exist held nothing
+ * (an empty ledger); any other failure to read is not a loss but an unknown,
+ * returned as the error.
  */
-export async function readLedger(connect: () => Promise<pg.Client>, identity: LedgerIdentity): Promise<LedgerContents | { error: string }> {
+export async function readLedger(
+  connect: () => Promise<pg.Client>,
+  identity: LedgerIdentity,
+  commits: readonly Commit[],
+): Promise<LedgerContents | { error: string }> {
   let client: pg.Client;
   try {
     client = await connect();
   } catch (error) {
-    if ((error as { code?: string }).code === '3D000') return EMPTY; // invalid_catalog_name: the database is gone
+    if (code(error) === '3D000') return EMPTY; // invalid_catalog_name: the database is gone
     return { error: `cannot connect to read the ledger: ${errorMessage(error)}` };
   }
   try {
-    const own = await client.query<{ seq: string }>(`select seq from ${LEDGER_TABLE} where run = $1 and drill = $2 order by seq`, [identity.run, identity.drill]);
+    const written = {
+      orders: await keysFrom(client, 'orders', commits[0]?.keys.orders),
+      trades: await keysFrom(client, 'trades', commits[0]?.keys.trades),
+    };
+    let own: number[];
+    try {
+      own = (await client.query<{ seq: string }>(`select seq from ${LEDGER_TABLE} where run = $1 and drill = $2 order by seq`, [identity.run, identity.drill])).rows.map((r) =>
+        Number(r.seq),
+      );
+    } catch (error) {
+      if (code(error) === '42P01') return { ...EMPTY, written }; // undefined_table
+      if (code(error) === '42703') {
+        // A ledger of another shape (an older release's) holds none of this drill's rows.
+        const { rows } = await client.query<{ n: string }>(`select count(*) as n from ${LEDGER_TABLE}`);
+        return { own: [], written, foreignRows: Number(rows[0]!.n), foreignWriters: ['a ledger without run and drill columns (another release wrote it)'] };
+      }
+      throw error;
+    }
     const foreign = await client.query<{ writer: string; n: string }>(
       `select 'run ' || run || ' drill ' || drill as writer, count(*) as n from ${LEDGER_TABLE}
         where (run, drill) <> ($1, $2) group by run, drill order by 2 desc`,
       [identity.run, identity.drill],
     );
     return {
-      own: own.rows.map((r) => Number(r.seq)),
+      own,
+      written,
       foreignRows: foreign.rows.reduce((n, r) => n + Number(r.n), 0),
       foreignWriters: foreign.rows.slice(0, 3).map((r) => `${r.writer} (${r.n} rows)`),
     };
   } catch (error) {
-    // undefined_table; undefined_column: a ledger of another shape (an older release's) holds none of this drill's rows.
-    if ((error as { code?: string }).code === '42P01') return EMPTY;
-    if ((error as { code?: string }).code === '42703') {
-      const { rows } = await client.query<{ n: string }>(`select count(*) as n from ${LEDGER_TABLE}`);
-      return { own: [], foreignRows: Number(rows[0]!.n), foreignWriters: ['a ledger without run and drill columns (another release wrote it)'] };
-    }
     return { error: errorMessage(error) };
   } finally {
     await client.end().catch(() => undefined);
   }
 }
-
-const EMPTY: LedgerContents = { own: [], foreignRows: 0, foreignWriters: [] };

@@ -25,6 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PostgreSqlContainer } from '@testcontainers/postgresql';
 import { Wait } from 'testcontainers';
+import { closingDown } from '../../support/cleanup.js';
 import { errorMessage, SetupError } from '../../errors.js';
 import type { CommandContext, CommandOptions } from '../../exec/command.js';
 import type { EngineRecord } from '../../model/journal.js';
@@ -244,7 +245,8 @@ export class DockerEngine implements Engine {
         );
       }
     } catch (error) {
-      await instance.destroy({ keepFiles: true });
+      // A container that would not start keeps its files for a look, unless it failed because the run is stopping.
+      await instance.destroy({ keepFiles: !closingDown() });
       throw error;
     }
     return instance;

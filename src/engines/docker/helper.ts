@@ -8,7 +8,7 @@
  */
 import { ImageName } from 'testcontainers';
 import { errorMessage } from '../../errors.js';
-import { settle, shellQuote, type CommandContext, type CommandOptions, type CommandResult } from '../../exec/command.js';
+import { settle, shellQuote, timeoutOf, type CommandContext, type CommandOptions, type CommandResult } from '../../exec/command.js';
 import { demuxStreams, type ContainerRuntimeClient } from './runtime.js';
 
 export interface HelperRun {
@@ -46,7 +46,7 @@ export async function runHelper(client: ContainerRuntimeClient, ctx: CommandCont
       await container.start();
       let timer: NodeJS.Timeout | undefined;
       const expired = new Promise<'expired'>((resolve) => {
-        if (options.timeoutMs !== undefined) timer = setTimeout(() => resolve('expired'), options.timeoutMs);
+        timer = setTimeout(() => resolve('expired'), timeoutOf(options));
       });
       const waited = await Promise.race([container.wait() as Promise<{ StatusCode: number }>, expired]);
       clearTimeout(timer);

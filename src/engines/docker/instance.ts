@@ -4,7 +4,7 @@ import { chown, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StartedPostgreSqlContainer } from '@testcontainers/postgresql';
 import { errorMessage, InternalError, SetupError } from '../../errors.js';
-import { runCommand, settle, shellQuote, tail, type CommandOptions, type CommandResult } from '../../exec/command.js';
+import { runCommand, settle, shellQuote, tail, timeoutOf, type CommandContext, type CommandOptions, type CommandResult } from '../../exec/command.js';
 import { connectTo, serverInfoOf, type Client, type ConnectionInfo, type ServerInfo } from '../../pg/client.js';
 import type { PgTool } from '../../pg/versions.js';
 import { registerCleanup } from '../../support/cleanup.js';
@@ -15,7 +15,6 @@ import { keepServerLog } from '../shared/server-log.js';
 import { ToolVersions } from '../shared/tool-versions.js';
 import { markKept } from '../shared/workdir.js';
 import type { Capabilities, Instance, ServerSide, ServerToolOptions, SizeLimitedFolder } from '../types.js';
-import type { CommandContext } from '../../exec/command.js';
 import type { PgBinaries } from '../shared/binaries.js';
 import type { HelperRun, ImageFacts } from './helper.js';
 import { labelsFor } from './leftovers.js';
@@ -224,8 +223,10 @@ export class DockerInstance implements Instance {
     const defined = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
     let result: { exitCode: number; stdout: string; stderr: string };
     let startError: string | undefined;
+    const limitMs = timeoutOf(options);
     try {
-      result = await this.container.exec(command, { user: 'postgres', env: defined });
+      // A docker exec cannot be stopped from outside: `timeout` inside the container ends the command at the limit.
+      result = await this.container.exec(['timeout', String(Math.ceil(limitMs / 1000)), ...command], { user: 'postgres', env: defined });
     } catch (error) {
       startError = errorMessage(error);
       result = { exitCode: -1, stdout: '', stderr: startError };
@@ -236,7 +237,7 @@ export class DockerInstance implements Instance {
         startedAt,
         durationMs: performance.now() - started,
         exitCode: startError ? undefined : result.exitCode,
-        timedOut: false,
+        timedOut: !startError && result.exitCode !== 0 && performance.now() - started >= limitMs,
         startError,
         stdout: result.stdout,
         stderr: result.stderr,

@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { getContainerRuntimeClient } from 'testcontainers';
 import { errorMessage } from '../../errors.js';
 import { keepServerLog } from '../shared/server-log.js';
-import { isAlive } from '../shared/workdir.js';
+import { isAlive } from '../../support/processes.js';
 import { containerLog, type ContainerRuntimeClient } from './runtime.js';
 
 const LABEL = 'restore-drill';

@@ -9,10 +9,10 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UnsupportedError } from '../../errors.js';
-import { runCommand, type CommandContext } from '../../exec/command.js';
+import { runCommand, TOOL_TIMEOUT_MS, type CommandContext } from '../../exec/command.js';
 import type { EngineRecord } from '../../model/journal.js';
 import { archiveSettings } from '../../pg/conf.js';
-import { registerCleanup } from '../../support/cleanup.js';
+import { closingDown, registerCleanup } from '../../support/cleanup.js';
 import { mountTmpfs } from '../shared/mounts.js';
 import { handOver, unprivilegedUser, type RunAs } from '../shared/os-user.js';
 import { makeWorkDir } from '../shared/workdir.js';
@@ -112,28 +112,38 @@ export class NativeEngine implements Engine {
   private template(): Promise<string> {
     this.templateDir ??= (async () => {
       const dir = await makeWorkDir(this.workRoot, this.options.runId, 'template', this.runAs);
-      const pwfile = join(dir, 'pwfile');
-      await writeFile(pwfile, this.password, { mode: 0o600 });
-      await handOver(pwfile, this.runAs);
-      await runCommand(
-        this.tool('initdb'),
-        [
-          '-D', join(dir, 'data'),
-          '--data-checksums',
-          `--username=${SUPERUSER}`,
-          `--pwfile=${pwfile}`,
-          '--auth=scram-sha-256',
-          '--encoding=UTF8',
-          '--locale=C',
-          '--no-instructions',
-        ],
-        this.ctx,
-        { timeoutMs: 120_000 },
-      );
-      await rm(pwfile);
+      try {
+        await this.initTemplate(dir);
+      } catch (error) {
+        // A template that did not finish is of no use to anyone: it goes, or no cleanup would find it.
+        await rm(dir, { recursive: true, force: true });
+        throw error;
+      }
       return dir;
     })();
     return this.templateDir;
+  }
+
+  private async initTemplate(dir: string): Promise<void> {
+    const pwfile = join(dir, 'pwfile');
+    await writeFile(pwfile, this.password, { mode: 0o600 });
+    await handOver(pwfile, this.runAs);
+    await runCommand(
+      this.tool('initdb'),
+      [
+        '-D', join(dir, 'data'),
+        '--data-checksums',
+        `--username=${SUPERUSER}`,
+        `--pwfile=${pwfile}`,
+        '--auth=scram-sha-256',
+        '--encoding=UTF8',
+        '--locale=C',
+        '--no-instructions',
+      ],
+      this.ctx,
+      { timeoutMs: 120_000 },
+    );
+    await rm(pwfile);
   }
 
   async startInstance(name: string, logDir: string, options: InstanceOptions = {}): Promise<NativeInstance> {
@@ -147,9 +157,9 @@ export class NativeEngine implements Engine {
         await options.prepareData(instance.dataDir);
       } else if (options.dataVolumeBytes) {
         await this.mountTmpfs(instance.dataDir, options.dataVolumeBytes);
-        await runCommand('cp', ['-a', `${join(template, 'data')}/.`, instance.dataDir], this.ctx);
+        await runCommand('cp', ['-a', `${join(template, 'data')}/.`, instance.dataDir], this.ctx, { timeoutMs: TOOL_TIMEOUT_MS });
       } else {
-        await runCommand('cp', ['-a', join(template, 'data'), instance.dataDir], this.ctx);
+        await runCommand('cp', ['-a', join(template, 'data'), instance.dataDir], this.ctx, { timeoutMs: TOOL_TIMEOUT_MS });
       }
       for (const sub of ['sock', 'backups', 'archive']) {
         await mkdir(join(dir, sub), { mode: 0o700 });
@@ -162,7 +172,8 @@ export class NativeEngine implements Engine {
       });
       await instance.start();
     } catch (error) {
-      await instance.destroy({ keepFiles: true });
+      // A server that would not start keeps its files for a look, unless it failed because the run is stopping.
+      await instance.destroy({ keepFiles: !closingDown() });
       throw error;
     }
     return instance;

@@ -5,7 +5,8 @@
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isAlive, removeOrphanedWorkDirs } from '../shared/workdir.js';
+import { isAlive } from '../../support/processes.js';
+import { removeOrphanedWorkDirs } from '../shared/workdir.js';
 import { unmountAll } from '../shared/mounts.js';
 import { postmasterPid } from './procfs.js';
 

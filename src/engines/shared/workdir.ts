@@ -3,22 +3,17 @@
  * a marker naming the harness process that made it, so the next run can find
  * and remove what a killed run left behind.
  */
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { closingDown } from '../../support/cleanup.js';
+import { isAlive } from '../../support/processes.js';
 import { handOver, type RunAs } from './os-user.js';
 
 const WORK_PREFIX = 'restore-drill-';
 const MARKER = 'harness.json';
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+/** How old a folder of ours without a marker must be before it counts as a killed run's. */
+const UNMARKED_GRACE_MS = 10 * 60_000;
 
 /** What follows the folder's name in the longest path in it: "-XXXXXX" from mkdtemp, then the server's socket. */
 const SOCKET_TAIL = '-XXXXXX/sock/.s.PGSQL.65535';
@@ -38,8 +33,14 @@ function fitted(root: string, runId: string, label: string): string {
 
 /** A new temp folder, handed to the user the servers run as, marked with this harness's pid. */
 export async function makeWorkDir(root: string, runId: string, label: string, runAs: RunAs | undefined): Promise<string> {
+  if (closingDown()) throw new Error(`not making ${label}'s folder: the run is stopping`);
   const dir = await mkdtemp(join(root, `${WORK_PREFIX}${runId}-${fitted(root, runId, label)}-`));
   await writeFile(join(dir, MARKER), JSON.stringify({ pid: process.pid, runId }));
+  // Made while the cleanup began: nobody will register it now, so it goes at once.
+  if (closingDown()) {
+    await rm(dir, { recursive: true, force: true });
+    throw new Error(`not making ${label}'s folder: the run is stopping`);
+  }
   await handOver(dir, runAs);
   return dir;
 }
@@ -77,7 +78,13 @@ async function workDirs(root = tmpdir()): Promise<Array<{ dir: string; orphaned:
   for (const name of names.filter((n) => n.startsWith(WORK_PREFIX)).sort()) {
     const dir = join(root, name);
     const marker = await readMarker(dir);
-    if (marker?.pid === undefined) continue;
+    if (marker?.pid === undefined) {
+      // The marker is written a moment after the folder is made: a folder without one is
+      // being made now, or its harness was killed in that moment. Only the second grows old.
+      const age = await stat(dir).then((info) => Date.now() - info.mtimeMs, () => 0);
+      if (age > UNMARKED_GRACE_MS) found.push({ dir, orphaned: true, kept: false });
+      continue;
+    }
     found.push({ dir, orphaned: !isAlive(marker.pid), kept: marker.keptAt !== undefined });
   }
   return found;
