@@ -57,7 +57,7 @@ for (let i = 1; i <= drills; i++) {
   const child = execa('node', ['--import', 'tsx', cli, 'run', drillDir, '--reports-dir', reports], {
     reject: false,
     cwd: resolve('.'),
-    env: { TMPDIR: root },
+    env: { TMPDIR: root, RESTORE_DRILL_CACHE: join(root, 'seed-cache') },
     timeout: 300_000,
   });
   if (cut) {

@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   PG_USER_MISSING: { exit: EXIT.input, meaning: 'running as root without an unprivileged OS user for PostgreSQL' },
   DOCKER_UNAVAILABLE: { exit: EXIT.input, meaning: 'the docker engine was asked for and no Docker engine answered' },
   SERVER_START_FAILED: { exit: EXIT.input, meaning: 'a throwaway PostgreSQL instance would not start' },
+  DISK_SPACE: { exit: EXIT.input, meaning: 'the temp folder has too little free space for a drill of this scale' },
   UNSUPPORTED: { exit: EXIT.fail, meaning: 'the engine cannot undergo what the drill needs; the drill ends unsupported' },
   COMMAND_FAILED: { exit: EXIT.fail, meaning: 'a tool the harness ran (pg_dump, pg_restore, tar, ...) failed' },
   SCRIPT_FAILED: { exit: EXIT.fail, meaning: "the team's own backup or restore script failed" },
@@ -73,7 +74,7 @@ export class OutputError extends RestoreDrillError {
 
 /** The machine cannot run drills: no binaries, no unprivileged user, no Docker, a server that will not start. */
 export class SetupError extends RestoreDrillError {
-  constructor(code: 'PG_BINARIES_NOT_FOUND' | 'PG_USER_MISSING' | 'DOCKER_UNAVAILABLE' | 'SERVER_START_FAILED', message: string) {
+  constructor(code: 'PG_BINARIES_NOT_FOUND' | 'PG_USER_MISSING' | 'DOCKER_UNAVAILABLE' | 'SERVER_START_FAILED' | 'DISK_SPACE', message: string) {
     super(code, message);
   }
 }

@@ -29,9 +29,11 @@ describe('a corrupt backup is caught before it is trusted, and the previous one 
     ['custom dump, bytes flipped after the checksum: caught by the sidecar', { format: 'custom' }, { mode: 'flip' }, 'sha256 sidecar'],
     ['custom dump, bytes flipped before the checksum: caught by a full read', { format: 'custom' }, { mode: 'flip', checksum: 'recomputed' }, 'pg_restore --file=/dev/null'],
     ['gzip plain dump, cut short before the checksum: caught by gzip -t', { format: 'plain.gz' }, { mode: 'truncate', checksum: 'recomputed' }, 'gzip -t'],
+    ["directory dump, a table's data flipped after its SHA256SUMS: caught by it", { format: 'directory', jobs: 2 }, { mode: 'flip' }, 'SHA256SUMS'],
+    ["directory dump, a table's compressed data flipped before its SHA256SUMS: caught by a full read", { format: 'directory', jobs: 2 }, { mode: 'flip', checksum: 'recomputed' }, 'pg_restore --file=/dev/null'],
   ])('%s', async (_label, backup, damage, caughtBy) => {
     const drill = await runOne({
-      name: `corrupt-${caughtBy.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/-$/, '')}`,
+      name: `corrupt-${backup.format.replace('.', '')}-${caughtBy.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/-$/, '')}`,
       backup: { method: 'pg_dump', generations: 2, ...backup },
       fault: { type: 'corrupt-backup', ...damage },
       recovery: { procedure: 'restore-database' },

@@ -39,7 +39,7 @@ describe('drill files', () => {
     const name = file.replace(`${process.cwd()}/`, '');
     expect(lines).toEqual(
       expect.arrayContaining([
-        `${name}: dataset.scale: expected one of tiny, small, medium, got "huge"`,
+        `${name}: dataset.scale: expected one of tiny, small, medium, large, or a list of 2 to 4 of them, got "huge"`,
         expect.stringMatching(new RegExp(`^${name}: dataset: unknown key "sede"`)),
         `${name}: fault.table: expected one of symbols, candles, orders, trades, positions, drill_ledger, got "candels"`,
         expect.stringMatching(new RegExp(`^${name}: targets.rto: expected a duration`)),
@@ -54,6 +54,26 @@ describe('drill files', () => {
     const file = join(dir, 'broken.yaml');
     writeFileSync(file, 'name: [\n');
     await expect(loadDrills([file])).rejects.toThrow(/broken\.yaml:\d+:\d+: YAML syntax/);
+  });
+
+  it('a drill at several scales is one drill per scale, grouped for the projection; a production size needs several', async () => {
+    const dir = tempDir('scales');
+    const file = writeDrill(dir, drillYaml({ name: 'sized', dataset: { scale: ['tiny', 'small'], seed: 1 }, targets: { rto: '1h', rpo: '1h', productionSize: '800GB' } }));
+    const drills = await loadDrills([file]);
+    expect(drills.map((d) => [d.spec.name, d.spec.dataset.scale])).toEqual([
+      ['sized-tiny', 'tiny'],
+      ['sized-small', 'small'],
+    ]);
+    expect(drills[0]!.projection).toEqual({ name: 'sized', members: ['sized-tiny', 'sized-small'], productionSizeBytes: 800 * 1024 ** 3 });
+
+    const bad = tempDir('scales-bad');
+    writeDrill(bad, drillYaml({ name: 'one-size', targets: { rto: '1h', rpo: '1h', productionSize: '800GB' } }));
+    writeDrill(bad, drillYaml({ name: 'twice', dataset: { scale: ['tiny', 'tiny'] } }));
+    writeDrill(bad, drillYaml({ name: 'x'.repeat(60), dataset: { scale: ['tiny', 'medium'] } }));
+    const error = await loadDrills([bad]).catch((e: Error) => e.message);
+    expect(error).toMatch(/one-size\.yaml: targets\.productionSize: a projection needs the drill at several sizes/);
+    expect(error).toMatch(/twice\.yaml: dataset\.scale: tiny, tiny names a scale twice/);
+    expect(error).toMatch(/x{60}-medium \(the drill at one of its scales\) is longer than 63 characters/);
   });
 
   it('rejects two drills with the same name', async () => {

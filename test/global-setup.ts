@@ -13,5 +13,7 @@ export default function setup(): () => void {
   // The servers run as the postgres user when the tests run as root: it must reach its folders in here.
   chmodSync(root, 0o755);
   process.env.TMPDIR = root;
+  // Seeded clusters are cached for this run's drills only, and go with it.
+  process.env.RESTORE_DRILL_CACHE = join(root, 'seed-cache');
   return () => rmSync(root, { recursive: true, force: true, maxRetries: 3 });
 }

@@ -139,6 +139,21 @@ describe('where the evidence goes is checked before the first drill', () => {
   });
 });
 
+describe('room for the drill itself', () => {
+  it.runIf(isRoot)('a temp folder too small for the scale of the drill: exit 2 before any server starts, naming what it needs (root: a tmpfs)', async () => {
+    const drills = tempDir('room-scale-drills');
+    const reports = tempDir('room-scale-reports');
+    writeDrill(drills, drillYaml({ name: 'too-big', dataset: { scale: 'small', seed: 1 } }));
+    const temp = tmpfs('room-scale-tmp', '100m');
+    chmodSync(temp, 0o755);
+    const result = await cli(['run', drills, '--reports-dir', reports], { TMPDIR: temp });
+    expect(result.exitCode).toBe(2);
+    noStackTrace(result.stderr);
+    expect(result.stderr).toMatch(/has 100\.0 MiB free; a small drill needs about 576\.0 MiB there .* set TMPDIR to a folder on a larger disk/);
+    expect(readdirSync(temp).filter((name) => name.startsWith('restore-drill-'))).toEqual([]);
+  });
+});
+
 describe('the disk of the reports folder fills mid-run', () => {
   it.runIf(isRoot)('exit 2 naming the journal; servers stopped, temp folders gone, the journal whole and saying so, no temp file beside it (root: a tmpfs)', async () => {
     const drills = tempDir('fill-drills');

@@ -163,7 +163,14 @@ describe('evidence is never lost', () => {
       expect(existsSync(join(kept, 'data', 'PG_VERSION'))).toBe(true);
     }
     const out: string[] = [];
-    expect(await main(['clean', '--kept'], { out: (l) => out.push(l), err: () => {} })).toBe(0);
+    // clean also empties the seed cache: this one, not the one the other test files' drills are copying from.
+    const sharedCache = process.env.RESTORE_DRILL_CACHE;
+    process.env.RESTORE_DRILL_CACHE = tempDir('clean-cache');
+    try {
+      expect(await main(['clean', '--kept'], { out: (l) => out.push(l), err: () => {} })).toBe(0);
+    } finally {
+      process.env.RESTORE_DRILL_CACHE = sharedCache;
+    }
     expect(out.join('\n')).toContain(`removed ${kept}`);
     expect(existsSync(kept)).toBe(false);
   });

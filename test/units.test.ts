@@ -6,6 +6,7 @@ import { measureLoss } from '../src/checks/targets.js';
 import { formatDuration, parseDuration } from '../src/support/units.js';
 import { datasetStreams } from '../src/dataset/generators.js';
 import { SCALES } from '../src/dataset/scale.js';
+import { fitLine, project, projectionOf } from '../src/checks/projection.js';
 
 describe('durations', () => {
   it('parses the forms drill files use and rejects others', () => {
@@ -67,5 +68,48 @@ describe('generators', () => {
     expect(await digest(1)).toEqual(a);
     const b = await digest(2);
     for (const table of Object.keys(a)) expect(b[table]).not.toBe(a[table]);
+  });
+});
+
+describe('RTO projection', () => {
+  const GiB = 1024 ** 3;
+  const line = [
+    { drill: 'a', sizeBytes: 1 * GiB, rtoMs: 10_000 },
+    { drill: 'b', sizeBytes: 2 * GiB, rtoMs: 20_000 },
+    { drill: 'c', sizeBytes: 4 * GiB, rtoMs: 40_000 },
+  ];
+
+  it('fits a line exactly through points on one, and projects along it', () => {
+    const fit = fitLine(line);
+    expect(fit.slope * GiB).toBeCloseTo(10_000, 6);
+    expect(fit.intercept).toBeCloseTo(0, 3);
+    expect(fit.r2).toBeCloseTo(1, 9);
+    expect(project(line, fit, 10 * GiB).rtoMs).toBeCloseTo(100_000, 3);
+  });
+
+  it('two sizes give a line but no error, so the projection is never a pass', () => {
+    const { check } = projectionOf(line.slice(0, 2), [], 3_600_000, 10 * GiB);
+    expect(check!.verdict).toBe('unknown');
+    expect(check!.summary).toMatch(/^PROJECTION, not a measurement: RTO at 10\.0 GiB .* measure a third size/);
+  });
+
+  it('passes only when the pessimistic end of the interval is within the target, fails when the projection is beyond it', () => {
+    const noisy = [...line, { drill: 'd', sizeBytes: 3 * GiB, rtoMs: 31_000 }];
+    const within = projectionOf(noisy, [], 3_600_000, 10 * GiB);
+    expect(within.check!.verdict).toBe('pass');
+    expect(within.record.halfWidthMs).toBeGreaterThan(0);
+    // 100 GiB at ~10 s per GiB is about 1000 s: past a 10-minute target.
+    expect(projectionOf(noisy, [], 600_000, 100 * GiB).check!.verdict).toBe('fail');
+    // Near the target the interval straddles it: unknown, not pass.
+    const near = projectionOf(noisy, [], 101_000, 10 * GiB);
+    expect(near.check!.verdict).toBe('unknown');
+    expect(near.check!.summary).toMatch(/the interval reaches past the target/);
+  });
+
+  it('a size without a measured RTO makes the projection unknown; without a production size the fit is kept and no check made', () => {
+    expect(projectionOf(line.slice(1), ['a'], 3_600_000, 10 * GiB).check).toMatchObject({ verdict: 'unknown', summary: 'no projection: a measured no RTO' });
+    const fitOnly = projectionOf(line, [], 3_600_000, undefined);
+    expect(fitOnly.check).toBeUndefined();
+    expect(fitOnly.record.fit!.slope * GiB).toBeCloseTo(10_000, 6);
   });
 });

@@ -55,7 +55,7 @@ export interface BackupMethod<M extends BackupMethodName = BackupMethodName, S e
   /** The checks a backup goes through before it is trusted, cheapest first. `besideServer`: commands can still run where the server ran. */
   integrityChain(artifact: BackupArtifact, instance: Instance, besideServer: boolean): IntegrityCheck[];
   /** The file that holds the backup's data, for faults that damage it. */
-  dataFile?(artifact: BackupArtifact): string;
+  dataFile?(artifact: BackupArtifact): string | Promise<string>;
   /** Writes the backup's checksums anew, for the faults whose damage comes before the checksum. */
   rewriteChecksums?(artifact: BackupArtifact): Promise<void>;
 }

@@ -50,7 +50,8 @@ export function measureLoss(commits: readonly Commit[], ledger: LedgerContents, 
     const back = new Set(ledger.written[table]);
     const gone = expected.filter((c) => !back.has(c.keys[table]));
     tables[table] = { written: expected.length, lost: gone.length };
-    if (gone[0] && (!firstLost || gone[0].seq < firstLost.seq)) firstLost = gone[0];
+    // The earliest acknowledged of them: with several writers, sequence order is not commit order.
+    if (gone[0] && (!firstLost || gone[0].at.mono < firstLost.at.mono)) firstLost = gone[0];
   }
   return {
     committedRows: expected.length,

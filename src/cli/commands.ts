@@ -148,10 +148,14 @@ async function keygenCommand(paths: string[], io: Io): Promise<number> {
 
 /** Removes what runs left behind; kept folders only with --kept, each listed. */
 async function cleanCommand(values: Record<string, unknown>, io: Io): Promise<number> {
-  const { folders, containers } = await cleanLeftovers({ kept: Boolean(values.kept) });
+  const { folders, containers, cache } = await cleanLeftovers({ kept: Boolean(values.kept) });
   for (const folder of folders) io.out(`removed ${folder}`);
   for (const container of containers) io.out(`removed container ${container.slice(0, 12)}`);
-  io.out(`${folders.length} folder(s) and ${containers.length} container(s) removed${values.kept ? '' : '; folders kept on purpose (--keep, failed drills) stay: add --kept to remove them too'}`);
+  for (const entry of cache) io.out(`removed seed cache ${entry}`);
+  io.out(
+    `${folders.length} folder(s), ${containers.length} container(s) and ${cache.length} seed cache entr${cache.length === 1 ? 'y' : 'ies'} removed` +
+      (values.kept ? '' : '; folders kept on purpose (--keep, failed drills) stay: add --kept to remove them too'),
+  );
   return EXIT.pass;
 }
 

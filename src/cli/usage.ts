@@ -29,7 +29,7 @@ const COMMANDS: Record<string, { synopsis: string; does: string; options: string
   keygen: { synopsis: 'keygen <private key file> <public key file>', does: 'writes an Ed25519 key pair for --sign-key; never overwrites', options: [] },
   clean: {
     synopsis: 'clean [--kept]',
-    does: 'removes what killed runs left (servers, mounts, temp folders, containers), listing each',
+    does: 'removes what killed runs left (servers, mounts, temp folders, containers) and the seed cache, listing each',
     options: ['--kept'],
   },
 };
@@ -79,6 +79,10 @@ const ENVIRONMENT: Array<[string, string]> = [
   ['RESTORE_DRILL_PG_BIN', 'folder of the PostgreSQL binaries. Without it, the harness looks at `pg_config --bindir`, then `PATH`, `/usr/lib/postgresql/*/bin`, `/usr/pgsql-*/bin`, `/usr/local/pgsql/bin` and Homebrew.'],
   ['RESTORE_DRILL_IMAGE', 'the default image for `--engine docker`'],
   ['RESTORE_DRILL_OS_USER', 'when run as root, the OS user the servers run as (default `postgres`)'],
+  [
+    'RESTORE_DRILL_CACHE',
+    'where seeded clusters are kept across runs (native engine; default `$XDG_CACHE_HOME/restore-drill` or `~/.cache/restore-drill`); `off` seeds every drill afresh; `restore-drill clean` empties it',
+  ],
   ['GITHUB_STEP_SUMMARY', "when set, the run's summary is appended to it"],
   ['TESTCONTAINERS_RYUK_DISABLED, TESTCONTAINERS_HOST_OVERRIDE', 'set to `true` and `localhost` by the CLI unless given (docs/engines.md)'],
   ['RESTORE_DRILL_REQUIRE_DOCKER=1', 'tests: a missing Docker engine or image fails instead of skipping (CI sets it)'],

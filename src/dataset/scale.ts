@@ -1,6 +1,8 @@
-/** Scale presets: `tiny` for tests, `small` by default, `medium` for millions of rows. */
-export const SCALE_NAMES = ['tiny', 'small', 'medium'] as const;
+/** Scale presets: `tiny` for tests, `small` by default, `medium` for millions of rows, `large` for tens of millions (several GB). */
+export const SCALE_NAMES = ['tiny', 'small', 'medium', 'large'] as const;
 export type ScaleName = (typeof SCALE_NAMES)[number];
+
+const MiB = 1024 * 1024;
 
 export interface Scale {
   symbols: number;
@@ -9,10 +11,14 @@ export interface Scale {
   orders: number;
   trades: number;
   accounts: number;
+  /** About how much disk the seeded cluster takes (measured, with room): the free-space check before a drill scales from it. */
+  clusterBytes: number;
 }
 
 export const SCALES: Record<ScaleName, Scale> = {
-  tiny: { symbols: 10, candlesPerSymbol: 500, orders: 2_000, trades: 4_000, accounts: 10 },
-  small: { symbols: 50, candlesPerSymbol: 4_000, orders: 50_000, trades: 100_000, accounts: 100 },
-  medium: { symbols: 200, candlesPerSymbol: 10_000, orders: 500_000, trades: 1_000_000, accounts: 500 },
+  tiny: { symbols: 10, candlesPerSymbol: 500, orders: 2_000, trades: 4_000, accounts: 10, clusterBytes: 64 * MiB },
+  small: { symbols: 50, candlesPerSymbol: 4_000, orders: 50_000, trades: 100_000, accounts: 100, clusterBytes: 192 * MiB },
+  medium: { symbols: 200, candlesPerSymbol: 10_000, orders: 500_000, trades: 1_000_000, accounts: 500, clusterBytes: 768 * MiB },
+  // 20M candles (about two weeks of one-minute candles for 1,000 symbols), 5M orders, 10M trades, 1M positions.
+  large: { symbols: 1_000, candlesPerSymbol: 20_000, orders: 5_000_000, trades: 10_000_000, accounts: 1_000, clusterBytes: 7 * 1024 * MiB },
 };

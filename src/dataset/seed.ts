@@ -35,8 +35,8 @@ export function seededRange(scale: ScaleName): Record<string, { column: string; 
   return Object.fromEntries(IDENTITY_COLUMNS.map(({ table, column }) => [table, { column, max: SCALES[scale][table as 'orders' | 'trades'] }]));
 }
 
-/** The start of the current UTC day: where the time series end. */
-function dataEnd(at = new Date()): number {
+/** The start of the current UTC day: where the time series end (a seed of another day has other timestamps). */
+export function dataEnd(at = new Date()): number {
   return Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), at.getUTCDate());
 }
 

@@ -34,6 +34,8 @@ import { folderBytes } from '../support/files.js';
 import { formatBytes } from '../support/units.js';
 import { LedgerWorkload, readLedger } from '../workload/ledger.js';
 import type { PhaseRecorder } from './phases.js';
+import { checkRoom } from './room.js';
+import { seedIdentity } from './seed-cache.js';
 import type { DrillSpec, LoadedDrill } from './spec.js';
 
 /** What a drill may use of the run it belongs to. */
@@ -98,7 +100,7 @@ export async function runDrill(host: DrillHost, { file, spec }: LoadedDrill): Pr
     scriptEnvironment(instance, db, { runId: host.runId, drill: spec.name, binDir: (await host.engine()).clientBinDir });
 
   try {
-    const { engine, primary, standby } = await phases.run('setup', async (phase) => {
+    const { engine, primary, standby, cached } = await phases.run('setup', async (phase, progress) => {
       const engine = await host.engine();
       drill.engine = engine.describe();
       const needs = requiredCapabilities(spec);
@@ -115,7 +117,14 @@ export async function runDrill(host: DrillHost, { file, spec }: LoadedDrill): Pr
           throw new UnsupportedError(`${spec.fault.type} / ${spec.recovery.procedure} needs ${name} on the ${engine.kind} engine: ${capability.why}`);
         }
       }
-      const primary = await engine.startInstance(spec.name, host.logDir, options);
+      await checkRoom(spec.dataset.scale);
+      // Seeded once per dataset, day and binaries, then copied for each drill (where the engine keeps a cache).
+      const identity = await seedIdentity(engine, spec.dataset, db);
+      const cached = await engine.seededCluster?.(identity.key, identity.day, host.logDir, (builder) => {
+        progress.report('seeding once into the seed cache');
+        return seedInto(builder, db, spec, (note) => progress.report(`seeding the cache: ${note}`));
+      });
+      const primary = await engine.startInstance(spec.name, host.logDir, { ...options, ...(cached ? { cluster: cached.dataDir } : {}) });
       instances.push(primary);
       const info = await primary.serverInfo();
       const tools: Record<string, string> = {};
@@ -126,37 +135,36 @@ export async function runDrill(host: DrillHost, { file, spec }: LoadedDrill): Pr
         if (major !== info.major) (drill.warnings ??= []).push(`${tools[tool]} is major ${major ?? 'unknown'} but the server is PostgreSQL ${info.major}`);
       }
       drill.engine = { ...drill.engine, server: info.version, major: info.major, timescaledb: info.timescaledb, tools };
-      await withClient(() => primary.connect('postgres'), (admin) => admin.query(`create database ${quoteIdent(db)}`));
       const standby = await method.startReplica?.({ primary, start: (o) => engine.startInstance(`${spec.name}-standby`, host.logDir, o) });
       if (standby) instances.push(standby);
-      phase.detail = { port: primary.connection.port, database: db, ...(spec.engine.dataVolume ? { dataVolumeBytes: spec.engine.dataVolume } : {}) };
-      return { engine, primary, standby };
+      phase.detail = {
+        port: primary.connection.port,
+        database: db,
+        ...(spec.engine.dataVolume ? { dataVolumeBytes: spec.engine.dataVolume } : {}),
+        ...(cached ? { seedCache: cached.builtNow ? 'built' : 'copied' } : {}),
+      };
+      return { engine, primary, standby, cached };
     });
 
-    await phases.run('seed', async (_phase, progress) => {
-      const { result, timescaledb } = await withClient(
-        () => primary.connect(db),
-        async (client) => ({
-          result: await seedDataset(client, {
-            scale: spec.dataset.scale,
-            seed: spec.dataset.seed,
-            timescale: drill.engine?.timescaledb != null,
-            progress: (note) => progress.report(note),
-          }),
-          timescaledb: await installedVersion(client),
-        }),
-      );
-      drill.dataset = { scale: spec.dataset.scale, seed: spec.dataset.seed, rows: result.rows, layout: result.layout, ...(timescaledb ? { timescaledb } : {}) };
+    await phases.run('seed', async (phase, progress) => {
+      const facts = cached ? (cached.facts as SeedFacts) : await seedInto(primary, db, spec, (note) => progress.report(note));
+      drill.dataset = {
+        scale: spec.dataset.scale,
+        seed: spec.dataset.seed,
+        ...facts,
+        ...(cached ? { cache: { key: cached.key, builtAt: cached.builtAt, builtNow: cached.builtNow } } : {}),
+      };
+      if (cached) phase.detail = { fromCache: cached.dataDir };
       // What only the server can tell about the drill file, before any backup is taken.
       const problem = await withClient(() => primary.connect(db), (client) => faultModule(spec.fault.type).check?.(client, spec.fault) ?? Promise.resolve(undefined));
       if (problem) throw new InputError('DRILL_FILE_INVALID', `${file}: fault.${problem}`);
     });
 
     workload = await phases.run('workload', async (phase) => {
-      const writer = new LedgerWorkload(await primary.connect(db), spec.workload.rate, { run: host.runId, drill: spec.name }, SCALES[spec.dataset.scale]);
-      writer.start();
+      const writer = new LedgerWorkload(() => primary.connect(db), spec.workload.rate, { run: host.runId, drill: spec.name }, SCALES[spec.dataset.scale]);
+      await writer.start();
       await sleep(spec.workload.lead);
-      phase.detail = { ratePerSecond: spec.workload.rate, leadMs: spec.workload.lead, committedBeforeBackup: writer.commits.length };
+      phase.detail = { ratePerSecond: spec.workload.rate, writers: writer.writers, leadMs: spec.workload.lead, committedBeforeBackup: writer.commits.length };
       return writer;
     });
     const writer = workload;
@@ -164,7 +172,9 @@ export async function runDrill(host: DrillHost, { file, spec }: LoadedDrill): Pr
     const baseline = await phases.run('baseline', async (phase) => {
       const state = await captureState((d) => primary.connect(d), db, DATASET_TABLES, 'the backup', seeded);
       if (state.unreachable) throw new SetupError('SERVER_START_FAILED', `cannot read the seeded database: ${state.unreachable}`);
-      phase.detail = { tables: state.tables };
+      const sizeBytes = await withClient(() => primary.connect(db), async (client) => Number((await client.query<{ n: string }>('select pg_database_size(current_database()) as n')).rows[0]!.n));
+      if (drill.dataset) drill.dataset.sizeBytes = sizeBytes;
+      phase.detail = { tables: state.tables, sizeBytes };
       return state;
     });
 
@@ -208,6 +218,7 @@ export async function runDrill(host: DrillHost, { file, spec }: LoadedDrill): Pr
       for (const observation of outcome.observations ?? []) found(judge(observation));
       await sleep(spec.workload.afterFault);
       const summary = await writer.stop();
+      if (summary.behind) (drill.warnings ??= []).push(`workload: ${summary.behind}`);
       drill.fault = { type: spec.fault.type, summary: outcome.summary, at: outcome.at.wall, ...(outcome.detail as object), workload: summary } as FaultRecord;
       return outcome;
     });
@@ -282,6 +293,23 @@ export async function runDrill(host: DrillHost, { file, spec }: LoadedDrill): Pr
       host.end(drill);
     }
   }
+}
+
+/** What a seed reports of itself; a cached cluster keeps it beside its data. */
+type SeedFacts = { rows: Record<string, number>; layout: string; timescaledb?: string };
+
+/** Creates the drill's database on the instance and seeds it; TimescaleDB where the server preloads it. */
+async function seedInto(instance: Instance, db: string, spec: DrillSpec, progress: (note: string) => void): Promise<SeedFacts> {
+  const timescale = (await instance.serverInfo()).timescaledb != null;
+  await withClient(() => instance.connect('postgres'), (admin) => admin.query(`create database ${quoteIdent(db)}`));
+  return withClient(
+    () => instance.connect(db),
+    async (client) => {
+      const result = await seedDataset(client, { scale: spec.dataset.scale, seed: spec.dataset.seed, timescale, progress });
+      const timescaledb = await installedVersion(client);
+      return { rows: result.rows, layout: result.layout, ...(timescaledb ? { timescaledb } : {}) };
+    },
+  );
 }
 
 interface Verification {

@@ -10,7 +10,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { isMap, parseDocument } from 'yaml';
 import { InputError } from '../errors.js';
 import { compatibilityProblems, resolveDefaults } from './compatibility.js';
-import { drillSchema, type DrillSpec, type LoadedDrill } from './spec.js';
+import { drillSchema, type DrillFileSpec, type DrillSpec, type LoadedDrill } from './spec.js';
 
 const DRILL_FILE = /\.ya?ml$/i;
 /** Larger than any drill: a file this big is not one, and is not read whole. */
@@ -94,7 +94,7 @@ function expandEnvironment(value: unknown, path: string[], unset: string[]): unk
 }
 
 /** Parses and validates one drill; returns its problems instead of throwing. */
-async function parseDrill(file: string): Promise<{ drill?: LoadedDrill; problems: string[] }> {
+async function parseDrill(file: string): Promise<{ drills?: LoadedDrill[]; problems: string[] }> {
   const name = display(file);
   let text: string;
   try {
@@ -142,7 +142,7 @@ async function parseDrill(file: string): Promise<{ drill?: LoadedDrill; problems
     );
   }
   if (problems.length || !result.success) return { problems };
-  const spec = resolveDefaults(result.data as DrillSpec);
+  const spec = resolveDefaults(result.data as DrillFileSpec);
   // Scripts are named relative to the drill file; they must exist and run before anything starts.
   for (const [path, owner] of [['backup.script', spec.backup], ['recovery.script', spec.recovery]] as const) {
     if (!('script' in owner) || !owner.script) continue;
@@ -155,8 +155,22 @@ async function parseDrill(file: string): Promise<{ drill?: LoadedDrill; problems
       problems.push(`${name}: ${path}: ${owner.script} (${resolved}) does not exist or is not executable (a folder is not a script); give a path relative to the drill file and chmod +x it`);
     }
   }
+  const scales = Array.isArray(spec.dataset.scale) ? spec.dataset.scale : undefined;
+  if (scales) {
+    if (new Set(scales).size !== scales.length) problems.push(`${name}: dataset.scale: ${scales.join(', ')} names a scale twice; name each once`);
+    const longest = `${spec.name}-${[...scales].sort((a, b) => b.length - a.length)[0]}`;
+    if (longest.length > 63) problems.push(`${name}: name: ${longest} (the drill at one of its scales) is longer than 63 characters; shorten the name`);
+  } else if (spec.targets.productionSize !== undefined) {
+    problems.push(`${name}: targets.productionSize: a projection needs the drill at several sizes; give dataset.scale a list, e.g. [small, medium]`);
+  }
   if (problems.length) return { problems };
-  return { drill: { file: name, spec }, problems: [] };
+  if (!scales) return { drills: [{ file: name, spec: spec as DrillSpec }], problems: [] };
+  // One drill per scale, in the order given; the group fits their RTO against size.
+  const projection = { name: spec.name, members: scales.map((scale) => `${spec.name}-${scale}`), productionSizeBytes: spec.targets.productionSize };
+  return {
+    drills: scales.map((scale, i) => ({ file: name, spec: { ...spec, name: projection.members[i]!, dataset: { ...spec.dataset, scale } }, projection })),
+    problems: [],
+  };
 }
 
 /** Loads every drill or throws one InputError listing every problem in every file. */
@@ -167,7 +181,7 @@ export async function loadDrills(paths: readonly string[]): Promise<LoadedDrill[
   for (const file of files) {
     const parsed = await parseDrill(file);
     problems.push(...parsed.problems);
-    if (parsed.drill) drills.push(parsed.drill);
+    drills.push(...(parsed.drills ?? []));
   }
   const seen = new Map<string, string>();
   for (const { file, spec } of drills) {

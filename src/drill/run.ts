@@ -6,18 +6,19 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { projectionOf, type SizedRto } from '../checks/projection.js';
 import { createEngine, defaultImage, type EngineChoice } from '../engines/index.js';
 import type { Engine, EngineKind } from '../engines/types.js';
 import { errorMessage, OutputError } from '../errors.js';
-import { JOURNAL_SCHEMA_VERSION, type CommandRecord, type RunJournal } from '../model/journal.js';
-import { runVerdict } from '../model/outcome.js';
+import { JOURNAL_SCHEMA_VERSION, type CommandRecord, type DrillJournal, type RunJournal } from '../model/journal.js';
+import { drillVerdict, runVerdict } from '../model/outcome.js';
 import { runAllCleanups } from '../support/cleanup.js';
 import { VERSION } from '../support/version.js';
 import { runDrill, type DrillHost } from './drill.js';
 import type { RunListener } from './events.js';
 import { journalFile, releaseRoom, reserveRoom, writeJournal } from './journal-file.js';
 import { PhaseRecorder } from './phases.js';
-import type { DrillSpec, LoadedDrill } from './spec.js';
+import type { DrillSpec, LoadedDrill, ProjectionGroup } from './spec.js';
 
 export interface RunOptions {
   /** Parent folder of the run's report folder. */
@@ -187,7 +188,7 @@ export class DrillRun {
   }
 
   /** What one drill may use of the run. */
-  private host({ spec }: LoadedDrill): DrillHost {
+  private host({ spec, projection }: LoadedDrill): DrillHost {
     return {
       runId: this.journal.runId,
       keep: this.options.keep,
@@ -213,8 +214,29 @@ export class DrillRun {
         this.emit((l) => l.drillStarted?.(this.journal, drill));
         return this.recorder;
       },
-      end: (drill) => this.emit((l) => l.drillEnded?.(this.journal, drill)),
+      end: (drill) => {
+        if (projection && drill.name === projection.members.at(-1) && !this.stopped) this.project(drill, projection, spec.targets.rto);
+        this.emit((l) => l.drillEnded?.(this.journal, drill));
+      },
     };
+  }
+
+  /** The last drill of a group run at several sizes carries the group's RTO projection, and its verdict counts it. */
+  private project(last: DrillJournal, group: ProjectionGroup, targetMs: number): void {
+    const members = group.members.map((name) => this.journal.drills.find((d) => d.name === name));
+    const points: SizedRto[] = [];
+    const missing: string[] = [];
+    for (const [i, member] of members.entries()) {
+      const rtoMs = member?.rto?.measuredMs;
+      const sizeBytes = member?.dataset?.sizeBytes;
+      if (member && rtoMs !== undefined && sizeBytes !== undefined) points.push({ drill: member.name, sizeBytes, rtoMs });
+      else missing.push(group.members[i]!);
+    }
+    const { record, check } = projectionOf(points, missing, targetMs, group.productionSizeBytes);
+    last.projection = record;
+    if (!check) return;
+    last.checks.push(check);
+    last.verdict = drillVerdict(last.status, last.checks);
   }
 
   /** One engine per kind, binaries and image for the whole run, made when a drill first needs it. */

@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { BACKUP_METHODS, type BackupSpec } from '../backup/index.js';
 import { CONTENT_CHECKS } from '../checks/content.js';
-import { SCALE_NAMES } from '../dataset/scale.js';
+import { SCALE_NAMES, type ScaleName } from '../dataset/scale.js';
 import { ENGINE_KINDS } from '../engines/types.js';
 import { FAULTS, type FaultSpec } from '../faults/index.js';
 import { PROCEDURES, type RecoverySpec } from '../recovery/index.js';
@@ -69,14 +69,29 @@ export const drillSchema = z
       .describe('Where the throwaway instances run: native (local PostgreSQL binaries, the default) or docker (testcontainers).'),
     dataset: z
       .strictObject({
-        scale: oneOf(SCALE_NAMES).default('small'),
+        scale: z
+          .union([oneOf(SCALE_NAMES), z.array(oneOf(SCALE_NAMES)).min(2).max(4)], {
+            error: (issue) =>
+              issue.code === 'invalid_union' ? `expected one of ${SCALE_NAMES.join(', ')}, or a list of 2 to 4 of them, got ${JSON.stringify(issue.input)}` : undefined,
+          })
+          .default('small')
+          .describe(
+            'A scale, or 2 to 4 of them: the drill then runs once at each (named <name>-<scale>), and the report fits its RTO against the database size and, with targets.productionSize, projects the RTO at that size.',
+          ),
         seed: z.number().int().min(0).max(2 ** 31 - 1).default(1).describe('The same seed gives the same rows, and the same random choices of a fault.'),
       })
       .prefault({})
       .describe('The synthetic market data seeded before the backup: symbols, candles, orders, trades, positions.'),
     workload: z
       .strictObject({
-        rate: z.number().positive().max(1000).default(20).describe('Ledger rows per second.'),
+        rate: z
+          .number()
+          .positive()
+          .max(5000)
+          .default(20)
+          .describe(
+            'Commits per second (each an order, its trade and a ledger row), shared by one writer connection per 150/s; the journal records the rate reached, and a drill whose server could not keep up says so.',
+          ),
         lead: duration.prefault('1s').describe('How long the workload writes before the backup starts.'),
         afterBackup: duration.prefault('2s').describe('How long it keeps writing after the backup, before the fault.'),
         afterFault: duration.prefault('500ms').describe('How long it keeps writing after the fault (where it still can), before recovery starts.'),
@@ -87,14 +102,35 @@ export const drillSchema = z
     fault: faultSchema.describe('What breaks, while the workload writes: one section per fault, below.'),
     recovery: recoverySchema.describe('How it is recovered, as the runbook says: one section per procedure, below.'),
     checks: z.array(oneOf(CONTENT_CHECKS)).min(1).default([...CONTENT_CHECKS]).describe('The content checks run after recovery (RTO and RPO are always measured).'),
-    targets: z.strictObject({ rto: targetDuration, rpo: targetDuration }).describe('The recovery time and data loss the drill must stay within.'),
+    targets: z
+      .strictObject({
+        rto: targetDuration,
+        rpo: targetDuration,
+        productionSize: size(1024 ** 2, '1m', 1024 ** 5, '1024t', 'the size of the production database the RTO is projected to')
+          .optional()
+          .describe('With several dataset scales: the production database\'s size (e.g. "800GB"); the RTO fitted over the scales is projected to it, against the rto target.'),
+      })
+      .describe('The recovery time and data loss the drill must stay within.'),
   })
   .meta({ title: 'restore-drill drill file', description: 'One restore drill: a dataset, a backup, a fault, a recovery procedure, checks and RTO/RPO targets.' });
 
-export type DrillSpec = z.output<typeof drillSchema> & { backup: BackupSpec; fault: FaultSpec; recovery: RecoverySpec };
+/** A drill file as written: its dataset may name several scales. */
+export type DrillFileSpec = z.output<typeof drillSchema> & { backup: BackupSpec; fault: FaultSpec; recovery: RecoverySpec };
+
+/** One drill as it runs: one scale. */
+export type DrillSpec = Omit<DrillFileSpec, 'dataset'> & { dataset: { scale: ScaleName; seed: number } };
+
+/** The drills of one file run at several scales, whose RTO is fitted against size. */
+export interface ProjectionGroup {
+  /** The drill file's own name; each member is <name>-<scale>. */
+  name: string;
+  members: readonly string[];
+  productionSizeBytes?: number;
+}
 
 export interface LoadedDrill {
   /** The drill file, as the user named it (relative to the working folder where it can be). */
   file: string;
   spec: DrillSpec;
+  projection?: ProjectionGroup;
 }

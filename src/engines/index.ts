@@ -8,6 +8,7 @@ import { removeContainerLeftovers } from './docker/leftovers.js';
 import { dockerAvailable, dockerClient } from './docker/runtime.js';
 import { NativeEngine } from './native/engine.js';
 import { removeLeftovers } from './native/leftovers.js';
+import { clearSeedCache } from './native/seed-cache.js';
 import type { Engine, EngineKind, EngineOptions } from './types.js';
 
 export { DEFAULT_IMAGE, defaultImage } from './docker/images.js';
@@ -23,13 +24,13 @@ export interface EngineChoice {
 /**
  * What runs left behind: the temp folders of harnesses that are gone (their
  * servers stopped, their mounts undone), with `kept` also the folders runs kept
- * on purpose, and the containers of harnesses that are gone, where a Docker
- * engine answers. Returns what was removed.
+ * on purpose, the containers of harnesses that are gone, where a Docker
+ * engine answers, and the seed cache. Returns what was removed.
  */
-export async function cleanLeftovers(options: { kept: boolean }): Promise<{ folders: string[]; containers: string[] }> {
+export async function cleanLeftovers(options: { kept: boolean }): Promise<{ folders: string[]; containers: string[]; cache: string[] }> {
   const folders = await removeLeftovers(undefined, options);
   const containers = (await dockerAvailable()) === undefined ? await removeContainerLeftovers(await dockerClient()) : [];
-  return { folders, containers };
+  return { folders, containers, cache: await clearSeedCache() };
 }
 
 export function createEngine(choice: EngineChoice, options: EngineOptions): Promise<Engine> {

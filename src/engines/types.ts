@@ -59,6 +59,22 @@ export interface InstanceOptions {
    * for them at the start; the others ignore it.
    */
   sizeLimitedFolders?: boolean;
+  /**
+   * Start from a copy of this cleanly stopped cluster of the same binaries (a
+   * seed cache entry) instead of a fresh one; its superuser password becomes
+   * the engine's. Only engines with `seededCluster`.
+   */
+  cluster?: string;
+}
+
+/** A seeded cluster an engine keeps across runs; `facts` is what its seed reported. */
+export interface SeededCluster {
+  key: string;
+  dataDir: string;
+  builtAt: string;
+  facts: Record<string, unknown>;
+  /** Built by this call (the seed ran now), or found from an earlier drill or run. */
+  builtNow: boolean;
 }
 
 /** The server as a command that runs beside it (runBesideServer, runServerTool) reaches it. */
@@ -161,5 +177,17 @@ export interface Engine {
   /** The TimescaleDB versions its instances can run, where the engine can tell without starting one. */
   timescaleVersions?(): Promise<string[]>;
   startInstance(name: string, logDir: string, options?: InstanceOptions): Promise<Instance>;
+  /**
+   * The seeded cluster for `key`: found in the engine's cache, or built now by
+   * running `seed` on a new instance, which is then stopped and filed. Absent
+   * where the engine keeps no cache (every drill seeds afresh); resolves to
+   * undefined when the cache is turned off.
+   */
+  seededCluster?(
+    key: string,
+    day: string,
+    logDir: string,
+    seed: (instance: Instance) => Promise<Record<string, unknown>>,
+  ): Promise<SeededCluster | undefined>;
   dispose(): Promise<void>;
 }

@@ -68,7 +68,7 @@ export const corruptBackup = defineFault({
     const newest = backups.at(-1)!;
     const method = backupMethod(newest.method);
     if (!method.dataFile) throw new FaultError(`corrupt-backup: a ${newest.method} backup has no file to damage`);
-    const file = method.dataFile(newest);
+    const file = await method.dataFile(newest);
     const { size } = await stat(file);
     // Past the first 4 KiB (headers fail too loudly to be interesting) and before the end.
     const offset =

@@ -6,12 +6,10 @@
  */
 import { rename, rm } from 'node:fs/promises';
 import { z } from 'zod';
-import { dump } from '../backup/pg-dump.js';
-import { writeSidecar } from '../backup/sidecars.js';
+import { dump, writeChecksums, type DumpFormat } from '../backup/pg-dump.js';
 import { seedDataset } from '../dataset/seed.js';
 import { withClient } from '../pg/client.js';
 import { oneOf } from '../support/fields.js';
-import { sha256File } from '../support/sha256.js';
 import { defineFault } from './fault.js';
 import { dropDatabase } from './incidents.js';
 
@@ -39,7 +37,7 @@ export const wrongBackup = defineFault({
   label: (spec) => `wrong-backup (${spec.kind})`,
   inject: async ({ instance, database, backups, seed }, spec) => {
     const newest = backups.at(-1)!;
-    const format = newest.format === 'plain.gz' ? 'plain.gz' : 'custom';
+    const format = newest.format as DumpFormat;
     let source = database;
     let extra: string[] = [];
     if (spec.kind === 'other-database') {
@@ -52,21 +50,23 @@ export const wrongBackup = defineFault({
     } else {
       extra = ['--exclude-table-data=trades', '--exclude-table-data=orders'];
     }
-    const wrong = await dump(instance, source, format, `${database}_wrong`, extra);
+    const wrong = await dump(instance, source, format, { name: `${database}_wrong`, extra });
     const pristine = `${newest.path}.pristine`;
     await rename(newest.path, pristine);
     await rename(wrong.path, newest.path);
-    await rm(wrong.sidecar, { force: true });
-    // The script checksummed what it wrote: the sidecar matches the wrong dump.
-    await writeSidecar(newest.path, await sha256File(newest.path));
+    if (format !== 'directory') await rm(wrong.sidecar, { force: true });
+    // The script checksummed what it wrote: the checksums match the wrong dump.
+    await writeChecksums(newest.path, format);
     const incident = await dropDatabase(instance, database);
     return {
       summary: `the newest backup is a valid dump of the wrong data (${spec.kind}), then ${incident.summary}`,
       at: incident.at,
       detail: { wrong: { kind: spec.kind, dumped: source, options: extra, replaced: newest.path }, database },
       heal: async () => {
+        // A directory dump is a folder: the wrong one goes before the pristine one takes its name back.
+        await rm(newest.path, { recursive: true, force: true });
         await rename(pristine, newest.path);
-        await writeSidecar(newest.path, newest.sha256);
+        await writeChecksums(newest.path, format);
       },
     };
   },

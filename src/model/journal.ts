@@ -93,15 +93,32 @@ export const datasetRecordSchema = z.strictObject({
   layout: z.string(),
   /** The timescaledb extension version the seeded database runs, when it has it. */
   timescaledb: z.string().optional(),
+  sizeBytes: z.number().optional().describe('pg_database_size of the drill\'s database at the backup: the size RTO is fitted against.'),
+  cache: z
+    .strictObject({ key: z.string(), builtAt: z.string(), builtNow: z.boolean() })
+    .optional()
+    .describe('The drill started from a copy of a cached seeded cluster: its key, when it was built, and whether this drill built it.'),
 });
 type DatasetRecord = z.output<typeof datasetRecordSchema>;
 
+export const projectionSchema = z.strictObject({
+  method: z.string(),
+  points: z.array(z.strictObject({ drill: z.string(), sizeBytes: z.number(), rtoMs: z.number() })),
+  fit: z.strictObject({ slope: z.number(), intercept: z.number(), r2: z.number().optional(), residualMs: z.number().optional() }).optional(),
+  productionSizeBytes: z.number().optional(),
+  projectedMs: z.number().optional(),
+  halfWidthMs: z.number().optional(),
+});
+
 const workloadSummarySchema = z.strictObject({
-  ratePerSecond: z.number(),
+  ratePerSecond: z.number().describe('The commits per second asked for.'),
+  writers: z.number().describe('Connections writing, each with its share of the rate.'),
+  achievedPerSecond: z.number().describe('Commits acknowledged per second, start to stop.'),
+  behind: z.string().optional().describe('Set when the achieved rate fell below 90% of the asked one: the drill ran under less load than its file says.'),
   committed: z.number(),
   firstSeq: z.number().optional(),
   lastSeq: z.number().optional(),
-  inFlightSeq: z.number().optional().describe('A write sent but never acknowledged: it may or may not be committed.'),
+  inFlightSeqs: z.array(z.number()).describe('Writes sent but never acknowledged: each may or may not be committed.'),
   errors: z.array(z.string()),
 });
 export type WorkloadSummary = z.output<typeof workloadSummarySchema>;
@@ -147,6 +164,8 @@ export interface DrillJournal {
   recovery?: RecoveryRecord;
   phases: PhaseJournal[];
   checks: CheckResult[];
+  /** The last drill of a file run at several sizes: RTO fitted against size, and projected where a production size was given. */
+  projection?: z.output<typeof projectionSchema>;
   rto?: Measurement;
   rpo?: RpoMeasurement;
   error?: string;

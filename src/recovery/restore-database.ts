@@ -4,6 +4,7 @@
  * database the documented way (timescale-restore.ts).
  */
 import { z } from 'zod';
+import { restoreJobs } from '../backup/pg-dump.js';
 import { TOOL_TIMEOUT_MS } from '../exec/command.js';
 import { quoteIdent, withClient } from '../pg/client.js';
 import { identifier } from '../support/fields.js';
@@ -58,6 +59,7 @@ export const restoreDatabase = defineProcedure({
     if (ctx.target) ctx.track(instance);
     const database = spec.database ?? ctx.database;
     const plain = backup.format === 'plain.gz';
+    const jobs = restoreJobs(backup.format, spec.jobs);
     const timescale = await dumpHasTimescale(instance, backup);
     await withClient(
       () => instance.connect('postgres'),
@@ -67,14 +69,14 @@ export const restoreDatabase = defineProcedure({
       },
     );
     if (timescale) {
-      const restored = await restoreTimescaleDump(instance, database, backup, spec.jobs);
+      const restored = await restoreTimescaleDump(instance, database, backup, jobs);
       await withClient(() => instance.connect(database), (client) => client.query('analyze'));
       return {
         instance,
         summary:
           `new database ${database}, TimescaleDB ${restored.createdAt}${restored.endedAt !== restored.createdAt ? ` updated to ${restored.endedAt}` : ''}: ` +
           restored.steps.join(', '),
-        detail: { jobs: spec.jobs, timescale, database, backup: backup.path, timescaledb: restored },
+        detail: { jobs, timescale, database, backup: backup.path, timescaledb: restored },
         timescaleVersion: restored.endedAt,
       };
     }
@@ -84,13 +86,15 @@ export const restoreDatabase = defineProcedure({
         timeoutMs: TOOL_TIMEOUT_MS,
       });
     } else {
-      await instance.runPgTool('pg_restore', [`--jobs=${spec.jobs}`, '--exit-on-error', `--dbname=${database}`, backup.path], { timeoutMs: TOOL_TIMEOUT_MS });
+      await instance.runPgTool('pg_restore', [`--jobs=${jobs}`, '--exit-on-error', `--dbname=${database}`, backup.path], { timeoutMs: TOOL_TIMEOUT_MS });
     }
     await withClient(() => instance.connect(database), (client) => client.query('analyze'));
     return {
       instance,
-      summary: plain ? `new database ${database}, gunzip -c | psql` : `new database ${database}, pg_restore -j ${spec.jobs}`,
-      detail: { jobs: spec.jobs, timescale, database, backup: backup.path },
+      summary: plain
+        ? `new database ${database}, gunzip -c | psql`
+        : `new database ${database}, pg_restore -j ${jobs} of the ${backup.format} dump${jobs < spec.jobs ? ` (a tar archive restores single-threaded; ${spec.jobs} jobs asked)` : ''}`,
+      detail: { jobs, timescale, database, backup: backup.path },
     };
   },
 });

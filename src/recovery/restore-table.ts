@@ -1,5 +1,5 @@
 /**
- * One table back into the live database from a custom-format dump:
+ * One table back into the live database from a dump pg_restore reads (custom, directory, tar):
  * `pg_restore --clean` with a list that carries the table's indexes,
  * constraints, sequences and the foreign keys pointing at it (pg/toc.ts), or,
  * with tableOnly, the runbooks' bare `pg_restore --table`, which loses them.
@@ -8,6 +8,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { ARCHIVE_FORMATS, restoreJobs } from '../backup/pg-dump.js';
 import { DATASET_TABLES, LEDGER_TABLE } from '../dataset/schema.js';
 import { RecoveryError } from '../errors.js';
 import { TOOL_TIMEOUT_MS } from '../exec/command.js';
@@ -50,7 +51,7 @@ declare module '../model/journal.js' {
 
 export const restoreTable = defineProcedure({
   procedure: 'restore-table',
-  summary: 'one table back into the live database from the newest good custom-format dump, with its indexes and constraints',
+  summary: 'one table back into the live database from the newest good dump pg_restore reads (custom, directory, tar), with its indexes and constraints',
   schema: z.strictObject({
     procedure: z.literal('restore-table'),
     table: oneOf([...DATASET_TABLES, LEDGER_TABLE]).optional().describe('Defaults to the table the fault damaged.'),
@@ -63,7 +64,7 @@ export const restoreTable = defineProcedure({
       .describe('A hypertable: restore only the rows in [from, to) (the runbooks\' "restore candles for one month"); the rest stays as it is.'),
   }),
   detail,
-  requires: { families: ['logical'], formats: ['custom'] },
+  requires: { families: ['logical'], formats: ARCHIVE_FORMATS },
   takesDamagedTable: true,
   heals: ['table-lost', 'table-damaged', 'bad-data'],
   label: (spec) => `restore-table${spec.table ? ` ${spec.table}` : ''}${spec.tableOnly ? ' (table only)' : ''}`,
@@ -76,7 +77,7 @@ export const restoreTable = defineProcedure({
     const list = await archiveList(instance, backup.path);
     if (hasTimescale(list) && (await hypertablesInDump(instance, backup.path)).includes(`public.${table}`)) {
       // pg_restore cannot select a hypertable (its rows live in chunk tables): rebuilt from a scratch restore instead.
-      const rebuilt = await restoreHypertable(instance, backup, database, table, spec.jobs, spec.range);
+      const rebuilt = await restoreHypertable(instance, backup, database, table, restoreJobs(backup.format, spec.jobs), spec.range);
       return {
         instance,
         summary:

@@ -32,10 +32,10 @@ export function formatDuration(ms: number | undefined): string {
   return `${h}h ${String(m).padStart(2, '0')}m`;
 }
 
-const SIZE = /^(\d+)\s*([kmg]?)i?b?$/i;
-const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+const SIZE = /^(\d+)\s*([kmgt]?)i?b?$/i;
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 
-export const SIZE_HINT = 'a size such as "64m", "512MiB" or "2g"';
+export const SIZE_HINT = 'a size such as "64m", "512MiB", "2g" or "800GB"';
 
 /** Bytes, or undefined when the text is not a size ("256m", "1g", "512MiB"). */
 export function parseSize(text: string): number | undefined {

@@ -1,6 +1,6 @@
 /**
- * The workload that makes data loss measurable: at a steady rate, in one
- * statement each, an order, a trade filling it, and a numbered ledger row
+ * The workload that makes data loss measurable: at a steady rate, from one
+ * or more connections, in one statement each, an order, a trade filling it, and a numbered ledger row
  * carrying the run and drill that wrote it. Its own log of acknowledged
  * commits is the independent truth RPO is counted against after recovery,
  * on the ledger and on each business table: a table dropped or damaged loses
@@ -42,44 +42,73 @@ t as (
 l as (insert into ${LEDGER_TABLE} (run, drill, seq) values ($1, $2, $3))
 select (select order_id from o) as order_id, (select trade_id from t) as trade_id`;
 
+/**
+ * One connection commits a few hundred durable transactions a second (each
+ * waits for its WAL flush); more writers share the rate, and their commits
+ * share flushes. The log stays exact: every commit is recorded when the server
+ * acknowledged it, whichever writer sent it.
+ */
+const RATE_PER_WRITER = 150;
+const MAX_WRITERS = 16;
+/** Below this share of the asked rate, the workload says it fell behind. */
+const BEHIND = 0.9;
+
 export class LedgerWorkload {
   readonly commits: Commit[] = [];
   private readonly errors: string[] = [];
-  private inFlight?: number;
+  private readonly inFlight = new Set<number>();
+  private readonly clients: pg.Client[] = [];
   private running = false;
-  private loop?: Promise<void>;
+  private loops: Array<Promise<void>> = [];
   private nextSeq = 1;
+  private startedAt?: number;
+  private stoppedAt?: number;
   private pauseGate?: Promise<void>;
   private release?: () => void;
+  private paused = 0;
   private pausedAck?: () => void;
 
   constructor(
-    private readonly client: pg.Client,
+    private readonly connect: () => Promise<pg.Client>,
     readonly ratePerSecond: number,
     private readonly identity: LedgerIdentity,
     /** How many symbols and accounts the dataset has: the business rows reference them. */
     private readonly dataset: { symbols: number; accounts: number },
   ) {}
 
-  start(): void {
-    this.running = true;
-    this.loop = this.run();
+  /** How many connections write: enough that the rate is reachable. */
+  get writers(): number {
+    return Math.min(MAX_WRITERS, Math.max(1, Math.ceil(this.ratePerSecond / RATE_PER_WRITER)));
   }
 
-  private async run(): Promise<void> {
-    const intervalMs = 1000 / this.ratePerSecond;
-    let due = performance.now();
+  /** Opens the writers' connections, then starts them all. */
+  async start(): Promise<void> {
+    for (let i = 0; i < this.writers; i++) this.clients.push(await this.connect());
+    this.running = true;
+    this.startedAt = performance.now();
+    // Each writer keeps its share of the rate, the starts spread over one interval.
+    const intervalMs = (1000 * this.clients.length) / this.ratePerSecond;
+    this.loops = this.clients.map((client, i) => this.write(client, intervalMs, (i * intervalMs) / this.clients.length));
+  }
+
+  private async write(client: pg.Client, intervalMs: number, offsetMs: number): Promise<void> {
+    let due = performance.now() + offsetMs;
     while (this.running) {
       if (this.pauseGate) {
-        this.pausedAck?.();
+        this.writerPaused();
         await this.pauseGate;
         due = performance.now();
         continue;
       }
+      const wait = due - performance.now();
+      if (wait > 0) {
+        await new Promise((resolve) => setTimeout(resolve, wait));
+        continue; // Paused or stopped meanwhile: look again before writing.
+      }
       const seq = this.nextSeq++;
-      this.inFlight = seq;
+      this.inFlight.add(seq);
       try {
-        const { rows } = await this.client.query<{ order_id: string; trade_id: string }>(WRITE, [
+        const { rows } = await client.query<{ order_id: string; trade_id: string }>(WRITE, [
           this.identity.run,
           this.identity.drill,
           seq,
@@ -87,25 +116,30 @@ export class LedgerWorkload {
           (seq % this.dataset.accounts) + 1,
         ]);
         this.commits.push({ seq, keys: { orders: Number(rows[0]!.order_id), trades: Number(rows[0]!.trade_id) }, at: now() });
-        this.inFlight = undefined;
+        this.inFlight.delete(seq);
       } catch (error) {
         this.errors.push(`seq ${seq}: ${errorMessage(error)}`);
         this.running = false;
         break;
       }
-      due += intervalMs;
-      const wait = due - performance.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      // A writer that fell behind does not burst to catch up: the rate is a ceiling, and the summary says what was reached.
+      due = Math.max(due + intervalMs, performance.now());
     }
-    this.pausedAck?.();
+    this.writerPaused();
+  }
+
+  private writerPaused(): void {
+    this.paused++;
+    if (this.paused >= this.clients.length) this.pausedAck?.();
   }
 
   /**
-   * Holds the writes after the one in flight is acknowledged, so a recovery
+   * Holds the writes after the ones in flight are acknowledged, so a recovery
    * target can be marked between two known commits. Returns the first
    * sequence number not written yet: every commit before it precedes the mark.
    */
   async pause(): Promise<number> {
+    this.paused = 0;
     this.pauseGate = new Promise<void>((resolve) => (this.release = resolve));
     if (this.running) await new Promise<void>((resolve) => (this.pausedAck = resolve));
     this.pausedAck = undefined;
@@ -123,18 +157,28 @@ export class LedgerWorkload {
   async stop(): Promise<WorkloadSummary> {
     this.running = false;
     this.resume();
-    await this.loop;
-    await this.client.end().catch(() => undefined);
+    await Promise.all(this.loops);
+    this.stoppedAt ??= performance.now();
+    await Promise.all(this.clients.map((client) => client.end().catch(() => undefined)));
     return this.summary();
   }
 
   summary(): WorkloadSummary {
+    // Until the last acknowledgement: writes that ended at the fault do not dilute the rate with the time after it.
+    const end = this.commits.at(-1)?.at.mono ?? this.stoppedAt ?? performance.now();
+    const seconds = this.startedAt === undefined ? 0 : (end - this.startedAt) / 1000;
+    const achieved = seconds > 0 ? this.commits.length / seconds : 0;
     return {
       ratePerSecond: this.ratePerSecond,
+      writers: this.clients.length,
+      achievedPerSecond: Math.round(achieved * 10) / 10,
+      ...(seconds > 1 && achieved < this.ratePerSecond * BEHIND
+        ? { behind: `asked ${this.ratePerSecond} commits/s, reached ${Math.round(achieved)}/s with ${this.clients.length} writer(s): the server could not keep up` }
+        : {}),
       committed: this.commits.length,
       firstSeq: this.commits[0]?.seq,
-      lastSeq: this.commits.at(-1)?.seq,
-      inFlightSeq: this.inFlight,
+      lastSeq: this.commits.reduce((last, c) => Math.max(last, c.seq), 0) || undefined,
+      inFlightSeqs: [...this.inFlight].sort((a, b) => a - b),
       errors: [...this.errors],
     };
   }
@@ -189,9 +233,11 @@ export async function readLedger(
     return { error: `cannot connect to read the ledger: ${errorMessage(error)}` };
   }
   try {
+    // Several writers: the first acknowledged commit need not hold the smallest key.
+    const first = (table: WrittenTable) => (commits.length ? commits.reduce((min, c) => Math.min(min, c.keys[table]), Infinity) : undefined);
     const written = {
-      orders: await keysFrom(client, 'orders', commits[0]?.keys.orders),
-      trades: await keysFrom(client, 'trades', commits[0]?.keys.trades),
+      orders: await keysFrom(client, 'orders', first('orders')),
+      trades: await keysFrom(client, 'trades', first('trades')),
     };
     let own: number[];
     try {

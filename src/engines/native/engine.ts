@@ -11,15 +11,17 @@ import { join } from 'node:path';
 import { UnsupportedError } from '../../errors.js';
 import { runCommand, TOOL_TIMEOUT_MS, type CommandContext } from '../../exec/command.js';
 import type { EngineRecord } from '../../model/journal.js';
+import { withClient } from '../../pg/client.js';
 import { archiveSettings } from '../../pg/conf.js';
 import { closingDown, registerCleanup } from '../../support/cleanup.js';
 import { mountTmpfs } from '../shared/mounts.js';
 import { handOver, unprivilegedUser, type RunAs } from '../shared/os-user.js';
 import { makeWorkDir } from '../shared/workdir.js';
-import { SUPPORTED, unsupported, type Capabilities, type Engine, type EngineOptions, type InstanceOptions } from '../types.js';
+import { SUPPORTED, unsupported, type Capabilities, type Engine, type EngineOptions, type Instance, type InstanceOptions, type SeededCluster } from '../types.js';
 import { findPgBinaries, hasTimescaleLibrary, timescaleVersions, type PgBinaries } from '../shared/binaries.js';
 import { NativeInstance } from './instance.js';
 import { removeLeftovers } from './leftovers.js';
+import { fileCluster, findCached, seedCacheRoot } from './seed-cache.js';
 
 const SUPERUSER = 'postgres';
 const MOUNT_NEEDS_ROOT = 'a size-limited folder is a tmpfs mount, and mounting needs root on the native engine; run the harness as root';
@@ -155,11 +157,17 @@ export class NativeEngine implements Engine {
         await mkdir(instance.dataDir, { mode: 0o700 });
         await handOver(instance.dataDir, this.runAs);
         await options.prepareData(instance.dataDir);
-      } else if (options.dataVolumeBytes) {
-        await this.mountTmpfs(instance.dataDir, options.dataVolumeBytes);
-        await runCommand('cp', ['-a', `${join(template, 'data')}/.`, instance.dataDir], this.ctx, { timeoutMs: TOOL_TIMEOUT_MS });
       } else {
-        await runCommand('cp', ['-a', join(template, 'data'), instance.dataDir], this.ctx, { timeoutMs: TOOL_TIMEOUT_MS });
+        // A cached cluster sits in the harness user's cache folder, where the server's user may not reach: the harness copies it, owners kept.
+        const source = options.cluster ?? join(template, 'data');
+        const copier = options.cluster ? { ...this.ctx, runAs: undefined } : this.ctx;
+        if (options.dataVolumeBytes) {
+          await this.mountTmpfs(instance.dataDir, options.dataVolumeBytes);
+          await runCommand('cp', ['-a', '--reflink=auto', `${source}/.`, instance.dataDir], copier, { timeoutMs: TOOL_TIMEOUT_MS });
+        } else {
+          await runCommand('cp', ['-a', '--reflink=auto', source, instance.dataDir], copier, { timeoutMs: TOOL_TIMEOUT_MS });
+        }
+        if (options.cluster) await this.takeOver(instance.dataDir);
       }
       for (const sub of ['sock', 'backups', 'archive']) {
         await mkdir(join(dir, sub), { mode: 0o700 });
@@ -179,6 +187,41 @@ export class NativeEngine implements Engine {
     return instance;
   }
 
+  /**
+   * A copied cluster was made by another engine, with another password: in
+   * single-user mode (no connection, so no password needed) the superuser
+   * gets this engine's. The password goes on stdin, never on a command line.
+   */
+  private async takeOver(dataDir: string): Promise<void> {
+    await runCommand(this.tool('postgres'), ['--single', '-D', dataDir, 'postgres'], this.ctx, {
+      input: `ALTER ROLE ${SUPERUSER} PASSWORD '${this.password}'\n`,
+      timeoutMs: 120_000,
+    });
+  }
+
+  async seededCluster(
+    key: string,
+    day: string,
+    logDir: string,
+    seed: (instance: Instance) => Promise<Record<string, unknown>>,
+  ): Promise<SeededCluster | undefined> {
+    const root = seedCacheRoot();
+    if (!root) return undefined;
+    const found = await findCached(root, key);
+    if (found) return { ...found, builtNow: false };
+    const builder = await this.startInstance('seed-cache', logDir);
+    try {
+      const facts = await seed(builder);
+      await shedWal(builder);
+      // A clean stop writes every page: the copy needs no crash recovery, and each start from it is quick.
+      await builder.stop();
+      const filed = await fileCluster(root, { key, day, builtAt: new Date().toISOString(), facts }, builder.dataDir, this.ctx);
+      return { ...filed, builtNow: true };
+    } finally {
+      await builder.destroy({ keepFiles: false });
+    }
+  }
+
   async dispose(): Promise<void> {
     this.unregister();
     if (this.templateDir) {
@@ -186,4 +229,27 @@ export class NativeEngine implements Engine {
       if (dir) await rm(dir, { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * A seed leaves up to max_wal_size of WAL segments kept for reuse: a gigabyte
+ * at `medium`, copied into every drill for nothing. A checkpoint with the
+ * bounds lowered for a moment removes them; the settings are put back before
+ * the cluster is filed, so copies run with the defaults.
+ */
+async function shedWal(instance: Instance): Promise<void> {
+  await withClient(
+    () => instance.connect('postgres'),
+    async (client) => {
+      await client.query(`alter system set min_wal_size = '32MB'`);
+      await client.query(`alter system set max_wal_size = '32MB'`);
+      await client.query('select pg_reload_conf()');
+      await client.query('checkpoint');
+      await client.query('select pg_switch_wal()');
+      await client.query('checkpoint');
+      await client.query('alter system reset min_wal_size');
+      await client.query('alter system reset max_wal_size');
+      await client.query('select pg_reload_conf()');
+    },
+  );
 }

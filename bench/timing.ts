@@ -1,0 +1,42 @@
+/** The bench's small tools: timing, medians, and the machine a figure was taken on. */
+import { execFileSync } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+export async function timed(work: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await work();
+  return performance.now() - started;
+}
+
+/** Median milliseconds of `rounds` runs of `work`, `prepare` untimed before each. */
+export async function medianOf(rounds: number, work: () => Promise<unknown>, prepare?: () => Promise<unknown>): Promise<number> {
+  const times: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    await prepare?.();
+    times.push(await timed(work));
+  }
+  return median(times);
+}
+
+export function machine(postgres: string): Record<string, string | number> {
+  const commit = (() => {
+    try {
+      return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    } catch {
+      return 'unknown';
+    }
+  })();
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    postgres,
+    commit,
+  };
+}

@@ -1,0 +1,34 @@
+/**
+ * What makes two seeds the same, so a drill may start from a cached cluster
+ * instead of seeding: the harness version and the seed's schema, the dataset
+ * (scale, seed), the day the rows end on, the database's name, and the
+ * server's binaries and TimescaleDB versions. Anything else differs between
+ * drills only after the seed.
+ */
+import { createHash } from 'node:crypto';
+import { SCALES, type ScaleName } from '../dataset/scale.js';
+import { SCHEMA_SQL, TIMESCALE_SQL } from '../dataset/schema.js';
+import { dataEnd } from '../dataset/seed.js';
+import type { Engine } from '../engines/types.js';
+import { VERSION } from '../support/version.js';
+
+export interface SeedIdentity {
+  key: string;
+  /** The day the seeded rows end on (YYYY-MM-DD). */
+  day: string;
+}
+
+export async function seedIdentity(engine: Engine, dataset: { scale: ScaleName; seed: number }, database: string): Promise<SeedIdentity> {
+  const day = new Date(dataEnd()).toISOString().slice(0, 10);
+  const identity = {
+    harness: VERSION,
+    schema: createHash('sha256').update(SCHEMA_SQL).update(JSON.stringify(TIMESCALE_SQL)).digest('hex'),
+    scale: SCALES[dataset.scale],
+    seed: dataset.seed,
+    day,
+    database,
+    server: (({ kind, binaries, version, image }) => ({ kind, binaries, version, image }))(engine.describe()),
+    timescaledb: (await engine.timescaleVersions?.()) ?? [],
+  };
+  return { key: createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 16), day };
+}

@@ -1,0 +1,103 @@
+/**
+ * Seeded clusters kept across runs: seeding the same rows for every drill is
+ * most of a drill's time at `medium` and above, so a cluster is seeded once
+ * per key (dataset, seed, day, binaries, harness version), stopped cleanly,
+ * and filed here; each drill's instance starts from a copy of it (a reflink
+ * copy where the filesystem has one).
+ *
+ * The folder is RESTORE_DRILL_CACHE, or restore-drill/ in the user's cache
+ * folder; RESTORE_DRILL_CACHE=off seeds every drill afresh. An entry is
+ * filed under a temp name and renamed into place, so a half-built entry is
+ * never used and two runs building the same one do not clash.
+ */
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { runCommand, TOOL_TIMEOUT_MS, type CommandContext } from '../../exec/command.js';
+import { isAlive } from '../../support/processes.js';
+
+const ENTRY_PREFIX = 'seed-';
+const META = 'meta.json';
+
+/** What a cache entry holds besides the cluster: the facts its seed reported, and when. */
+export interface CachedCluster {
+  key: string;
+  /** The data folder of the cleanly stopped cluster. */
+  dataDir: string;
+  builtAt: string;
+  /** What the seed said of itself (rows per table, layout), as the drill records it. */
+  facts: Record<string, unknown>;
+  /** The day the seeded rows end on; entries of other days are stale. */
+  day: string;
+}
+
+/** The cache folder, or undefined when the cache is turned off. */
+export function seedCacheRoot(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const setting = env.RESTORE_DRILL_CACHE;
+  if (setting === 'off') return undefined;
+  if (setting) return setting;
+  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'restore-drill');
+}
+
+export async function findCached(root: string, key: string): Promise<CachedCluster | undefined> {
+  const dir = join(root, `${ENTRY_PREFIX}${key}`);
+  try {
+    const meta = JSON.parse(await readFile(join(dir, META), 'utf8')) as Omit<CachedCluster, 'dataDir'>;
+    return { ...meta, dataDir: join(dir, 'data') };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Files a stopped cluster's data folder under `key` (copied, so the builder's
+ * folder is removed as usual) and removes the entries of other days. Another
+ * run that filed the same key first wins; ours is dropped.
+ */
+export async function fileCluster(
+  root: string,
+  entry: Omit<CachedCluster, 'dataDir'>,
+  dataDir: string,
+  ctx: CommandContext,
+): Promise<CachedCluster> {
+  await mkdir(root, { recursive: true });
+  const staging = join(root, `.building-${entry.key}-${process.pid}`);
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(staging, { mode: 0o700 });
+  try {
+    await runCommand('cp', ['-a', '--reflink=auto', dataDir, join(staging, 'data')], { ...ctx, runAs: undefined }, { timeoutMs: TOOL_TIMEOUT_MS });
+    await writeFile(join(staging, META), `${JSON.stringify(entry, null, 2)}\n`);
+    await rename(staging, join(root, `${ENTRY_PREFIX}${entry.key}`));
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    const filed = await findCached(root, entry.key);
+    if (filed) return filed;
+    throw error;
+  }
+  await pruneOtherDays(root, entry.day);
+  return { ...entry, dataDir: join(root, `${ENTRY_PREFIX}${entry.key}`, 'data') };
+}
+
+/** A seed's rows end on the day it ran: an entry of another day differs from a fresh seed, and goes. */
+async function pruneOtherDays(root: string, day: string): Promise<void> {
+  for (const name of await readdir(root)) {
+    // An entry a killed run was building is of no use to anyone.
+    const builder = /^\.building-.+-(\d+)$/.exec(name);
+    if (builder && !isAlive(Number(builder[1]))) await rm(join(root, name), { recursive: true, force: true });
+    if (!name.startsWith(ENTRY_PREFIX)) continue;
+    const meta = await readFile(join(root, name, META), 'utf8').then((text) => JSON.parse(text) as { day?: string }, () => undefined);
+    if (meta?.day !== day) await rm(join(root, name), { recursive: true, force: true });
+  }
+}
+
+/** Removes every entry (`restore-drill clean`); returns their folders. Entries being built by a live run are left. */
+export async function clearSeedCache(root: string | undefined = seedCacheRoot()): Promise<string[]> {
+  if (!root) return [];
+  const removed: string[] = [];
+  for (const name of await readdir(root).catch(() => [] as string[])) {
+    if (!name.startsWith(ENTRY_PREFIX)) continue;
+    await rm(join(root, name), { recursive: true, force: true });
+    removed.push(join(root, name));
+  }
+  return removed;
+}
