@@ -12,6 +12,7 @@ import { logErrorsAfter } from '../checks/log-errors.js';
 import { backupFailed, judge, recoveryFailed } from '../checks/observed.js';
 import { captureState } from '../checks/snapshot.js';
 import { measureLoss, rpoCheck, rtoCheck } from '../checks/targets.js';
+import { judgeCommand, judgeQuery, type QueryValue } from '../checks/team.js';
 import { timescaleCheck, type TimescaleExpectations } from '../checks/timescaledb.js';
 import { DATASET_TABLES } from '../dataset/schema.js';
 import { SCALES } from '../dataset/scale.js';
@@ -35,6 +36,7 @@ import { formatBytes } from '../support/units.js';
 import { LedgerWorkload, readLedger } from '../workload/ledger.js';
 import type { PhaseRecorder } from './phases.js';
 import { checkRoom } from './room.js';
+import { runCommands, runQueries, unplannable } from './team-checks.js';
 import { seedIdentity } from './seed-cache.js';
 import type { DrillSpec, LoadedDrill } from './spec.js';
 
@@ -156,8 +158,14 @@ export async function runDrill(host: DrillHost, { file, spec }: LoadedDrill): Pr
       };
       if (cached) phase.detail = { fromCache: cached.dataDir };
       // What only the server can tell about the drill file, before any backup is taken.
-      const problem = await withClient(() => primary.connect(db), (client) => faultModule(spec.fault.type).check?.(client, spec.fault) ?? Promise.resolve(undefined));
-      if (problem) throw new InputError('DRILL_FILE_INVALID', `${file}: fault.${problem}`);
+      const problems = await withClient(
+        () => primary.connect(db),
+        async (client) => {
+          const faultProblem = await faultModule(spec.fault.type).check?.(client, spec.fault);
+          return [...(faultProblem ? [`fault.${faultProblem}`] : []), ...(await unplannable(client, spec.queries))];
+        },
+      );
+      if (problems.length) throw new InputError('DRILL_FILE_INVALID', problems.map((problem) => `${file}: ${problem}`).join('\n'));
     });
 
     workload = await phases.run('workload', async (phase) => {
@@ -174,8 +182,10 @@ export async function runDrill(host: DrillHost, { file, spec }: LoadedDrill): Pr
       if (state.unreachable) throw new SetupError('SERVER_START_FAILED', `cannot read the seeded database: ${state.unreachable}`);
       const sizeBytes = await withClient(() => primary.connect(db), async (client) => Number((await client.query<{ n: string }>('select pg_database_size(current_database()) as n')).rows[0]!.n));
       if (drill.dataset) drill.dataset.sizeBytes = sizeBytes;
-      phase.detail = { tables: state.tables, sizeBytes };
-      return state;
+      // The team's queries that compare with the backup get their value here.
+      const atBackup = await runQueries(() => primary.connect(db), spec.queries.filter((q) => 'sameAsBackup' in q.expect));
+      phase.detail = { tables: state.tables, sizeBytes, ...(atBackup.size ? { queries: Object.fromEntries(atBackup) } : {}) };
+      return { state, atBackup };
     });
 
     const backups = await phases.run('backup', async (phase, progress) => {
@@ -262,7 +272,8 @@ export async function runDrill(host: DrillHost, { file, spec }: LoadedDrill): Pr
         drill,
         instance: recovered,
         spec,
-        expected: fault.expected ?? baseline,
+        expected: fault.expected ?? baseline.state,
+        queriesAtBackup: baseline.atBackup,
         workload: writer,
         fault,
         phase,
@@ -270,6 +281,7 @@ export async function runDrill(host: DrillHost, { file, spec }: LoadedDrill): Pr
         runId: host.runId,
         atMarker,
         found,
+        scriptEnv,
       }),
     );
     if (host.interrupted()) return;
@@ -319,6 +331,8 @@ interface Verification {
   spec: DrillSpec;
   /** The state a correct recovery brings back. */
   expected: DatabaseState;
+  /** The team's queries' values at the backup, for those that compare with it. */
+  queriesAtBackup: Map<string, { value: QueryValue } | { error: string }>;
   workload: LedgerWorkload;
   fault: FaultOutcome<unknown>;
   phase: { detail?: Record<string, unknown> };
@@ -327,14 +341,21 @@ interface Verification {
   /** The recovery stopped at the fault's recovery target: rows written after it must be absent. */
   atMarker: boolean;
   found: (...checks: CheckResult[]) => void;
+  /** The environment a team's command gets for an instance: its connection, the run, the client binaries on PATH. */
+  scriptEnv: (instance: Instance) => Promise<Record<string, string>>;
 }
 
 /** The recovered database against the state a correct recovery brings back, and RTO and RPO against the targets. */
-async function verify({ drill, instance, spec, expected, workload, fault, phase, timescale, runId, atMarker, found }: Verification): Promise<void> {
+async function verify({ drill, instance, spec, expected, queriesAtBackup, workload, fault, phase, timescale, runId, atMarker, found, scriptEnv }: Verification): Promise<void> {
   const recovered = await captureState((d) => instance.connect(d), spec.database, DATASET_TABLES, 'after recovery', seededRange(spec.dataset.scale));
   const content = runContentChecks(spec.checks, expected, recovered);
   const timescaleResult = await timescaleCheck((d) => instance.connect(d), expected, recovered, timescale);
   if (timescaleResult) content.push(timescaleResult);
+  // The team's own verification is part of the verification RTO waits for.
+  const queried = await runQueries(() => instance.connect(spec.database), spec.queries);
+  for (const query of spec.queries) content.push(judgeQuery(query, queried.get(query.name)!, queriesAtBackup.get(query.name)));
+  const smoked = await runCommands(instance, spec.commands, await scriptEnv(instance));
+  for (const command of spec.commands) content.push(judgeCommand(command, smoked.get(command.name)!));
   const verifiedAt = now();
   const ledger = await readLedger(() => instance.connect(spec.database), { run: runId, drill: spec.name }, workload.commits);
   // Rows written after the recovery target must be absent only when the recovery stopped there.

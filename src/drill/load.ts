@@ -143,18 +143,24 @@ async function parseDrill(file: string): Promise<{ drills?: LoadedDrill[]; probl
   }
   if (problems.length || !result.success) return { problems };
   const spec = resolveDefaults(result.data as DrillFileSpec);
-  // Scripts are named relative to the drill file; they must exist and run before anything starts.
+  // The team's scripts and smoke tests are named relative to the drill file; they must exist and run before anything starts.
+  const executables: Array<[string, string, (path: string) => void]> = [];
   for (const [path, owner] of [['backup.script', spec.backup], ['recovery.script', spec.recovery]] as const) {
-    if (!('script' in owner) || !owner.script) continue;
-    const resolved = resolve(dirname(file), owner.script);
+    if ('script' in owner && owner.script) executables.push([path, owner.script, (resolved) => (owner.script = resolved)]);
+  }
+  for (const [i, command] of spec.commands.entries()) executables.push([`commands[${i}].run`, command.run, (resolved) => (command.run = resolved)]);
+  for (const [path, given, use] of executables) {
+    const resolved = resolve(dirname(file), given);
     try {
       if (!(await stat(resolved)).isFile()) throw new Error('not a file');
       await access(resolved, constants.X_OK);
-      owner.script = resolved;
+      use(resolved);
     } catch {
-      problems.push(`${name}: ${path}: ${owner.script} (${resolved}) does not exist or is not executable (a folder is not a script); give a path relative to the drill file and chmod +x it`);
+      problems.push(`${name}: ${path}: ${given} (${resolved}) does not exist or is not executable (a folder is not a script); give a path relative to the drill file and chmod +x it`);
     }
   }
+  const names = [...spec.queries.map((q) => q.name), ...spec.commands.map((c) => c.name)];
+  for (const repeated of new Set(names.filter((n, i) => names.indexOf(n) !== i))) problems.push(`${name}: queries/commands: the name ${repeated} is used twice; each check needs its own`);
   const scales = Array.isArray(spec.dataset.scale) ? spec.dataset.scale : undefined;
   if (scales) {
     if (new Set(scales).size !== scales.length) problems.push(`${name}: dataset.scale: ${scales.join(', ')} names a scale twice; name each once`);

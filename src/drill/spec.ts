@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { BACKUP_METHODS, type BackupSpec } from '../backup/index.js';
 import { CONTENT_CHECKS } from '../checks/content.js';
+import { commandSchema, querySchema } from '../checks/team.js';
 import { SCALE_NAMES, type ScaleName } from '../dataset/scale.js';
 import { ENGINE_KINDS } from '../engines/types.js';
 import { FAULTS, type FaultSpec } from '../faults/index.js';
@@ -102,6 +103,8 @@ export const drillSchema = z
     fault: faultSchema.describe('What breaks, while the workload writes: one section per fault, below.'),
     recovery: recoverySchema.describe('How it is recovered, as the runbook says: one section per procedure, below.'),
     checks: z.array(oneOf(CONTENT_CHECKS)).min(1).default([...CONTENT_CHECKS]).describe('The content checks run after recovery (RTO and RPO are always measured).'),
+    queries: z.array(querySchema).max(50).default([]).describe('The team\'s validation queries, each a check of its own after the built-in ones.'),
+    commands: z.array(commandSchema).max(20).default([]).describe('The team\'s smoke tests, each a check of its own after the queries.'),
     targets: z
       .strictObject({
         rto: targetDuration,
