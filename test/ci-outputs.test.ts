@@ -304,11 +304,22 @@ describe('history', () => {
   it('marks drills whose last pass is too old, or that never passed, as stale', () => {
     const rows = freshness(history, new Date('2025-03-04T02:00:00.000Z'), 7 * day);
     expect(rows).toEqual([
-      { drill: 'never', stale: true, lastVerdict: 'pass' },
-      { drill: 'pitr', lastSuccess: '2025-02-01T02:00:00.000Z', ageMs: 31 * day, stale: true, lastVerdict: 'fail' },
-      { drill: 'table-drop', lastSuccess: '2025-03-01T02:00:00.000Z', ageMs: 3 * day, stale: false, lastVerdict: 'fail' },
+      { drill: 'never', maxAgeMs: 7 * day, stale: true, lastVerdict: 'pass' },
+      { drill: 'pitr', lastSuccess: '2025-02-01T02:00:00.000Z', ageMs: 31 * day, maxAgeMs: 7 * day, stale: true, lastVerdict: 'fail' },
+      { drill: 'table-drop', lastSuccess: '2025-03-01T02:00:00.000Z', ageMs: 3 * day, maxAgeMs: 7 * day, stale: false, lastVerdict: 'fail' },
     ]);
     expect(freshness(history, new Date('2025-03-04T02:00:00.000Z'), 2 * day).find((r) => r.drill === 'table-drop')!.stale).toBe(true);
+  });
+
+  it("judges each drill against its own cadence, and a drill expected but never run is stale, not silence", () => {
+    const rows = freshness(history, new Date('2025-03-04T02:00:00.000Z'), 7 * day, [
+      { drill: 'pitr', maxAgeMs: 90 * day }, // quarterly
+      { drill: 'table-drop', maxAgeMs: 1 * day }, // daily
+      { drill: 'shard-never-ran' },
+    ]);
+    expect(rows.find((r) => r.drill === 'pitr')).toMatchObject({ maxAgeMs: 90 * day, stale: false });
+    expect(rows.find((r) => r.drill === 'table-drop')).toMatchObject({ maxAgeMs: 1 * day, stale: true });
+    expect(rows.find((r) => r.drill === 'shard-never-ran')).toEqual({ drill: 'shard-never-ran', maxAgeMs: 7 * day, stale: true, lastVerdict: 'unknown', neverRan: true });
   });
 
   it('lists the last runs of a drill, newest last', () => {

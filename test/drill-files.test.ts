@@ -97,7 +97,7 @@ describe('drill files', () => {
     const { io, out } = capture();
     expect(await main(['status', '--help'], io)).toBe(0);
     const help = out.join('\n');
-    expect(help).toMatch(/^Usage: restore-drill status \[--history FILE\] \[--max-age 35d\]/);
+    expect(help).toMatch(/^Usage: restore-drill status \[<drill.yaml\|folder>...\] \[--history FILE\] \[--max-age 35d\]/);
     expect(help).toMatch(/--max-age AGE/);
     expect(help).not.toMatch(/--sign-key|keygen/);
   });

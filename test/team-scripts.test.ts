@@ -92,8 +92,8 @@ describe('what a run leaves for CI and auditors', () => {
     expect(history.map((line) => JSON.parse(line).drill).sort()).toEqual(['gate-broken', 'gate-ok']);
     const status = await execa('node', [...CLI, 'status', '--reports-dir', out, '--max-age', '1h'], { reject: false });
     expect(status.exitCode).toBe(1); // gate-broken never passed
-    expect(status.stdout).toMatch(/gate-broken \| never \| n\/a \| fail \| STALE/);
-    expect(status.stdout).toMatch(/gate-ok \| \d{4}-.* \| [\d.]+m?s \| pass$/m);
+    expect(status.stdout).toMatch(/gate-broken \| never \| n\/a \| 1h 00m \| fail \| STALE/);
+    expect(status.stdout).toMatch(/gate-ok \| \d{4}-.* \| [\d.]+m?s \| 1h 00m \| pass$/m);
 
     const [runId] = readdirSync(out).filter((n) => /^\d{8}T/.test(n));
     const report = readFileSync(join(out, runId!, 'report.md'), 'utf8');

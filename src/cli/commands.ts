@@ -109,22 +109,27 @@ async function runCommand(paths: string[], values: Record<string, unknown>, io: 
 }
 
 /** Each drill's last success and its age; non-zero when one is older than --max-age (monthly drills that silently stopped). */
-async function statusCommand(values: Record<string, unknown>, io: Io): Promise<number> {
+async function statusCommand(paths: string[], values: Record<string, unknown>, io: Io): Promise<number> {
   const history = (values.history as string | undefined) ?? join((values['reports-dir'] as string | undefined) ?? 'reports', 'history.jsonl');
   const maxAgeText = (values['max-age'] as string | undefined) ?? '35d';
   const maxAgeMs = parseDuration(maxAgeText);
   if (maxAgeMs === undefined) throw new InputError('USAGE', `--max-age: expected ${DURATION_HINT}, got "${maxAgeText}"`);
-  const rows = freshness(await readHistory(history), new Date(), maxAgeMs);
+  // Drill files named: each is expected, with its own cadence, whether any run (or shard) covered it or not.
+  const expected = paths.length ? (await loadDrills(paths)).map(({ spec }) => ({ drill: spec.name, maxAgeMs: spec.cadence })) : [];
+  const rows = freshness(await readHistory(history), new Date(), maxAgeMs, expected);
   if (rows.length === 0) {
     io.err(`${history}: no drill has run yet (no history); run restore-drill run drills/ first`);
     return EXIT.fail;
   }
-  io.out(`drill | last success | age | last verdict | (max age ${maxAgeText}, history ${history})`);
+  io.out(`drill | last success | age | allowed | last verdict | (history ${history})`);
   for (const row of rows) {
-    io.out(`${row.drill} | ${row.lastSuccess ?? 'never'} | ${row.ageMs === undefined ? 'n/a' : formatDuration(row.ageMs)} | ${row.lastVerdict}${row.stale ? ' | STALE' : ''}`);
+    io.out(
+      `${row.drill} | ${row.lastSuccess ?? 'never'} | ${row.ageMs === undefined ? 'n/a' : formatDuration(row.ageMs)} | ${formatDuration(row.maxAgeMs)} | ` +
+        `${row.neverRan ? 'never ran' : row.lastVerdict}${row.stale ? ' | STALE' : ''}`,
+    );
   }
   const stale = rows.filter((r) => r.stale);
-  if (stale.length) io.err(`${stale.length} drill(s) without a success in ${maxAgeText}: ${stale.map((r) => r.drill).join(', ')}`);
+  if (stale.length) io.err(`${stale.length} drill(s) without a success within their cadence: ${stale.map((r) => `${r.drill}${r.neverRan ? ' (never ran)' : ''}`).join(', ')}`);
   return stale.length ? EXIT.fail : EXIT.pass;
 }
 
@@ -216,7 +221,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
       io.out((command && commandUsage(command)) || usage());
       return values.help ? EXIT.pass : EXIT.input;
     }
-    if (command === 'status') return await statusCommand(values, io);
+    if (command === 'status') return await statusCommand(paths, values, io);
     if (command === 'verify-evidence') return await verifyEvidenceCommand(paths, values, io);
     if (command === 'keygen') return await keygenCommand(paths, io);
     if (command === 'clean') return await cleanCommand(values, io);

@@ -17,8 +17,8 @@ const COMMANDS: Record<string, { synopsis: string; does: string; options: string
   validate: { synopsis: 'validate <drill.yaml|folder>...', does: 'checks every drill file completely and reports every problem of every file; runs nothing', options: [] },
   list: { synopsis: 'list <drill.yaml|folder>...', does: 'one line per drill: engine, backup, fault, recovery, targets', options: [] },
   status: {
-    synopsis: 'status [--history FILE] [--max-age 35d]',
-    does: "each drill's last success and its age; exits 1 when one is older than --max-age",
+    synopsis: 'status [<drill.yaml|folder>...] [--history FILE] [--max-age 35d]',
+    does: "each drill's last success and its age; exits 1 when one is older than its cadence (or --max-age), or, with drill files named, never ran",
     options: ['--reports-dir', '--history', '--max-age'],
   },
   'verify-evidence': {

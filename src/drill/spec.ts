@@ -47,6 +47,9 @@ export const drillSchema = z
       .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected lower-case letters, digits and dashes, e.g. table-drop, at most 63 characters (it names folders and the report\'s section)')
       .describe('The drill\'s name: unique among the drills of a run; it names its section of the report.'),
     description: z.string().optional().describe('One line for the report.'),
+    cadence: targetDuration
+      .optional()
+      .describe('How often this drill must pass (the runbooks: weekly 7d, monthly 31d, quarterly 92d, yearly 366d): `status` calls it stale after this long without a pass (default: --max-age).'),
     database: identifier.default('market').describe('The database the drill seeds, strikes and recovers.'),
     engine: z
       .strictObject({

@@ -171,24 +171,39 @@ export interface Freshness {
   /** endedAt of the newest passing run. */
   lastSuccess?: string;
   ageMs?: number;
+  /** How old its last pass may be: the drill's own cadence, or the default. */
+  maxAgeMs: number;
   stale: boolean;
+  /** Unknown when it never ran (a drill file no run, or no shard, has covered). */
   lastVerdict: Verdict;
+  neverRan?: true;
+}
+
+/** A drill the caller expects to have run (from the drill files), with its own cadence when it declares one. */
+export interface ExpectedDrill {
+  drill: string;
+  maxAgeMs?: number;
 }
 
 /**
- * One row per drill in the history, sorted by name. A backup is only as
- * trusted as its last passing drill: stale when it never passed or the last
- * pass ended more than maxAgeMs before `now`. Drills never run at all are not
- * in the history, so the caller compares against the drills it expects.
+ * One row per drill, sorted by name: every drill in the history, and every
+ * drill expected (from the drill files) whether it ran or not. A backup is
+ * only as trusted as its last passing drill: stale when it never passed, or
+ * when its last pass ended longer ago than its cadence (or maxAgeMs) before
+ * `now`. A drill that never ran is stale, never silence: a shard that did
+ * not run, a file added and forgotten.
  */
-export function freshness(history: readonly HistoryEntry[], now: Date, maxAgeMs: number): Freshness[] {
-  const drills = [...new Set(history.filter((e) => e.status !== 'interrupted').map((e) => e.drill))].sort();
+export function freshness(history: readonly HistoryEntry[], now: Date, maxAgeMs: number, expected: readonly ExpectedDrill[] = []): Freshness[] {
+  const seen = history.filter((e) => e.status !== 'interrupted').map((e) => e.drill);
+  const drills = [...new Set([...seen, ...expected.map((e) => e.drill)])].sort();
   return drills.map((drill) => {
+    const allowed = expected.find((e) => e.drill === drill)?.maxAgeMs ?? maxAgeMs;
     const runs = runsOf(history, drill);
+    if (runs.length === 0) return { drill, maxAgeMs: allowed, stale: true, lastVerdict: 'unknown', neverRan: true };
     const success = runs.findLast(passed);
     const lastVerdict = runs.at(-1)!.verdict;
-    if (!success) return { drill, stale: true, lastVerdict };
+    if (!success) return { drill, maxAgeMs: allowed, stale: true, lastVerdict };
     const ageMs = now.getTime() - time(success.endedAt);
-    return { drill, lastSuccess: success.endedAt, ageMs, stale: ageMs > maxAgeMs, lastVerdict };
+    return { drill, lastSuccess: success.endedAt, ageMs, maxAgeMs: allowed, stale: ageMs > allowed, lastVerdict };
   });
 }
