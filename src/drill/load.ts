@@ -96,17 +96,17 @@ function expandEnvironment(value: unknown, path: string[], unset: string[]): unk
 /** Parses and validates one drill; returns its problems instead of throwing. */
 async function parseDrill(file: string): Promise<{ drill?: LoadedDrill; problems: string[] }> {
   const name = display(file);
-  let text: string;
+  let bytes: Buffer;
   try {
     // Only a regular file is read: a FIFO or a device named *.yaml would block the read for ever.
     const info = await stat(file);
     if (!info.isFile()) return { problems: [`${name}: not a regular file (a drill file must be one)`] };
     if (info.size > MAX_DRILL_BYTES) return { problems: [`${name}: ${info.size} bytes; a drill file is at most ${MAX_DRILL_BYTES} bytes`] };
-    text = await readFile(file, 'utf8');
+    bytes = await readFile(file);
   } catch (error) {
     return { problems: [`${name}: cannot read: ${unreadable(error)}`] };
   }
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const doc = parseDocument(bytes.toString('utf8'), { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length) {
     return {
       problems: doc.errors.map((e) => {
@@ -156,7 +156,7 @@ async function parseDrill(file: string): Promise<{ drill?: LoadedDrill; problems
     }
   }
   if (problems.length) return { problems };
-  return { drill: { file: name, spec }, problems: [] };
+  return { drill: { file: name, spec, bytes }, problems: [] };
 }
 
 /** Loads every drill or throws one InputError listing every problem in every file. */

@@ -97,4 +97,6 @@ export interface LoadedDrill {
   /** The drill file, as the user named it (relative to the working folder where it can be). */
   file: string;
   spec: DrillSpec;
+  /** The file's bytes as read: copied into the run folder and hashed, the evidence of what was run. */
+  bytes: Buffer;
 }
