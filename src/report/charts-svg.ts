@@ -3,8 +3,7 @@
  * same in every browser and on paper. Colours come from the page's CSS
  * classes (html.ts), so one drawing reads in the light and the dark theme.
  */
-import type { ShareChart, Timeline, Trend } from './charts.js';
-import { SHARE_CAP } from './charts.js';
+import { SHARE_CAP, type ShareChart, type Timeline, type Trend } from './charts.js';
 import { shortDuration } from './text.js';
 
 const WIDTH = 760;
