@@ -33,7 +33,7 @@ const files = [
   // Nothing recovers the dropped table: the drill must fail, and say so first.
   writeDrill(drillsDir, drillYaml({ name: 'report-unrecovered', recovery: { procedure: 'none' } })),
 ];
-const console: string[] = [];
+const printed: string[] = [];
 let journal: RunJournal;
 let dir: string;
 let manifestSha256: string;
@@ -48,7 +48,7 @@ const firstFailing = (d: DrillJournal) => d.checks.find((c) => c.verdict === 'fa
 
 beforeAll(async () => {
   await generateKeyPair(key, pub);
-  ({ journal, dir } = await runDrills(files, join(work, 'reports'), { listeners: [consoleProgress((line) => console.push(line))] }));
+  ({ journal, dir } = await runDrills(files, join(work, 'reports'), { listeners: [consoleProgress((line) => printed.push(line))] }));
   const summaryFile = join(work, 'step-summary.md');
   writeFileSync(summaryFile, '# an earlier step\n');
   ({ manifestSha256 } = await writeOutputs(dir, journal, { history: join(work, 'reports', 'history.jsonl'), stepSummary: summaryFile, signingKey: key }));
@@ -148,10 +148,11 @@ describe('JUnit and the console', () => {
 
   it('the console printed one line per phase (no start lines), and each check', () => {
     for (const d of journal.drills) {
-      expect(console.filter((l) => new RegExp(`^ {2}[✓✗] ${d.name}: `).test(l))).toHaveLength(d.phases.length);
-      expect(console.filter((l) => l.startsWith(`    ${d.verdict === 'pass' ? 'PASS' : 'FAIL'}`) || l.startsWith('    PASS') || l.startsWith('    FAIL')).length).toBeGreaterThan(0);
+      expect(printed.filter((l) => new RegExp(`^ {2}[✓✗] ${d.name}: `).test(l))).toHaveLength(d.phases.length);
+      for (const c of d.checks) expect(printed.some((l) => l.startsWith(`    ${c.verdict.toUpperCase().padEnd(7)} ${c.name}: `))).toBe(true);
+      expect(printed).toContainEqual(expect.stringMatching(new RegExp(`^■ ${d.name}: completed, verdict ${d.verdict!.toUpperCase()} in `)));
     }
-    expect(console.some((l) => l.includes('  … '))).toBe(false);
+    expect(printed.some((l) => l.includes('  … '))).toBe(false);
   });
 });
 

@@ -289,6 +289,12 @@ describe('report.html', () => {
     expect(html).toContain('<input disabled="" type="checkbox"> <strong>RPO within target</strong> (not ticked)');
   });
 
+  it('draws no timeline for a drill stopped before its first phase', () => {
+    const page = renderHtml(runOf({ ...missingWal, phases: [], status: 'interrupted', verdict: 'unknown' }));
+    expect(page).toContain('<p>No phase ran.</p>');
+    expect(page.match(/<svg class="chart"/g)).toHaveLength(2);
+  });
+
   it('shows markup in a journal as text, never as markup', () => {
     const nasty = { ...missingWal, checks: [check('rpo', 'fail', 'lost <script>alert(1)</script> & <b>rows</b>')] };
     const page = renderHtml(runOf(nasty));

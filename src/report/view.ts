@@ -249,7 +249,8 @@ function drillView(run: RunJournal, drill: DrillJournal, tidy: (text: string) =>
       .map((i) => `- [${i.state === 'ticked' ? 'x' : ' '}] **${i.item}**${i.state === 'ticked' ? '' : ' (not ticked)'}: ${mdText(tidy(oneLine(i.why, 300)))}`),
     notApplicable: items.filter((i) => i.state === 'not-applicable').map((i) => `${i.item} (${i.why})`).join('; '),
     checks: drill.checks.map((c) => ({ badge: BADGE[c.verdict], name: c.name, summary: mdText(tidy(c.summary)) })),
-    timeline: { mermaid: ganttMermaid(t), svg: timelineSvg(t) } satisfies Chart,
+    // A drill stopped before its first phase has no timeline to draw (an empty gantt is a Mermaid error).
+    timeline: t.phases.length ? ({ mermaid: ganttMermaid(t), svg: timelineSvg(t) } satisfies Chart) : undefined,
     phases: drill.phases.map((p) => `${p.name} ${p.status === 'ok' ? '' : `**${p.status}** `}${shortDuration(p.durationMs)}`).join(' · '),
     trends,
     /** Each run's verdict in one line; the charts above it carry RTO and RPO. */
@@ -325,5 +326,5 @@ export type ReportView = ReturnType<typeof reportView>;
 
 /** Every chart of the report, for report.html to draw its SVG where report.md has Mermaid. */
 export function charts(view: ReportView): Chart[] {
-  return [...view.shares, ...view.drills.flatMap((d) => [d.timeline, ...d.trends])];
+  return [...view.shares, ...view.drills.flatMap((d) => [...(d.timeline ? [d.timeline] : []), ...d.trends])];
 }
