@@ -204,20 +204,25 @@ describe.skipIf(noBrowser !== undefined)(`in a browser${noBrowser ? ` (skipped: 
     expect(countColour(dark, '#f85149')).toBeGreaterThan(50);
   });
 
-  it('every Mermaid chart in report.md renders with the real mermaid package, with no syntax error', async () => {
+  it('every Mermaid chart in report.md renders with the real mermaid package, in the light and the dark theme, in our colours', async () => {
     const blocks = [...markdown.matchAll(/```mermaid\n([\s\S]*?)\n```/g)].map((m) => m[1]!);
     const mermaid = createRequire(import.meta.url).resolve('mermaid/dist/mermaid.min.js');
     const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
-    const page = join(work, 'mermaid.html');
-    writeFileSync(
-      page,
-      `<!doctype html><body>${blocks.map((b) => `<pre class="mermaid">${escape(b)}</pre>`).join('\n')}
+    for (const theme of ['default', 'dark']) {
+      const page = join(work, `mermaid-${theme}.html`);
+      writeFileSync(
+        page,
+        `<!doctype html><body>${blocks.map((b) => `<pre class="mermaid">${escape(b)}</pre>`).join('\n')}
 <script src="${pathToFileURL(mermaid).href}"></script>
-<script>mermaid.initialize({ startOnLoad: false }); mermaid.run().then(() => document.body.dataset.done = 'yes', (e) => document.body.dataset.error = String(e));</script></body>`,
-    );
-    const dom = await chromium(work, ['--allow-file-access-from-files', '--virtual-time-budget=20000', '--dump-dom', pathToFileURL(page).href]);
-    expect(dom).toContain('data-done="yes"');
-    expect(dom).not.toMatch(/Syntax error|data-error/);
-    expect(dom.match(/<svg[^>]*id="mermaid-/g)).toHaveLength(blocks.length);
+<script>mermaid.initialize({ startOnLoad: false, theme: '${theme}' }); mermaid.run().then(() => document.body.dataset.done = 'yes', (e) => document.body.dataset.error = String(e));</script></body>`,
+      );
+      const dom = await chromium(work, ['--allow-file-access-from-files', '--virtual-time-budget=20000', '--dump-dom', pathToFileURL(page).href]);
+      expect(dom).toContain('data-done="yes"');
+      expect(dom).not.toMatch(/Syntax error|data-error/);
+      expect(dom.match(/<svg[^>]*id="mermaid-/g)).toHaveLength(blocks.length);
+      // The palette in each chart's front matter is honoured: measured bars blue, the target line red, whatever the theme.
+      expect(dom).toContain('fill="#2f81f7"');
+      expect(dom).toContain('stroke="#cf222e"');
+    }
   });
 });
