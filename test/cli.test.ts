@@ -15,7 +15,7 @@ function onlyRun(reportsDir: string): { dir: string; journal: RunJournal } {
 }
 
 describe('restore-drill run', () => {
-  it('runs a drill, prints progress per phase, writes report.md and journal.json, exits 0', async () => {
+  it('runs a drill, prints one line per phase, writes report.md, report.html and journal.json, exits 0', async () => {
     const drills = tempDir('cli-drills');
     const reports = tempDir('cli-reports');
     writeDrill(drills, drillYaml({ name: 'cli-table-drop' }));
@@ -23,11 +23,15 @@ describe('restore-drill run', () => {
     expect(result.exitCode).toBe(0);
     expect(result.stderr).toMatch(/✓ cli-table-drop: backup/);
     expect(result.stderr).toMatch(/✓ cli-table-drop: recovery/);
-    expect(result.stdout).toMatch(/1\/1 drills passed/);
+    // One line per phase: no start line beside each end line.
+    expect(result.stderr).not.toMatch(/… cli-table-drop/);
+    expect(result.stdout.split('\n').at(-1)).toMatch(/^1\/1 drills passed in [\d.]+m?s\.$/);
     const { dir, journal } = onlyRun(reports);
     expect(journal.status).toBe('completed');
+    expect(existsSync(join(dir, 'report.html'))).toBe(true);
     const report = readFileSync(join(dir, 'report.md'), 'utf8');
-    expect(report).toMatch(/\| \[cli-table-drop\]\(#cli-table-drop\) \| pg_dump \(custom\) \| DROP TABLE candles CASCADE on market \| restore-table \| 15m 00s \| [\d.]+m?s \| 24h 00m \| 0ms \(0 of \d+ rows lost\) \| ✅ PASS \|/);
+    expect(report.split('\n')[0]).toBe('# ✅ PASS: all 1 drills passed');
+    expect(report).toMatch(/\n\| \[cli-table-drop\]\(#cli-table-drop\) \| drop-table → restore-table \| ✅ [\d.]+\u00a0m?s \/ 15\u00a0min \| ✅ 0\u00a0ms \/ 24\u00a0h \| ✅ PASS \|\n/);
     expect(report).toMatch(/\| ✅ PASS \| fingerprint \| content fingerprint matches the backup in all 5 tables \|/);
   });
 
@@ -38,6 +42,8 @@ describe('restore-drill run', () => {
     const result = await execa('node', [...CLI, 'run', drills, '--reports-dir', reports], { reject: false });
     expect(result.exitCode).toBe(1);
     expect(readFileSync(join(onlyRun(reports).dir, 'report.md'), 'utf8')).toMatch(/❌ FAIL \| fingerprint \| content fingerprint differs from the backup in candles/);
+    // The last line names the drill that failed and its first failing check.
+    expect(result.stdout.split('\n').at(-1)).toMatch(/^0\/1 drills passed in [\d.]+m?s; not passed: cli-unrecovered failed \(schema\)$/);
   });
 
   it('exits 2 with guidance when no PostgreSQL binaries can be found', async () => {

@@ -1,9 +1,9 @@
 /** Evidence manifests: every change to a run folder is named, and signatures bind the manifest to a key. */
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { generateKeyPair, verifyEvidence, writeManifest } from '../src/evidence/bundle.js';
+import { generateKeyPair, keyFingerprint, verifyEvidence, writeManifest } from '../src/evidence/bundle.js';
 import { InputError } from '../src/errors.js';
 import { tempDir } from './helpers.js';
 
@@ -101,8 +101,19 @@ describe('verifyEvidence', () => {
 
   it('accepts a fresh signed bundle, with the embedded key and with the signer key given', async () => {
     const dir = await signedFolder();
-    expect(await verifyEvidence(dir, {})).toEqual({ ok: true, problems: [], checkedFiles: 5, signature: 'valid' });
-    expect(await verifyEvidence(dir, { publicKey: join(keys, 'key.pub.pem') })).toEqual({ ok: true, problems: [], checkedFiles: 5, signature: 'valid' });
+    const fingerprint = await keyFingerprint(join(keys, 'key.pub.pem'), 'public');
+    expect(await verifyEvidence(dir, {})).toEqual({ ok: true, problems: [], checkedFiles: 5, signature: 'valid', keyFingerprint: fingerprint });
+    expect(await verifyEvidence(dir, { publicKey: join(keys, 'key.pub.pem') })).toEqual({ ok: true, problems: [], checkedFiles: 5, signature: 'valid', keyFingerprint: fingerprint });
+  });
+
+  it('names a key by one fingerprint, from its private or its public half, that openssl can reproduce', async () => {
+    const fingerprint = await keyFingerprint(join(keys, 'key.pem'), 'private');
+    expect(fingerprint).toMatch(/^SHA256:[A-Za-z0-9+/]{43}$/);
+    expect(await keyFingerprint(join(keys, 'key.pub.pem'), 'public')).toBe(fingerprint);
+    expect(await keyFingerprint(join(keys, 'other.pub.pem'), 'public')).not.toBe(fingerprint);
+    // The hash of the key's DER SubjectPublicKeyInfo, as `openssl pkey -pubin -outform DER | openssl dgst -sha256` gives it.
+    const der = createPublicKey(readFileSync(join(keys, 'key.pub.pem'))).export({ type: 'spki', format: 'der' });
+    expect(fingerprint).toBe(`SHA256:${createHash('sha256').update(der).digest('base64').replace(/=+$/, '')}`);
   });
 
   it('names the one file in which one byte changed, and only that file', async () => {

@@ -1,12 +1,16 @@
 /**
  * The drills we ship, run as a user runs them: every one in drills/ passes,
  * every one in drills/negative/ fails as designed, and each journal matches
- * the published schema (checked by runDrills).
+ * the published schema (checked by runDrills). Their reports tick no box a
+ * check did not earn, lead with what failed, and stay readable in size.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
+import type { RunJournal } from '../src/model/journal.js';
+import { checklist } from '../src/report/checklist.js';
+import { renderMarkdown } from '../src/report/markdown.js';
 import { runDrills, tempDir } from './helpers.js';
 
 const reports = tempDir('shipped-reports');
@@ -19,6 +23,42 @@ function validatesAgainstPublishedSchema(dir: string): string[] {
   return (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ''}`);
 }
 
+/** Every box report.md ticks is one the checklist ticks, and every such box rests on checks that all passed. */
+function ticksOnlyWhatPassed(journal: RunJournal, markdown: string): void {
+  for (const drill of journal.drills) {
+    const start = markdown.indexOf(`\n## ${drill.name}\n`);
+    const section = markdown.slice(start, markdown.indexOf('\n## ', start + 4));
+    const items = checklist(drill);
+    expect({ drill: drill.name, ticked: [...section.matchAll(/^- \[x\] \*\*([^*]+)\*\*/gm)].map((m) => m[1]) }).toEqual({
+      drill: drill.name,
+      ticked: items.filter((i) => i.state === 'ticked').map((i) => i.item),
+    });
+    for (const item of items.filter((i) => i.state === 'ticked')) {
+      const notPassed = drill.checks.filter((c) => item.checks.includes(c.name) && c.verdict !== 'pass').map((c) => `${c.name} ${c.verdict}`);
+      expect({ drill: drill.name, item: item.item, notPassed }).toEqual({ drill: drill.name, item: item.item, notPassed: [] });
+    }
+  }
+}
+
+/** The journal as ten runs of history would leave it: the trends at their longest. */
+function withHistory(journal: RunJournal, runs = 10): RunJournal {
+  const day = 86_400_000;
+  const recentRuns = Object.fromEntries(
+    journal.drills.map((d) => [
+      d.name,
+      Array.from({ length: runs }, (_, i) => ({
+        runId: `history-${i}`,
+        startedAt: new Date(Date.parse(d.startedAt) - (runs - 1 - i) * 30 * day).toISOString(),
+        verdict: d.verdict,
+        rtoMs: d.rto?.measuredMs === undefined ? undefined : d.rto.measuredMs * (1 + i / 20),
+        rpoMs: d.rpo?.measuredMs,
+        lostRows: d.rpo?.lostRows,
+      })),
+    ]),
+  );
+  return { ...journal, recentRuns };
+}
+
 describe('shipped drills', () => {
   it('drills/ all pass (as root: two of them mount a tmpfs)', async () => {
     const { journal, dir } = await runDrills(['drills'], reports);
@@ -28,6 +68,11 @@ describe('shipped drills', () => {
     if (process.getuid?.() === 0) expect(notPassed).toEqual([]);
     else expect(journal.drills.filter((d) => d.verdict !== 'pass' && d.status !== 'unsupported').map((d) => d.name)).toEqual([]);
     expect(journal.verdict).toBe(process.getuid?.() === 0 ? 'pass' : 'unknown');
+    const markdown = renderMarkdown(journal);
+    ticksOnlyWhatPassed(journal, markdown);
+    // Readable on one page of GitHub's file view: under 80 KB, also with ten runs of trends.
+    expect(Buffer.byteLength(markdown)).toBeLessThan(80 * 1024);
+    expect(Buffer.byteLength(renderMarkdown(withHistory(journal)))).toBeLessThan(80 * 1024);
   }, 900_000);
 
   it('drills/negative/ all fail, each with a failing check', async () => {
@@ -36,6 +81,13 @@ describe('shipped drills', () => {
     for (const drill of journal.drills) {
       expect({ drill: drill.name, verdict: drill.verdict }).toEqual({ drill: drill.name, verdict: 'fail' });
       expect(drill.checks.some((c) => c.verdict === 'fail')).toBe(true);
+    }
+    const markdown = renderMarkdown(journal);
+    ticksOnlyWhatPassed(journal, markdown);
+    // Each failed drill and its first failing check lead the report.
+    const first = markdown.split('\n').slice(0, 15).join('\n');
+    for (const drill of journal.drills) {
+      expect(first).toContain(`**[${drill.name}](#${drill.name})** failed \`${drill.checks.find((c) => c.verdict === 'fail')!.name}\``);
     }
   }, 600_000);
 });

@@ -81,8 +81,9 @@ describe('what a run leaves for CI and auditors', () => {
     expect(result.exitCode).toBe(1);
     const xml = readFileSync(junit, 'utf8');
     expect(xml).toMatch(/<testsuite name="restore-drill" tests="2" failures="1"/);
-    expect(xml).toMatch(/<testcase classname="[^"]*gate-broken\.yaml" name="gate-broken"[^>]*>\s*<failure message="backup-integrity: no backup passed its checks[^"]*" type="backup-integrity"/);
-    expect(readFileSync(summary, 'utf8')).toMatch(/^# earlier step\n# Restore drill report: run .*\n[\s\S]*\| \[gate-broken\]\(#gate-broken\) \|[^\n]*❌ FAIL( \(\w+\))? \|/);
+    expect(xml).toMatch(/<testcase classname="restore-drill\.gate-broken" name="gate-broken" file="[^"]*gate-broken\.yaml"[^>]*>\s*<failure message="backup-integrity: no backup passed its checks[^"]*" type="backup-integrity[^"]*"/);
+    expect(xml.match(/<failure /g)).toHaveLength(1);
+    expect(readFileSync(summary, 'utf8')).toMatch(/^# earlier step\n# ❌ FAIL: gate-broken failed \(1 of 2 drills passed\)\n[\s\S]*\n\| gate-broken \|[^\n]*❌ FAIL( \(\w+\))? \|/);
     const prom = readFileSync(metrics, 'utf8');
     expect(prom).toMatch(/^drill_success\{drill="gate-ok"\} 1$/m);
     expect(prom).toMatch(/^drill_success\{drill="gate-broken"\} 0$/m);
@@ -98,10 +99,10 @@ describe('what a run leaves for CI and auditors', () => {
     const [runId] = readdirSync(out).filter((n) => /^\d{8}T/.test(n));
     const report = readFileSync(join(out, runId!, 'report.md'), 'utf8');
     expect(report).toMatch(/```mermaid\ngantt\n    title gate-ok/);
-    expect(report).toMatch(/- \[x\] \*\*Restore completed successfully\*\*/);
-    expect(report).toMatch(/- \[ \] \*\*Backup file accessible\*\*: backup-integrity: no backup passed its checks/);
+    expect(report).toMatch(/- \[x\] \*\*Restore completed\*\*/);
+    expect(report).toMatch(/- \[ \] \*\*Backup accessible and intact\*\* \(not ticked\): backup-integrity failed: no backup passed its checks/);
     // The broken drill's database is gone: nothing was seen present, so nothing is ticked.
-    expect(report).toMatch(/- \[ \] \*\*All tables present\*\*: schema: database "market" cannot be read/);
+    expect(report).toMatch(/- \[ \] \*\*Tables present\*\* \(not ticked\): schema failed: database "market" cannot be read/);
     const journal = JSON.parse(readFileSync(join(out, runId!, 'journal.json'), 'utf8')) as RunJournal;
     expect(journal.recentRuns?.['gate-ok']).toHaveLength(1);
   });

@@ -7,7 +7,7 @@
 import type { Measurement, RpoMeasurement } from '../model/journal.js';
 import type { CheckResult } from '../model/verdict.js';
 import type { Instant } from '../support/clock.js';
-import { formatDuration } from '../support/units.js';
+import { formatDuration, formatTarget } from '../support/units.js';
 import { WRITTEN_TABLES, type Commit, type LedgerContents, type WrittenTable } from '../workload/ledger.js';
 
 export interface Loss {
@@ -102,10 +102,10 @@ export function rpoCheck(targetMs: number, loss: Loss | { error: string }): { ch
       verdict: pass ? 'pass' : 'fail',
       summary:
         (unbounded
-          ? `all ${loss.committedRows} committed ledger rows lost: none of this drill's writes came back, the loss reaches back before the drill began; target ${formatDuration(targetMs)}`
+          ? `all ${loss.committedRows} committed ledger rows lost: none of this drill's writes came back, the loss reaches back before the drill began; target ${formatTarget(targetMs)}`
           : `${loss.lostRows} of ${loss.committedRows} committed ledger rows lost` +
             // With the ledger whole, the window is the business tables' (below).
-            `${loss.lostRows > 0 || loss.lossMs === 0 ? ` (${formatDuration(loss.lossMs)} of writes)` : ''}; target ${formatDuration(targetMs)}`) +
+            `${loss.lostRows > 0 || loss.lossMs === 0 ? ` (${formatDuration(loss.lossMs)} of writes)` : ''}; target ${formatTarget(targetMs)}`) +
         (loss.afterTargetRows === undefined
           ? ''
           : pastTarget

@@ -15,11 +15,13 @@ import { DrillRun } from '../drill/run.js';
 import { cleanLeftovers } from '../engines/index.js';
 import { ENGINE_KINDS, type EngineKind } from '../engines/types.js';
 import { errorMessage, EXIT, exitCodeOf, InputError, RestoreDrillError } from '../errors.js';
-import { checkSigningKey, generateKeyPair, verifyEvidence } from '../evidence/bundle.js';
+import { checkSigningKey, generateKeyPair, keyFingerprint, verifyEvidence } from '../evidence/bundle.js';
 import { faultModule } from '../faults/index.js';
 import { freshness, readHistory } from '../history/history.js';
+import type { RunJournal } from '../model/journal.js';
 import { passed, runExitCode } from '../model/outcome.js';
 import { procedureModule } from '../recovery/index.js';
+import { notPassed } from '../report/failures.js';
 import { runAllCleanups } from '../support/cleanup.js';
 import { DURATION_HINT, formatDuration, parseDuration } from '../support/units.js';
 import { VERSION } from '../support/version.js';
@@ -96,16 +98,25 @@ async function runCommand(paths: string[], values: Record<string, unknown>, io: 
   try {
     const journal = await run.run();
     if (signalled) return new Promise<number>(() => {}); // The signal handler exits.
-    const { report, junit, warnings } = await writeOutputs(run.dir, journal, outputs);
-    for (const warning of warnings) io.err(`warning: ${warning}`);
-    io.out(
-      `${journal.drills.filter(passed).length}/${journal.drills.length} drills passed in ${formatDuration(Date.parse(journal.endedAt ?? '') - Date.parse(journal.startedAt))}. Report: ${report} (JUnit: ${junit})`,
-    );
+    const written = await writeOutputs(run.dir, journal, outputs);
+    for (const warning of written.warnings) io.err(`warning: ${warning}`);
+    io.out(`Report: ${written.report} and ${written.html}; JUnit: ${outputs.junit ?? written.junit}; metrics: ${outputs.metrics ?? written.metrics}`);
+    io.out(`Evidence: ${join(run.dir, 'manifest.json')} SHA-256 ${written.manifestSha256}${signingKey ? ', signed (manifest.sig)' : ', unsigned'}`);
+    io.out(verdictLine(journal));
     return runExitCode(journal);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** The run's last line: how many passed, and each drill that did not with its first failing check. */
+function verdictLine(journal: RunJournal): string {
+  const took = formatDuration(Date.parse(journal.endedAt ?? '') - Date.parse(journal.startedAt));
+  const head = `${journal.drills.filter(passed).length}/${journal.drills.length} drills passed in ${took}`;
+  const failures = notPassed(journal);
+  if (!failures.length) return `${head}.`;
+  return `${head}; not passed: ${failures.map((f) => `${f.drill} ${f.outcome}${f.checks[0] ? ` (${f.checks[0]})` : ''}`).join(', ')}`;
 }
 
 /** Each drill's last success and its age; non-zero when one is older than --max-age (monthly drills that silently stopped). */
@@ -141,13 +152,14 @@ async function verifyEvidenceCommand(paths: string[], values: Record<string, unk
     `${verdict.ok ? 'ok' : 'FAILED'}: ${verdict.checkedFiles} files checked, signature ${verdict.signature}` +
       (verdict.signature === 'valid' && !values['public-key'] ? ' (by the key the manifest names; pass --public-key to prove whose)' : ''),
   );
+  if (verdict.keyFingerprint) io.out(`signing key: ${verdict.keyFingerprint} (the report's Evidence section names the key it was signed with)`);
   return verdict.ok ? EXIT.pass : EXIT.fail;
 }
 
 async function keygenCommand(paths: string[], io: Io): Promise<number> {
   if (paths.length !== 2) throw new InputError('USAGE', 'keygen: name the private and public key files, e.g. restore-drill keygen evidence.key evidence.pub');
   await generateKeyPair(paths[0]!, paths[1]!);
-  io.out(`Ed25519 key pair written: ${paths[0]} (private, keep it secret) and ${paths[1]} (public, give it to auditors)`);
+  io.out(`Ed25519 key pair written: ${paths[0]} (private, keep it secret) and ${paths[1]} (public, give it to auditors); fingerprint ${await keyFingerprint(paths[1]!, 'public')}`);
   return EXIT.pass;
 }
 

@@ -11,7 +11,7 @@ const COMMANDS: Record<string, { synopsis: string; does: string; options: string
   run: {
     synopsis: `run <drill.yaml|folder>... [--engine native|docker] [--image IMAGE] [--reports-dir reports] [--keep] [--pg-bin DIR]
                     [--junit FILE] [--metrics FILE] [--history FILE] [--sign-key KEY]`,
-    does: 'runs the drills one after another and writes reports/<run-id>/ (report.md, journal.json, junit.xml, metrics.prom, manifest.json)',
+    does: 'runs the drills one after another and writes reports/<run-id>/ (report.md, report.html, journal.json, junit.xml, metrics.prom, each drill file, manifest.json)',
     options: ['--engine', '--image', '--reports-dir', '--keep', '--pg-bin', '--junit', '--metrics', '--history', '--sign-key'],
   },
   validate: { synopsis: 'validate <drill.yaml|folder>...', does: 'checks every drill file completely and reports every problem of every file; runs nothing', options: [] },

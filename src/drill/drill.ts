@@ -5,6 +5,9 @@
  * the procedure, the checks) and records what it did in the journal. Only
  * checks/ makes verdicts; the outcome rules are in model/outcome.ts.
  */
+import { createHash } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { backupMethod } from '../backup/index.js';
 import { scriptEnvironment } from '../backup/script.js';
 import { runContentChecks } from '../checks/content.js';
@@ -56,6 +59,9 @@ export interface DrillHost {
   end(drill: DrillJournal): void;
 }
 
+/** The copy of the drill file in the drill's folder of the run. */
+const DRILL_COPY = 'drill.yaml';
+
 /** Writes between backup generations, so an older backup really is older (names carry the second). */
 const GENERATION_GAP_MS = 1500;
 
@@ -70,10 +76,22 @@ function requiredCapabilities(spec: DrillSpec): CapabilityName[] {
   return [...needs];
 }
 
-export async function runDrill(host: DrillHost, { file, spec }: LoadedDrill): Promise<void> {
+/**
+ * The drill file's bytes as run, copied into the drill's folder of the run:
+ * the evidence manifest then holds what was run, not a path to a file that
+ * may have changed since.
+ */
+async function copyDrillFile(logDir: string, bytes: Buffer): Promise<NonNullable<DrillJournal['source']>> {
+  await mkdir(logDir, { recursive: true });
+  await writeFile(join(logDir, DRILL_COPY), bytes);
+  return { copy: `${basename(logDir)}/${DRILL_COPY}`, sizeBytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
+export async function runDrill(host: DrillHost, { file, spec, bytes }: LoadedDrill): Promise<void> {
   const drill: DrillJournal = {
     name: spec.name,
     file,
+    source: await copyDrillFile(host.logDir, bytes),
     ...(spec.description ? { description: spec.description } : {}),
     status: 'running',
     startedAt: new Date().toISOString(),

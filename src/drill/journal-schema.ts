@@ -11,6 +11,7 @@ import { artifactCommonSchema } from '../model/artifact.js';
 import {
   backupListEntrySchema,
   datasetRecordSchema,
+  drillSourceSchema,
   engineRecordSchema,
   faultCommonSchema,
   hostSchema,
@@ -55,6 +56,7 @@ const recoveryRecordSchema = z.union([
 const drillJournalSchema = z.strictObject({
   name: z.string(),
   file: z.string(),
+  source: drillSourceSchema.optional(),
   description: z.string().optional(),
   status: z.enum(RUN_STATUSES),
   verdict: z.enum(VERDICTS).optional(),

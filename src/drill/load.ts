@@ -96,17 +96,17 @@ function expandEnvironment(value: unknown, path: string[], unset: string[]): unk
 /** Parses and validates one drill; returns its problems instead of throwing. */
 async function parseDrill(file: string): Promise<{ drills?: LoadedDrill[]; problems: string[] }> {
   const name = display(file);
-  let text: string;
+  let bytes: Buffer;
   try {
     // Only a regular file is read: a FIFO or a device named *.yaml would block the read for ever.
     const info = await stat(file);
     if (!info.isFile()) return { problems: [`${name}: not a regular file (a drill file must be one)`] };
     if (info.size > MAX_DRILL_BYTES) return { problems: [`${name}: ${info.size} bytes; a drill file is at most ${MAX_DRILL_BYTES} bytes`] };
-    text = await readFile(file, 'utf8');
+    bytes = await readFile(file);
   } catch (error) {
     return { problems: [`${name}: cannot read: ${unreadable(error)}`] };
   }
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const doc = parseDocument(bytes.toString('utf8'), { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length) {
     return {
       problems: doc.errors.map((e) => {
@@ -170,11 +170,11 @@ async function parseDrill(file: string): Promise<{ drills?: LoadedDrill[]; probl
     problems.push(`${name}: targets.productionSize: a projection needs the drill at several sizes; give dataset.scale a list, e.g. [small, medium]`);
   }
   if (problems.length) return { problems };
-  if (!scales) return { drills: [{ file: name, spec: spec as DrillSpec }], problems: [] };
+  if (!scales) return { drills: [{ file: name, spec: spec as DrillSpec, bytes }], problems: [] };
   // One drill per scale, in the order given; the group fits their RTO against size.
   const projection = { name: spec.name, members: scales.map((scale) => `${spec.name}-${scale}`), productionSizeBytes: spec.targets.productionSize };
   return {
-    drills: scales.map((scale, i) => ({ file: name, spec: { ...spec, name: projection.members[i]!, dataset: { ...spec.dataset, scale } }, projection })),
+    drills: scales.map((scale, i) => ({ file: name, spec: { ...spec, name: projection.members[i]!, dataset: { ...spec.dataset, scale } }, projection, bytes })),
     problems: [],
   };
 }

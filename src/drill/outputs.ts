@@ -1,19 +1,23 @@
 /**
  * Everything a finished (or interrupted) run leaves behind, in the order that
  * keeps each true: the history line first (so the report can show trends),
- * then journal.json, report.md, junit.xml and metrics.prom, the CI step
- * summary, and last the evidence manifest over all of it.
+ * then journal.json, report.md, report.html, junit.xml and metrics.prom, the
+ * evidence manifest over all of it (the drill files were copied in as each
+ * drill began), and last the CI step summary, which lives outside the run
+ * folder and so can carry the manifest's own SHA-256.
  */
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeManifest } from '../evidence/bundle.js';
+import { keyFingerprint, writeManifest } from '../evidence/bundle.js';
 import { appendHistory, entriesFor, lastRuns, readHistory } from '../history/history.js';
 import { errorMessage, OutputError, RestoreDrillError } from '../errors.js';
 import type { RunJournal } from '../model/journal.js';
+import { renderHtml } from '../report/html.js';
 import { renderJUnit } from '../report/junit.js';
 import { renderMarkdown, renderSummary } from '../report/markdown.js';
 import { renderPrometheus } from '../report/metrics.js';
 import { writeFileAtomically } from '../support/files.js';
+import { sha256File } from '../support/sha256.js';
 import { releaseRoom, writeJournal } from './journal-file.js';
 
 const TREND_RUNS = 10;
@@ -35,7 +39,7 @@ export async function writeOutputs(
   dir: string,
   journal: RunJournal,
   options: OutputOptions,
-): Promise<{ report: string; junit: string; metrics: string; warnings: string[] }> {
+): Promise<{ report: string; html: string; junit: string; metrics: string; manifestSha256: string; warnings: string[] }> {
   // The room kept for the journal's last word is not evidence: it goes before anything is written or listed.
   releaseRoom(dir);
   const warnings: string[] = [];
@@ -54,9 +58,14 @@ export async function writeOutputs(
   await written(options.history, () => appendHistory(options.history, journal));
 
   await written(join(dir, 'journal.json'), async () => writeJournal(dir, journal));
+  // The key was checked before the run: its fingerprint is known before the manifest it will sign.
+  const context = { runDir: dir, ...(options.signingKey ? { signingKeyFingerprint: await keyFingerprint(options.signingKey, 'private') } : {}) };
   const report = join(dir, 'report.md');
-  const markdown = renderMarkdown(journal);
+  const markdown = renderMarkdown(journal, context);
   await written(report, () => writeFileAtomically(report, markdown));
+  const html = join(dir, 'report.html');
+  const page = renderHtml(journal, context);
+  await written(html, () => writeFileAtomically(html, page));
   const junit = join(dir, 'junit.xml');
   const junitXml = renderJUnit(journal);
   await written(junit, () => writeFileAtomically(junit, junitXml));
@@ -65,10 +74,11 @@ export async function writeOutputs(
   await written(metrics, () => writeFileAtomically(metrics, prometheus));
   if (options.junit) await written(options.junit, () => writeFileAtomically(options.junit!, junitXml));
   if (options.metrics) await written(options.metrics, () => writeFileAtomically(options.metrics!, prometheus));
-  if (options.stepSummary) await written(options.stepSummary, () => appendFile(options.stepSummary!, `${renderSummary(journal)}\n`));
-  // Last: the manifest covers every file above, and anything written later would show as added.
+  // The manifest covers every file above, and anything written in the folder later would show as added.
   await written(join(dir, 'manifest.json'), () => writeManifest(dir, { signingKey: options.signingKey }));
-  return { report, junit, metrics, warnings };
+  const manifestSha256 = await sha256File(join(dir, 'manifest.json'));
+  if (options.stepSummary) await written(options.stepSummary, () => appendFile(options.stepSummary!, `${renderSummary(journal, { ...context, manifestSha256 })}\n`));
+  return { report, html, junit, metrics, manifestSha256, warnings };
 }
 
 /** A write the disk or a permission refused is an output error naming the file; our own errors pass through. */

@@ -139,4 +139,6 @@ export interface LoadedDrill {
   file: string;
   spec: DrillSpec;
   projection?: ProjectionGroup;
+  /** The file's bytes as read: copied into the run folder and hashed, the evidence of what was run. */
+  bytes: Buffer;
 }

@@ -11,7 +11,7 @@
  *   base64 -d manifest.sig > sig.bin
  *   openssl pkeyutl -verify -pubin -inkey key.pub.pem -rawin -in manifest.json -sigfile sig.bin
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { z } from 'zod';
@@ -49,6 +49,25 @@ export interface EvidenceVerdict {
   /** Files listed in the manifest that were found and compared. */
   checkedFiles: number;
   signature: 'valid' | 'invalid' | 'absent';
+  /** The fingerprint of the key the valid signature was checked with. */
+  keyFingerprint?: string;
+}
+
+/**
+ * A key's fingerprint, written as OpenSSH writes its own (SHA256: and the
+ * unpadded base64 of the hash), over the public key's DER
+ * SubjectPublicKeyInfo: the same from the private or the public key, and
+ * checkable without this tool:
+ *   openssl pkey -pubin -in key.pub.pem -outform DER | openssl dgst -sha256 -binary | base64
+ */
+function fingerprint(key: KeyObject): string {
+  const publicKey = key.type === 'private' ? createPublicKey(key) : key;
+  return `SHA256:${createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('base64').replace(/=+$/, '')}`;
+}
+
+/** The fingerprint of the key in a PEM file, private or public: what the report names and verify-evidence prints. */
+export async function keyFingerprint(path: string, kind: 'private' | 'public'): Promise<string> {
+  return fingerprint(await loadKey(path, kind));
 }
 
 export async function writeManifest(dir: string, options: { signingKey?: string }): Promise<Manifest> {
@@ -102,7 +121,7 @@ export async function verifyEvidence(dir: string, options: { publicKey?: string 
     }
   }
 
-  const signature = await checkSignature(dir, bytes, manifest, trustedKey, problems);
+  const { signature, key } = await checkSignature(dir, bytes, manifest, trustedKey, problems);
 
   let checkedFiles = 0;
   if (manifest) {
@@ -137,7 +156,7 @@ export async function verifyEvidence(dir: string, options: { publicKey?: string 
     for (const path of others) problems.push(`${path} is not a regular file (a link or special file), so its content cannot be verified`);
   }
 
-  return { ok: problems.length === 0, problems, checkedFiles, signature };
+  return { ok: problems.length === 0, problems, checkedFiles, signature, ...(key ? { keyFingerprint: fingerprint(key) } : {}) };
 }
 
 /** Writes a new Ed25519 key pair as PEM; refuses to overwrite, since replacing a key orphans every folder it signed. */
@@ -161,19 +180,19 @@ async function checkSignature(
   manifest: Manifest | undefined,
   trustedKey: KeyObject | undefined,
   problems: string[],
-): Promise<EvidenceVerdict['signature']> {
+): Promise<{ signature: EvidenceVerdict['signature']; key?: KeyObject }> {
   const signatureText = await readEvidence(join(dir, SIGNATURE_FILE));
   if (signatureText instanceof Error && signatureText.code === 'ENOENT') {
     if (trustedKey) problems.push(`${SIGNATURE_FILE} is missing, but a public key was given: the folder is unsigned or its signature was deleted`);
     // Without this, deleting manifest.sig would quietly turn a signed folder into an unsigned one that verifies.
     else if (manifest?.publicKey) problems.push(`${SIGNATURE_FILE} is missing, but ${MANIFEST_FILE} names a signing key: the signature was deleted`);
-    return 'absent';
+    return { signature: 'absent' };
   }
   if (signatureText instanceof Error) {
     problems.push(`${SIGNATURE_FILE} cannot be read (${signatureText.message})`);
-    return 'invalid';
+    return { signature: 'invalid' };
   }
-  if (bytes === undefined) return 'invalid'; // manifest.json unreadable: already reported.
+  if (bytes === undefined) return { signature: 'invalid' }; // manifest.json unreadable: already reported.
 
   // The embedded key only proves the manifest is unchanged since signing; anyone can re-sign
   // with their own key. Proof of who signed needs the signer's key from elsewhere (trustedKey).
@@ -181,7 +200,7 @@ async function checkSignature(
   if (!key) {
     if (!manifest?.publicKey) {
       problems.push(`${SIGNATURE_FILE} is present but ${MANIFEST_FILE} has no publicKey to check it with; give the signer's public key`);
-      return 'invalid';
+      return { signature: 'invalid' };
     }
     try {
       key = createPublicKey(manifest.publicKey);
@@ -190,12 +209,12 @@ async function checkSignature(
     }
     if (key?.asymmetricKeyType !== 'ed25519') {
       problems.push(`${MANIFEST_FILE}: its publicKey is not an Ed25519 public key, so ${SIGNATURE_FILE} cannot be checked`);
-      return 'invalid';
+      return { signature: 'invalid' };
     }
   }
-  if (verify(null, bytes, key, Buffer.from(signatureText.toString('utf8').trim(), 'base64'))) return 'valid';
+  if (verify(null, bytes, key, Buffer.from(signatureText.toString('utf8').trim(), 'base64'))) return { signature: 'valid', key };
   problems.push(`${SIGNATURE_FILE} does not match ${MANIFEST_FILE}: the manifest was changed after signing, or signed with another key`);
-  return 'invalid';
+  return { signature: 'invalid' };
 }
 
 /** Refuses an unusable signing key before a run starts, not after it ends. */

@@ -145,9 +145,18 @@ export type RecoveryRecord =
 
 export const backupListEntrySchema = z.strictObject({ path: z.string(), sizeBytes: z.number(), sha256: z.string() });
 
+/** The drill file as it was read for this run, copied into the run folder so the evidence shows what was run. */
+export const drillSourceSchema = z.strictObject({
+  copy: z.string().describe('Where the copy is, relative to the run folder.'),
+  sizeBytes: z.number(),
+  sha256: z.string(),
+});
+
 export interface DrillJournal {
   name: string;
   file: string;
+  /** The drill file's bytes as run: their copy in the run folder and SHA-256. */
+  source?: z.output<typeof drillSourceSchema>;
   description?: string;
   status: RunStatus;
   verdict?: CheckResult['verdict'];

@@ -1,12 +1,17 @@
 /**
  * JUnit XML, the one test-result format every CI reads (GitHub Actions test
  * reporters, GitLab, Jenkins): each drill becomes a test case, so a failed
- * restore shows up where failed tests do, naming the check that failed.
- * Written by hand: the format is small and the escaping is the only hard part.
+ * restore shows up where failed tests do, naming the checks that failed.
+ * One <failure> per failed drill, naming every failed check: several readers
+ * show only a test case's first result, and would hide the second (the data
+ * loss behind a WAL gap). Each case names its drill file (`file`), so GitLab
+ * and annotation actions link to it. Written by hand: the format is small and
+ * the escaping is the only hard part.
  */
 import type { DrillJournal, RunJournal } from '../model/journal.js';
 import { passed } from '../model/outcome.js';
 import type { CheckResult } from '../model/verdict.js';
+import { withoutTempFolders } from './text.js';
 
 /** Characters XML 1.0 does not allow at all, not even escaped (control characters, lone surrogates, U+FFFE/F). */
 const FORBIDDEN = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
@@ -77,26 +82,27 @@ function oneLine(value: string): string {
   return value.replace(/\s*\r?\n\s*/g, ' ');
 }
 
-/** The evidence, one `key: value` line per field, under the summary: what a person opens the failure for. */
+/** The check and its evidence, one `key: value` line per field, under the summary: what a person opens the failure for. */
 function evidenceText(check: CheckResult): string {
   const fields = Object.entries(check.evidence)
     .filter(([, value]) => value !== undefined)
     .map(([key, value]) => `${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`);
-  return [check.summary, ...fields].join('\n');
+  return [`${check.name}: ${check.summary}`, ...fields].join('\n');
 }
 
-function outcomeXml(result: Outcome): string[] {
+function outcomeXml(result: Outcome, tidy: (text: string) => string): string[] {
   switch (result.kind) {
     case 'passed':
       return [];
     case 'skipped':
-      return [`      <skipped${attrs({ message: result.message })}/>`];
+      return [`      <skipped${attrs({ message: tidy(result.message) })}/>`];
     case 'error':
-      return [`      <error${attrs({ message: result.message, type: result.type })}>${text(result.detail)}</error>`];
-    case 'failure':
-      return result.checks.map(
-        (c) => `      <failure${attrs({ message: `${c.name}: ${oneLine(c.summary)}`, type: c.name })}>${text(evidenceText(c))}</failure>`,
-      );
+      return [`      <error${attrs({ message: tidy(result.message), type: result.type })}>${text(tidy(result.detail))}</error>`];
+    case 'failure': {
+      const message = result.checks.map((c) => `${c.name}: ${oneLine(c.summary)}`).join('; ');
+      const detail = result.checks.map(evidenceText).join('\n\n');
+      return [`      <failure${attrs({ message: tidy(message), type: result.checks.map((c) => c.name).join(', ') })}>${text(tidy(detail))}</failure>`];
+    }
   }
 }
 
@@ -132,11 +138,14 @@ export function renderJUnit(run: RunJournal): string {
     `      <property${attrs({ name: 'version', value: run.version })}/>`,
     '    </properties>',
   ];
+  // The drills' temp folders are gone when CI reads this; only kept ones are named in full.
+  const tidy = withoutTempFolders(run.runId, run.drills.flatMap((d) => d.keptFiles ?? []));
   for (const { drill, result } of cases) {
     lines.push(
-      `    <testcase${attrs({ classname: `restore-drill.${drill.file}`, name: drill.name, time: seconds(drillMs(drill)) })}>`,
-      ...outcomeXml(result),
-      `      <system-out>${text(systemOut(drill))}</system-out>`,
+      // classname as Jenkins splits it: package restore-drill, class the drill (a drill name has no dot).
+      `    <testcase${attrs({ classname: `restore-drill.${drill.name}`, name: drill.name, file: drill.file, time: seconds(drillMs(drill)) })}>`,
+      ...outcomeXml(result, tidy),
+      `      <system-out>${text(tidy(systemOut(drill)))}</system-out>`,
       '    </testcase>',
     );
   }

@@ -22,9 +22,9 @@ function ranAt(drill: DrillJournal): string {
   return drill.endedAt ?? drill.startedAt;
 }
 
-/** Sample values as the exposition format writes them: infinities are +Inf and -Inf. */
+/** Sample values as the exposition format writes them: infinities are +Inf and -Inf; milliseconds are the finest a drill measures. */
 function number(value: number): string {
-  return value === Infinity ? '+Inf' : value === -Infinity ? '-Inf' : String(value);
+  return value === Infinity ? '+Inf' : value === -Infinity ? '-Inf' : String(Math.round(value * 1000) / 1000);
 }
 
 /** Label values escape backslash, double quote and newline, as the exposition format requires. */
@@ -36,7 +36,7 @@ function label(value: string): string {
  * The textfile for one run. A value that was not measured is left out, not
  * written as 0: a 0s RTO or 0 lost rows would read as a perfect result.
  * Last success falls back to the history so that a failing run does not make
- * the drill look as if it had never passed.
+ * the drill look as if it had never passed; one that never did is 0.
  */
 export function renderPrometheus(run: RunJournal, history: readonly HistoryEntry[] = []): string {
   const families: Family[] = [
@@ -61,17 +61,28 @@ export function renderPrometheus(run: RunJournal, history: readonly HistoryEntry
       value: (d) => d.rpo?.lostRows,
     },
     {
+      name: 'drill_rto_target_seconds',
+      help: 'The RTO the drill must meet, from its drill file: alert when drill_rto_seconds exceeds it.',
+      value: (d) => (d.rto ? d.rto.targetMs / 1000 : undefined),
+    },
+    {
+      name: 'drill_rpo_target_seconds',
+      help: 'The RPO the drill must meet, from its drill file; 0 means no loss allowed.',
+      value: (d) => (d.rpo ? d.rpo.targetMs / 1000 : undefined),
+    },
+    {
       name: 'drill_last_run_timestamp_seconds',
       help: 'Unix time the drill last ran: its end, or its start when it was cut off.',
       value: (d) => seconds(ranAt(d)),
     },
     {
       name: 'drill_last_success_timestamp_seconds',
-      help: 'Unix time the drill last passed, from this run or the drill history.',
+      help: 'Unix time the drill last passed, from this run or the drill history; 0 when it never passed.',
+      // Never passed is 0, not absent: an age alert (time() - this > 35d) then fires for it too.
       value: (d) => {
         if (passed(d)) return seconds(ranAt(d));
         const previous = lastSuccess(history, d.name);
-        return previous ? seconds(previous.endedAt) : undefined;
+        return previous ? seconds(previous.endedAt) : 0;
       },
     },
   ];

@@ -32,6 +32,11 @@ export function formatDuration(ms: number | undefined): string {
   return `${h}h ${String(m).padStart(2, '0')}m`;
 }
 
+/** A target in words: zero is a promise that nothing is lost, not a very short duration. */
+export function formatTarget(ms: number): string {
+  return ms === 0 ? '0 s (no loss allowed)' : formatDuration(ms);
+}
+
 const SIZE = /^(\d+)\s*([kmgt]?)i?b?$/i;
 const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 
