@@ -11,13 +11,14 @@ import { loadDrills } from '../drill/load.js';
 import { markAbandonedRuns } from '../drill/abandoned.js';
 import { checkOutputPaths } from '../drill/output-paths.js';
 import { writeOutputs, type OutputOptions } from '../drill/outputs.js';
-import { DrillRun } from '../drill/run.js';
+import { DrillRun, newRunId } from '../drill/run.js';
+import { mergeShards, parseShard, shardDrills } from '../drill/shards.js';
 import { cleanLeftovers } from '../engines/index.js';
 import { ENGINE_KINDS, type EngineKind } from '../engines/types.js';
 import { errorMessage, EXIT, exitCodeOf, InputError, RestoreDrillError } from '../errors.js';
 import { checkSigningKey, generateKeyPair, keyFingerprint, verifyEvidence } from '../evidence/bundle.js';
 import { faultModule } from '../faults/index.js';
-import { freshness, readHistory } from '../history/history.js';
+import { freshness, readHistory, type HistoryEntry } from '../history/history.js';
 import type { RunJournal } from '../model/journal.js';
 import { passed, runExitCode } from '../model/outcome.js';
 import { procedureModule } from '../recovery/index.js';
@@ -49,16 +50,12 @@ function isEngineKind(value: string): value is EngineKind {
   return (ENGINE_KINDS as readonly string[]).includes(value);
 }
 
-async function runCommand(paths: string[], values: Record<string, unknown>, io: Io): Promise<number> {
-  const drills = await loadDrills(paths);
-  const reportsDir = (values['reports-dir'] as string | undefined) ?? 'reports';
-  const engine = values.engine as string | undefined;
-  if (engine !== undefined && !isEngineKind(engine)) {
-    throw new InputError('USAGE', `--engine: expected ${ENGINE_KINDS.join(' or ')}, got "${engine}"`);
-  }
-  if (values.image !== undefined && engine !== 'docker' && drills.every((d) => d.spec.engine.kind !== 'docker')) {
-    throw new InputError('USAGE', '--image applies to the docker engine only: add --engine docker');
-  }
+/**
+ * Where a run's evidence goes, from the flags, checked before anything runs:
+ * a key that cannot sign, evidence that cannot be written, or a history that
+ * cannot be read is an input error now, not a lost report later.
+ */
+async function checkedOutputs(values: Record<string, unknown>, reportsDir: string): Promise<{ outputs: OutputOptions; history: HistoryEntry[] }> {
   const signingKey = values['sign-key'] as string | undefined;
   if (signingKey) await checkSigningKey(signingKey);
   const outputs: OutputOptions = {
@@ -68,9 +65,26 @@ async function runCommand(paths: string[], values: Record<string, unknown>, io: 
     signingKey,
     stepSummary: process.env.GITHUB_STEP_SUMMARY || undefined,
   };
-  // Checked before anything runs: evidence that cannot be written, or a history that cannot be read, is an input error now, not a lost report later.
   await checkOutputPaths(reportsDir, outputs);
-  await readHistory(outputs.history);
+  return { outputs, history: await readHistory(outputs.history) };
+}
+
+async function runCommand(paths: string[], values: Record<string, unknown>, io: Io): Promise<number> {
+  const named = await loadDrills(paths);
+  const shard = values.shard === undefined ? undefined : parseShard(values.shard as string);
+  const reportsDir = (values['reports-dir'] as string | undefined) ?? 'reports';
+  const engine = values.engine as string | undefined;
+  if (engine !== undefined && !isEngineKind(engine)) {
+    throw new InputError('USAGE', `--engine: expected ${ENGINE_KINDS.join(' or ')}, got "${engine}"`);
+  }
+  if (values.image !== undefined && engine !== 'docker' && named.every((d) => d.spec.engine.kind !== 'docker')) {
+    throw new InputError('USAGE', '--image applies to the docker engine only: add --engine docker');
+  }
+  const { outputs, history } = await checkedOutputs(values, reportsDir);
+  const signingKey = outputs.signingKey;
+  // A shard runs its part, balanced by the drills' last durations; the journal records the whole split for merge-reports.
+  const drills = shard ? shardDrills(named, shard, history) : named;
+  if (shard) io.err(`shard ${shard.index}/${shard.count}: ${drills.length} of ${named.length} drill(s): ${drills.map((d) => d.spec.name).join(', ') || 'none'}`);
   const run = new DrillRun(drills, {
     reportsDir,
     engine,
@@ -78,6 +92,7 @@ async function runCommand(paths: string[], values: Record<string, unknown>, io: 
     keep: Boolean(values.keep),
     binDir: values['pg-bin'] as string | undefined,
     listeners: [consoleProgress(io.err)],
+    ...(shard ? { shard: { ...shard, owned: drills.map((d) => d.spec.name), all: named.map((d) => d.spec.name) } } : {}),
   });
   for (const dir of await markAbandonedRuns(reportsDir, run.journal.runId)) io.err(`${dir}: its harness died mid-run (killed or crashed); its journal now says interrupted`);
 
@@ -108,6 +123,23 @@ async function runCommand(paths: string[], values: Record<string, unknown>, io: 
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** The shards' run folders as one run: checked, merged, and written with every output a run writes. */
+async function mergeCommand(folders: string[], values: Record<string, unknown>, io: Io): Promise<number> {
+  const reportsDir = (values['reports-dir'] as string | undefined) ?? 'reports';
+  const { outputs } = await checkedOutputs(values, reportsDir);
+  const signingKey = outputs.signingKey;
+  const runId = newRunId();
+  const dir = join(reportsDir, runId);
+  const journal = await mergeShards(folders, dir, runId, values['public-key'] as string | undefined);
+  const written = await writeOutputs(dir, journal, outputs);
+  for (const warning of written.warnings) io.err(`warning: ${warning}`);
+  io.out(`merged ${journal.merged!.shards.length} shard(s), ${journal.drills.length} drill(s), each shard verified against its manifest`);
+  io.out(`Report: ${written.report} and ${written.html}; JUnit: ${outputs.junit ?? written.junit}; metrics: ${outputs.metrics ?? written.metrics}`);
+  io.out(`Evidence: ${join(dir, 'manifest.json')} SHA-256 ${written.manifestSha256}${signingKey ? ', signed (manifest.sig)' : ', unsigned'}`);
+  io.out(verdictLine(journal));
+  return runExitCode(journal);
 }
 
 /** The run's last line: how many passed, and each drill that did not with its first failing check. */
@@ -220,6 +252,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
         'sign-key': { type: 'string' },
         'public-key': { type: 'string' },
         'max-age': { type: 'string' },
+        shard: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -237,8 +270,9 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
     if (command === 'verify-evidence') return await verifyEvidenceCommand(paths, values, io);
     if (command === 'keygen') return await keygenCommand(paths, io);
     if (command === 'clean') return await cleanCommand(values, io);
+    if (command === 'merge-reports') return await mergeCommand(paths, values, io);
     if (!['run', 'validate', 'list'].includes(command)) {
-      throw new InputError('USAGE', `unknown command "${command}"; expected run, validate, list, status, verify-evidence, keygen or clean (see --help)`);
+      throw new InputError('USAGE', `unknown command "${command}"; expected run, validate, list, status, verify-evidence, keygen, clean or merge-reports (see --help)`);
     }
     if (paths.length === 0) throw new InputError('USAGE', `${command}: name drill files or folders, e.g. restore-drill ${command} drills/`);
     if (command === 'run') return await runCommand(paths, values, io);

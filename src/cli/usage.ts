@@ -10,9 +10,9 @@ import { VERSION } from '../support/version.js';
 const COMMANDS: Record<string, { synopsis: string; does: string; options: string[] }> = {
   run: {
     synopsis: `run <drill.yaml|folder>... [--engine native|docker] [--image IMAGE] [--reports-dir reports] [--keep] [--pg-bin DIR]
-                    [--junit FILE] [--metrics FILE] [--history FILE] [--sign-key KEY]`,
+                    [--junit FILE] [--metrics FILE] [--history FILE] [--sign-key KEY] [--shard K/N]`,
     does: 'runs the drills one after another and writes reports/<run-id>/ (report.md, report.html, journal.json, junit.xml, metrics.prom, each drill file, manifest.json)',
-    options: ['--engine', '--image', '--reports-dir', '--keep', '--pg-bin', '--junit', '--metrics', '--history', '--sign-key'],
+    options: ['--engine', '--image', '--reports-dir', '--keep', '--pg-bin', '--junit', '--metrics', '--history', '--sign-key', '--shard'],
   },
   validate: { synopsis: 'validate <drill.yaml|folder>...', does: 'checks every drill file completely and reports every problem of every file; runs nothing', options: [] },
   list: { synopsis: 'list <drill.yaml|folder>...', does: 'one line per drill: engine, backup, fault, recovery, targets', options: [] },
@@ -27,6 +27,11 @@ const COMMANDS: Record<string, { synopsis: string; does: string; options: string
     options: ['--public-key'],
   },
   keygen: { synopsis: 'keygen <private key file> <public key file>', does: 'writes an Ed25519 key pair for --sign-key; never overwrites', options: [] },
+  'merge-reports': {
+    synopsis: 'merge-reports <shard run folder>... [--reports-dir reports] [--history FILE] [--junit FILE] [--metrics FILE] [--sign-key KEY] [--public-key PUB]',
+    does: "merges the run folders of `run --shard K/N` into one run folder with every output; each shard must verify against its manifest (and --public-key), and every drill be run by exactly one shard, or nothing is written (exit 2, naming the drills)",
+    options: ['--reports-dir', '--history', '--junit', '--metrics', '--sign-key', '--public-key'],
+  },
   clean: {
     synopsis: 'clean [--kept]',
     does: 'removes what killed runs left (servers, mounts, temp folders, containers) and the seed cache, listing each',
@@ -45,6 +50,7 @@ const OPTIONS: Array<[flag: string, text: string]> = [
   ['--history FILE', 'the history file (default: <reports-dir>/history.jsonl)'],
   ['--sign-key KEY', "sign the run's evidence manifest with this Ed25519 private key (restore-drill keygen)"],
   ['--public-key PUB', 'verify-evidence: the signature must be by this key, not only the one the manifest names'],
+  ['--shard K/N', 'run: only shard K of N of the drills named (split by their last durations); merge the shards with merge-reports'],
   ['--max-age AGE', 'status: a drill whose last success is older fails the command (default 35d)'],
   ['--kept', 'clean: also remove the folders runs kept on purpose (--keep, failed drills)'],
   ['-h, --help', 'this text; after a command, that command\'s'],

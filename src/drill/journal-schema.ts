@@ -17,12 +17,14 @@ import {
   hostSchema,
   JOURNAL_SCHEMA_VERSION,
   measurementSchema,
+  mergedSchema,
   phaseSchema,
   projectionSchema,
   rpoMeasurementSchema,
   recentRunSchema,
   RUN_STATUSES,
   runOptionsSchema,
+  shardSchema,
   type RunJournal,
 } from '../model/journal.js';
 import { checkResultSchema, VERDICTS } from '../model/verdict.js';
@@ -95,6 +97,8 @@ export const runJournalSchema = z
     options: runOptionsSchema,
     error: z.string().optional(),
     recentRuns: z.record(z.string(), z.array(recentRunSchema)).optional(),
+    shard: shardSchema.optional(),
+    merged: mergedSchema.optional(),
     drills: z.array(drillJournalSchema),
   })
   .meta({

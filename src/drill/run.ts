@@ -31,6 +31,8 @@ export interface RunOptions {
   /** Overrides every drill's engine.image (the --image flag). */
   image?: string;
   listeners: RunListener[];
+  /** `--shard K/N`: this run's part of the drills named, recorded for merge-reports. */
+  shard?: NonNullable<RunJournal['shard']>;
   /** Where a listener that throws is reported; the run goes on without it. Default: stderr. */
   onListenerError?: (message: string) => void;
 }
@@ -51,7 +53,7 @@ function engineChoice(spec: DrillSpec, options: Pick<RunOptions, 'engine' | 'ima
   return restore && !binDir ? undefined : { kind, binDir };
 }
 
-function newRunId(at = new Date()): string {
+export function newRunId(at = new Date()): string {
   return `${at.toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(2).toString('hex')}`;
 }
 
@@ -83,6 +85,7 @@ export class DrillRun {
       startedAt: new Date().toISOString(),
       host: { hostname: hostname(), platform: `${process.platform}-${process.arch}`, node: process.version, pid: process.pid },
       options: { keep: options.keep, binDir: options.binDir ?? null, drills: drills.map((d) => d.file) },
+      ...(options.shard ? { shard: options.shard } : {}),
       drills: [],
     };
     this.journalFile = journalFile(this.dir);

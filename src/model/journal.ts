@@ -206,6 +206,19 @@ export const runOptionsSchema = z.strictObject({
   drills: z.array(z.string()),
 });
 
+/** `run --shard K/N`: which shard this run was, and which drills it owned of all the drill files named. */
+export const shardSchema = z.strictObject({
+  index: z.number().describe('K, from 1.'),
+  count: z.number().describe('N: how many shards the drills were split into.'),
+  owned: z.array(z.string()).describe('The drills this shard ran.'),
+  all: z.array(z.string()).describe('Every drill of the split, in order: merge-reports checks each is run by exactly one shard.'),
+});
+
+/** `merge-reports`: the shards' run folders this run was merged from, each checked against its manifest first. */
+export const mergedSchema = z.strictObject({
+  shards: z.array(z.strictObject({ index: z.number(), runId: z.string(), folder: z.string(), manifestSha256: z.string(), signature: z.string() })),
+});
+
 export interface RunJournal {
   tool: 'restore-drill';
   schemaVersion: typeof JOURNAL_SCHEMA_VERSION;
@@ -222,6 +235,8 @@ export interface RunJournal {
   error?: string;
   /** Each drill's recent runs, newest last (this one included), from the history file, written when the run's outputs are. */
   recentRuns?: Record<string, Array<z.output<typeof recentRunSchema>>>;
+  shard?: z.output<typeof shardSchema>;
+  merged?: z.output<typeof mergedSchema>;
   drills: DrillJournal[];
 }
 
