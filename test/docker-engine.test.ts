@@ -295,6 +295,32 @@ describe.skipIf(missing !== undefined)(`docker engine${missing ? ` (skipped: ${m
     expect(renderMarkdown(journal)).toMatch(/⚠️ \*\*Warning:\*\* .*is major 15 but the server is PostgreSQL 17/);
   });
 
+  it.runIf(otherMajor || REQUIRED)(`upgrade proof: the shipped drill restores a PostgreSQL 15 dump into ${OTHER_MAJOR_IMAGE}; a base backup is refused before replay`, async () => {
+    expect(otherMajor).toBe(true);
+    const upgraded = (await runDrills(['drills/docker/major-upgrade.yaml'], reports)).journal.drills[0]!;
+    expect(upgraded.verdict).toBe('pass');
+    expect(upgraded.engine!.server).toMatch(/^15\./);
+    expect(recoveryOf(upgraded)).toMatchObject({ into: expect.stringMatching(/^PostgreSQL 17\./) });
+
+    const file = writeDrill(
+      drills,
+      onDocker({
+        name: 'docker-physical-upgrade',
+        engine: { restoreImage: OTHER_MAJOR_IMAGE },
+        backup: { method: 'pg_basebackup' },
+        fault: { type: 'lose-instance' },
+        recovery: { procedure: 'point-in-time' },
+        targets: { rto: '1h', rpo: '1h' },
+      }),
+    );
+    const refused = (await runDrills([file], reports)).journal.drills[0]!;
+    expect(refused.verdict).toBe('fail');
+    expect(recoveryOf(refused)?.error).toMatch(/the base backup is of PostgreSQL 15 and the restore target runs PostgreSQL 17: .*nothing was replayed/);
+    // Nothing was unpacked into a new instance: the refusal came first.
+    const recoveryCommands = refused.phases.find((p) => p.name === 'recovery')!.commands.map((c) => c.command);
+    expect(recoveryCommands.some((c) => /tar -xzf/.test(c))).toBe(false);
+  });
+
   it('on Ctrl-C removes its containers; after a killed harness the next start removes what it left', async () => {
     const dir = tempDir('docker-cli');
     const file = writeDrill(dir, onDocker({ name: 'docker-signals', workload: { rate: 50, lead: '30s', afterBackup: '1s' } }));

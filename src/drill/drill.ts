@@ -213,9 +213,13 @@ export async function runDrill(host: DrillHost, { file, spec, bytes }: LoadedDri
         if (generation > 1) await sleep(GENERATION_GAP_MS);
         taken.push(...(await method.take({ primary, standby, database: db, scriptEnv: () => scriptEnv(primary) }, spec.backup)));
       }
-      // A TimescaleDB restore must start from the version the backup was taken with: record it beside the backup.
+      // A restore must start from what the backup was taken with: the TimescaleDB version, and for a physical backup the major.
       const timescale = await withClient(() => primary.connect(db), installedVersion);
-      if (timescale) for (const artifact of taken) artifact.timescaledb = timescale;
+      const { major } = await primary.serverInfo();
+      for (const artifact of taken) {
+        artifact.serverMajor = major;
+        if (timescale) artifact.timescaledb = timescale;
+      }
       const newest = taken.at(-1)!;
       drill.backup = newest;
       if (taken.length > 1) drill.backups = taken.map((b) => ({ path: b.path, sizeBytes: b.sizeBytes, sha256: b.sha256 }));

@@ -174,6 +174,8 @@ export interface Engine {
   describe(): EngineRecord;
   /** What an instance started with these options will be able to undergo, known before it starts. */
   capabilities(options?: InstanceOptions): Capabilities;
+  /** The PostgreSQL major its instances run, known before one starts (undefined when it cannot tell). */
+  serverMajor(): Promise<number | undefined>;
   /** The TimescaleDB versions its instances can run, where the engine can tell without starting one. */
   timescaleVersions?(): Promise<string[]>;
   startInstance(name: string, logDir: string, options?: InstanceOptions): Promise<Instance>;

@@ -30,6 +30,8 @@ export const artifactCommonSchema = z.strictObject({
   wal: walRangeSchema.optional(),
   /** The timescaledb extension version of the database when it was backed up: a restore must start from the same. */
   timescaledb: z.string().optional(),
+  /** The PostgreSQL major the backed-up server ran: a physical backup restores into the same major only. */
+  serverMajor: z.number().optional(),
 });
 type ArtifactCommon = z.output<typeof artifactCommonSchema>;
 

@@ -68,8 +68,16 @@ export const pointInTime = defineProcedure({
       gaps = found.missing;
       ctx.observe({ kind: 'wal-archive', backupEndSegment: from, lastArchived: found.last, checked: found.checked, missing: found.missing });
     }
-    // A physical backup of a TimescaleDB database replays into a server that must run its exact version.
     const into = ctx.target ?? engine;
+    // Data files are the major's own format: another major cannot even start on them. Said before anything is unpacked.
+    const targetMajor = await into.serverMajor();
+    if (backup.serverMajor !== undefined && targetMajor !== undefined && targetMajor !== backup.serverMajor) {
+      throw new RecoveryError(
+        `the base backup is of PostgreSQL ${backup.serverMajor} and the restore target runs PostgreSQL ${targetMajor}: a physical backup restores into the same major only, ` +
+          `so nothing was replayed. To move to ${targetMajor}, restore a logical backup (pg_dump, then restore-database into the new major) or run pg_upgrade on a restored ${backup.serverMajor} cluster.`,
+      );
+    }
+    // A physical backup of a TimescaleDB database replays into a server that must run its exact version.
     const offered = backup.timescaledb && into.timescaleVersions ? await into.timescaleVersions() : undefined;
     if (backup.timescaledb && offered && !offered.includes(backup.timescaledb)) {
       throw new RecoveryError(

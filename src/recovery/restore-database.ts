@@ -14,6 +14,7 @@ import { defineProcedure } from './procedure.js';
 import { restoreTimescaleDump } from './timescale-restore.js';
 
 const detail = z.strictObject({
+  into: z.string().optional().describe('A separate restore target: the server it restored into (an upgrade proof when it is a newer major).'),
   jobs: z.number(),
   timescale: z.boolean(),
   database: z.string(),
@@ -58,6 +59,8 @@ export const restoreDatabase = defineProcedure({
       : ctx.instance;
     if (ctx.target) ctx.track(instance);
     const database = spec.database ?? ctx.database;
+    // Restoring into another server (another major, another TimescaleDB) is the point of the drill: the journal names it.
+    const into = ctx.target ? { into: `PostgreSQL ${(await instance.serverInfo()).version}` } : {};
     const plain = backup.format === 'plain.gz';
     const jobs = restoreJobs(backup.format, spec.jobs);
     const timescale = await dumpHasTimescale(instance, backup);
@@ -76,7 +79,7 @@ export const restoreDatabase = defineProcedure({
         summary:
           `new database ${database}, TimescaleDB ${restored.createdAt}${restored.endedAt !== restored.createdAt ? ` updated to ${restored.endedAt}` : ''}: ` +
           restored.steps.join(', '),
-        detail: { jobs, timescale, database, backup: backup.path, timescaledb: restored },
+        detail: { ...into, jobs, timescale, database, backup: backup.path, timescaledb: restored },
         timescaleVersion: restored.endedAt,
       };
     }
@@ -91,10 +94,10 @@ export const restoreDatabase = defineProcedure({
     await withClient(() => instance.connect(database), (client) => client.query('analyze'));
     return {
       instance,
-      summary: plain
+      summary: (ctx.target ? `into a new instance of ${into.into}: ` : '') + (plain
         ? `new database ${database}, gunzip -c | psql`
-        : `new database ${database}, pg_restore -j ${jobs} of the ${backup.format} dump${jobs < spec.jobs ? ` (a tar archive restores single-threaded; ${spec.jobs} jobs asked)` : ''}`,
-      detail: { jobs, timescale, database, backup: backup.path },
+        : `new database ${database}, pg_restore -j ${jobs} of the ${backup.format} dump${jobs < spec.jobs ? ` (a tar archive restores single-threaded; ${spec.jobs} jobs asked)` : ''}`),
+      detail: { ...into, jobs, timescale, database, backup: backup.path },
     };
   },
 });

@@ -84,6 +84,11 @@ export class DockerEngine implements Engine {
     return new DockerEngine(client, options, hostBinaries, facts);
   }
 
+  /** The image's server major, when the image said (a physical restore needs the same). */
+  async serverMajor(): Promise<number | undefined> {
+    return typeof this.facts === 'string' ? undefined : this.facts.serverMajor;
+  }
+
   /** The image's postgres user, when the image could be asked. */
   get imageUser(): ImageFacts | undefined {
     return typeof this.facts === 'string' ? undefined : this.facts;

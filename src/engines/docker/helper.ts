@@ -9,6 +9,7 @@
 import { ImageName } from 'testcontainers';
 import { errorMessage } from '../../errors.js';
 import { settle, shellQuote, timeoutOf, type CommandContext, type CommandOptions, type CommandResult } from '../../exec/command.js';
+import { majorOf } from '../../pg/versions.js';
 import { demuxStreams, type ContainerRuntimeClient } from './runtime.js';
 
 export interface HelperRun {
@@ -88,9 +89,11 @@ export interface ImageFacts {
   gid: number;
   /** `pgbackrest version`, when the image ships pgBackRest. */
   pgbackrest?: string;
+  /** The major of the image's server (`postgres --version`), when it says. */
+  serverMajor?: number;
 }
 
-const PROBE = 'id -u postgres && id -g postgres && { pgbackrest version 2>/dev/null || true; }';
+const PROBE = 'id -u postgres && id -g postgres && { pgbackrest version 2>/dev/null || echo; } && { postgres --version 2>/dev/null || true; }';
 const known = new Map<string, Promise<ImageFacts>>();
 
 /**
@@ -105,9 +108,10 @@ export async function imageFacts(client: ContainerRuntimeClient, image: string, 
   if (!facts) {
     facts = (async () => {
       const probe = await runHelper(client, {}, { image, command: ['sh', '-c', PROBE], user: 'root', binds: [], labels });
-      const [uid, gid, pgbackrest] = probe.stdout.trim().split('\n');
+      const [uid, gid, pgbackrest, server] = probe.stdout.trim().split('\n');
       if (!/^\d+$/.test(uid ?? '') || !/^\d+$/.test(gid ?? '')) throw new Error(`image ${image} has no postgres user (id -u postgres said "${probe.stdout.trim()}")`);
-      return { uid: Number(uid), gid: Number(gid), ...(pgbackrest?.trim() ? { pgbackrest: pgbackrest.trim() } : {}) };
+      const serverMajor = server ? majorOf(server) : undefined;
+      return { uid: Number(uid), gid: Number(gid), ...(pgbackrest?.trim() ? { pgbackrest: pgbackrest.trim() } : {}), ...(serverMajor ? { serverMajor } : {}) };
     })();
     known.set(id, facts);
     facts.catch(() => known.delete(id));

@@ -13,6 +13,7 @@ import { runCommand, TOOL_TIMEOUT_MS, type CommandContext } from '../../exec/com
 import type { EngineRecord } from '../../model/journal.js';
 import { withClient } from '../../pg/client.js';
 import { archiveSettings } from '../../pg/conf.js';
+import { majorOf } from '../../pg/versions.js';
 import { closingDown, registerCleanup } from '../../support/cleanup.js';
 import { mountTmpfs } from '../shared/mounts.js';
 import { handOver, unprivilegedUser, type RunAs } from '../shared/os-user.js';
@@ -88,6 +89,10 @@ export class NativeEngine implements Engine {
       hostDataFiles: SUPPORTED,
       sizeLimitedFolder: mount,
     };
+  }
+
+  async serverMajor(): Promise<number | undefined> {
+    return majorOf(this.binaries.versionText);
   }
 
   timescaleVersions(): Promise<string[]> {
