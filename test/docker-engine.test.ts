@@ -5,6 +5,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer, connect, type AddressInfo } from 'node:net';
 import { execa } from 'execa';
 import { getContainerRuntimeClient, ImageName } from 'testcontainers';
 import { describe, expect, it } from 'vitest';
@@ -319,6 +320,30 @@ describe.skipIf(missing !== undefined)(`docker engine${missing ? ` (skipped: ${m
     // Nothing was unpacked into a new instance: the refusal came first.
     const recoveryCommands = refused.phases.find((p) => p.name === 'recovery')!.commands.map((c) => c.command);
     expect(recoveryCommands.some((c) => /tar -xzf/.test(c))).toBe(false);
+  });
+
+  it('reaches the Docker engine that DOCKER_HOST names, over TCP (a loopback port relayed to the engine here)', async () => {
+    // A TCP listener on loopback that relays to this machine's engine: if the harness ignored DOCKER_HOST, nothing would come through it.
+    let relayed = 0;
+    const relay = createServer((socket) => {
+      relayed++;
+      const engine = connect('/var/run/docker.sock');
+      socket.pipe(engine).pipe(socket);
+      socket.on('error', () => engine.destroy());
+      engine.on('error', () => socket.destroy());
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (relay.address() as AddressInfo).port;
+      const dir = tempDir('docker-tcp');
+      const reportsDir = tempDir('docker-tcp-reports');
+      writeDrill(dir, onDocker({ name: 'docker-over-tcp' }));
+      const result = await execa('node', [...CLI, 'run', dir, '--reports-dir', reportsDir], { reject: false, env: { DOCKER_HOST: `tcp://127.0.0.1:${port}` } });
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(relayed).toBeGreaterThan(0);
+    } finally {
+      relay.close();
+    }
   });
 
   it('on Ctrl-C removes its containers; after a killed harness the next start removes what it left', async () => {
