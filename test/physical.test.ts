@@ -191,6 +191,8 @@ describe('pgBackRest: full + incremental, archive-push, restore --type', () => {
     expect({ status: drill.status, error: drill.error }).toEqual({ status: 'completed', error: undefined });
     expect(drill.verdict).toBe('pass');
     expect(drill.rpo!.measuredMs).toBeLessThan(3000);
+    // The source's limits were recorded with the backup: the rebuilt server starts with at least these.
+    expect(drill.backup!.replaySettings).toMatchObject({ max_connections: expect.any(Number), max_worker_processes: expect.any(Number) });
   });
 });
 

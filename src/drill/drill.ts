@@ -30,6 +30,7 @@ import { drillVerdict, statusAfterError, statusAfterVerify } from '../model/outc
 import type { DatabaseState } from '../model/snapshot.js';
 import type { CheckResult } from '../model/verdict.js';
 import { quoteIdent, withClient } from '../pg/client.js';
+import { settingsReplayNeeds } from '../pg/conf.js';
 import { installedVersion } from '../pg/timescaledb.js';
 import { majorOf } from '../pg/versions.js';
 import { procedureModule } from '../recovery/index.js';
@@ -216,8 +217,10 @@ export async function runDrill(host: DrillHost, { file, spec, bytes }: LoadedDri
       // A restore must start from what the backup was taken with: the TimescaleDB version, and for a physical backup the major.
       const timescale = await withClient(() => primary.connect(db), installedVersion);
       const { major } = await primary.serverInfo();
+      const replaySettings = await withClient(() => primary.connect(db), settingsReplayNeeds);
       for (const artifact of taken) {
         artifact.serverMajor = major;
+        if (method.family === 'physical') artifact.replaySettings = replaySettings;
         if (timescale) artifact.timescaledb = timescale;
       }
       const newest = taken.at(-1)!;

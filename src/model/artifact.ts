@@ -32,6 +32,11 @@ export const artifactCommonSchema = z.strictObject({
   timescaledb: z.string().optional(),
   /** The PostgreSQL major the backed-up server ran: a physical backup restores into the same major only. */
   serverMajor: z.number().optional(),
+  /**
+   * The source's settings a hot standby or a replaying server must match or exceed
+   * (max_connections, max_worker_processes, ...): a physical restore starts with at least these.
+   */
+  replaySettings: z.record(z.string(), z.number()).optional(),
 });
 type ArtifactCommon = z.output<typeof artifactCommonSchema>;
 

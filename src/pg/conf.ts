@@ -53,3 +53,15 @@ export function recoveryTargetSettings(kind: RecoveryTargetKind, marker: Recover
       return { recovery_target_name: marker.name };
   }
 }
+
+/**
+ * The settings a server replaying another's WAL must have at least as high as
+ * the source (PostgreSQL refuses to go on, or to allow hot standby reads,
+ * below them), plus TimescaleDB's background workers where it is loaded.
+ */
+const REPLAY_FLOOR = ['max_connections', 'max_worker_processes', 'max_wal_senders', 'max_prepared_transactions', 'max_locks_per_transaction', 'timescaledb.max_background_workers'];
+
+export async function settingsReplayNeeds(client: { query: <R>(text: string, values?: unknown[]) => Promise<{ rows: R[] }> }): Promise<Record<string, number>> {
+  const { rows } = await client.query<{ name: string; setting: string }>('select name, setting from pg_settings where name = any($1)', [REPLAY_FLOOR]);
+  return Object.fromEntries(rows.map((r) => [r.name, Number(r.setting)]));
+}

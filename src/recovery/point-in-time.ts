@@ -98,7 +98,11 @@ export const pointInTime = defineProcedure({
       },
       // The new server fetches WAL from the struck instance's archive.
       mounts: [instance.archiveDir],
-      settings: viaPgbackrest ? {} : { restore_command: `cp ${instance.archiveDir}/%f %p`, recovery_target_action: 'promote', ...targetSettings },
+      // At least the source's worker and connection limits, whatever the target's defaults: replay stops below them.
+      settings: {
+        ...backup.replaySettings,
+        ...(viaPgbackrest ? {} : { restore_command: `cp ${instance.archiveDir}/%f %p`, recovery_target_action: 'promote', ...targetSettings }),
+      },
     });
     ctx.track(restored);
     await restored.waitPromoted(recoveryWaitMs(ctx));
