@@ -5,6 +5,8 @@
  *   BACKUP_DIR                                    the folder the backup script writes into
  *   BACKUP_FILE                                   (restore scripts) the backup the harness checked and chose
  *   RESTORE_DRILL_RUN_ID, RESTORE_DRILL_DRILL     which run and drill this is
+ * A backup script may also leave `<dump>.fingerprint.json` (restore-drill
+ * fingerprint, in the dump's snapshot): the restore is then compared with it.
  * with a timeout, and their output captured. What a backup script wrote is
  * found by comparing the folder before and after it ran.
  */
@@ -19,7 +21,7 @@ import { duration } from '../support/fields.js';
 import { sha256File } from '../support/sha256.js';
 import { defineMethod, generations } from './method.js';
 import { dumpChain } from './pg-dump.js';
-import { sidecarPath, writeSidecar } from './sidecars.js';
+import { fingerprintPath, sidecarPath, writeSidecar } from './sidecars.js';
 
 const detail = z.strictObject({
   script: z.string(),
@@ -97,6 +99,8 @@ async function scriptBackup(instance: Instance, run: ScriptRun): Promise<Array<A
     const sizeBytes = (await stat(path)).size;
     const sha256 = await sha256File(path);
     const sidecar = written.includes(basename(sidecarPath(path))) ? sidecarPath(path) : '';
+    // The source's fingerprint, when the script took one with the dump (restore-drill fingerprint): the restore is compared with it.
+    const fingerprint = written.includes(basename(fingerprintPath(path))) ? { fingerprint: fingerprintPath(path) } : {};
     artifacts.push({
       method: 'script',
       format: formatOf(name)!,
@@ -106,6 +110,7 @@ async function scriptBackup(instance: Instance, run: ScriptRun): Promise<Array<A
       sizeBytes,
       sha256,
       tool: run.script,
+      ...fingerprint,
       detail: { script: run.script, args: [...run.args], output: tail(result.stdout, 10).trim(), sidecarWritten: sidecar !== '' },
     });
   }

@@ -14,6 +14,11 @@ export function sidecarPath(path: string): string {
   return `${path}.sha256`;
 }
 
+/** Where `restore-drill fingerprint` writes the source's fingerprint beside a dump, and where a backup method finds it. */
+export function fingerprintPath(dump: string): string {
+  return `${dump}.fingerprint.json`;
+}
+
 export async function writeSidecar(path: string, digest: string): Promise<string> {
   const sidecar = sidecarPath(path);
   await writeFile(sidecar, `${digest}  ${basename(path)}\n`);

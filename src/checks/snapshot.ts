@@ -148,24 +148,44 @@ export async function captureState(
     return { database, label, unreachable: errorMessage(error), tables: {}, objects: empty };
   }
   try {
-    const state: DatabaseState = { database, label, tables: {}, objects: await objects(client) };
-    for (const table of tables) {
-      try {
-        state.tables[table] = await tableState(client, table, seeded[table]);
-      } catch (error) {
-        state.tables[table] = { error: errorMessage(error) };
-      }
-    }
-    try {
-      const timescale = await timescaleState(client);
-      if (timescale) state.timescale = timescale;
-    } catch (error) {
-      state.timescaleError = errorMessage(error);
-    }
+    // One transaction, so a table that cannot be read is taken back to its savepoint and the rest are still read.
+    await client.query('begin');
+    const state = await stateOf(client, database, tables, label, seeded);
+    await client.query('commit');
     return state;
   } catch (error) {
     return { database, label, unreachable: errorMessage(error), tables: {}, objects: empty };
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/**
+ * The same, on a connection the caller holds, inside its transaction (in a
+ * repeatable-read one, in that snapshot): `tables` undefined reads every
+ * table of the public schema. Each table is read under a savepoint, so one
+ * that cannot be read is recorded and the others still are.
+ */
+export async function stateOf(client: pg.Client, database: string, tables: readonly string[] | undefined, label: string, seeded: SeededRange = {}): Promise<DatabaseState> {
+  const state: DatabaseState = { database, label, tables: {}, objects: await objects(client) };
+  for (const table of tables ?? state.objects.tables) {
+    await client.query('savepoint read_table');
+    try {
+      state.tables[table] = await tableState(client, table, seeded[table]);
+      await client.query('release savepoint read_table');
+    } catch (error) {
+      state.tables[table] = { error: errorMessage(error) };
+      await client.query('rollback to savepoint read_table');
+    }
+  }
+  await client.query('savepoint read_timescale');
+  try {
+    const timescale = await timescaleState(client);
+    if (timescale) state.timescale = timescale;
+    await client.query('release savepoint read_timescale');
+  } catch (error) {
+    state.timescaleError = errorMessage(error);
+    await client.query('rollback to savepoint read_timescale');
+  }
+  return state;
 }

@@ -26,20 +26,11 @@ import { notPassed } from '../report/failures.js';
 import { runAllCleanups } from '../support/cleanup.js';
 import { DURATION_HINT, formatDuration, parseDuration } from '../support/units.js';
 import { VERSION } from '../support/version.js';
+import { fingerprintCommand } from './fingerprint.js';
+import { defaultIo, type Io } from './io.js';
 import { consoleProgress } from './progress.js';
 import { commandUsage, usage } from './usage.js';
 
-
-
-export interface Io {
-  out: (line: string) => void;
-  err: (line: string) => void;
-}
-
-const defaultIo: Io = {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-};
 
 /** The history file: --history, or history.jsonl in the reports folder. */
 function outputsHistory(values: Record<string, unknown>, reportsDir: string): string {
@@ -253,6 +244,8 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
         'public-key': { type: 'string' },
         'max-age': { type: 'string' },
         shard: { type: 'string' },
+        out: { type: 'string' },
+        dbname: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -271,8 +264,9 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
     if (command === 'keygen') return await keygenCommand(paths, io);
     if (command === 'clean') return await cleanCommand(values, io);
     if (command === 'merge-reports') return await mergeCommand(paths, values, io);
+    if (command === 'fingerprint') return await fingerprintCommand(paths, values, io);
     if (!['run', 'validate', 'list'].includes(command)) {
-      throw new InputError('USAGE', `unknown command "${command}"; expected run, validate, list, status, verify-evidence, keygen, clean or merge-reports (see --help)`);
+      throw new InputError('USAGE', `unknown command "${command}"; expected run, validate, list, status, verify-evidence, keygen, clean, merge-reports or fingerprint (see --help)`);
     }
     if (paths.length === 0) throw new InputError('USAGE', `${command}: name drill files or folders, e.g. restore-drill ${command} drills/`);
     if (command === 'run') return await runCommand(paths, values, io);

@@ -32,6 +32,13 @@ const COMMANDS: Record<string, { synopsis: string; does: string; options: string
     does: "merges the run folders of `run --shard K/N` into one run folder with every output; each shard must verify against its manifest (and --public-key), and every drill be run by exactly one shard, or nothing is written (exit 2, naming the drills)",
     options: ['--reports-dir', '--history', '--junit', '--metrics', '--sign-key', '--public-key'],
   },
+  fingerprint: {
+    synopsis: 'fingerprint --out FILE [--dbname URL] [-- pg_dump --snapshot={snapshot} ...]',
+    does:
+      "writes what the database holds (per table rows, content fingerprint, latest time; every definition) to FILE for a drill to compare its restore with; " +
+      'the command after -- runs in the same exported snapshot, so the dump and the fingerprint are one moment; no file when the command fails',
+    options: ['--out', '--dbname'],
+  },
   clean: {
     synopsis: 'clean [--kept]',
     does: 'removes what killed runs left (servers, mounts, temp folders, containers) and the seed cache, listing each',
@@ -52,6 +59,8 @@ const OPTIONS: Array<[flag: string, text: string]> = [
   ['--public-key PUB', 'verify-evidence: the signature must be by this key, not only the one the manifest names'],
   ['--shard K/N', 'run: only shard K of N of the drills named (split by their last durations); merge the shards with merge-reports'],
   ['--max-age AGE', 'status: a drill whose last success is older fails the command (default 35d)'],
+  ['--out FILE', 'fingerprint: the file to write (beside a dump: <dump>.fingerprint.json, which a drill picks up)'],
+  ['--dbname URL', 'fingerprint: the database to read (default: the PG* variables, as pg_dump)'],
   ['--kept', 'clean: also remove the folders runs kept on purpose (--keep, failed drills)'],
   ['-h, --help', 'this text; after a command, that command\'s'],
   ['-v, --version', 'the version'],

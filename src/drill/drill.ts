@@ -14,6 +14,7 @@ import { runContentChecks } from '../checks/content.js';
 import { logErrorsAfter } from '../checks/log-errors.js';
 import { backupFailed, judge, recoveryFailed } from '../checks/observed.js';
 import { captureState } from '../checks/snapshot.js';
+import { compareWithSource } from '../checks/source-fingerprint.js';
 import { measureLoss, rpoCheck, rtoCheck } from '../checks/targets.js';
 import { judgeCommand, judgeQuery, type QueryValue } from '../checks/team.js';
 import { timescaleCheck, type TimescaleExpectations } from '../checks/timescaledb.js';
@@ -113,6 +114,7 @@ export async function runDrill(host: DrillHost, { file, spec, bytes }: LoadedDri
   let recoveryFailedToo = false;
   let timescaleVersion: string | undefined;
   let atMarker = false;
+  let restoredFrom: BackupArtifact | undefined;
   // After Ctrl-C nothing is recorded as a finding: what failed then failed because the cleanup pulled the servers away.
   const found = (...checks: CheckResult[]) => {
     if (!host.interrupted()) drill.checks.push(...checks);
@@ -281,6 +283,7 @@ export async function runDrill(host: DrillHost, { file, spec, bytes }: LoadedDri
         drill.recovery = { procedure: spec.recovery.procedure, summary: outcome.summary, ...(outcome.detail as object) } as RecoveryRecord;
         timescaleVersion = outcome.timescaleVersion;
         atMarker = outcome.atMarker ?? false;
+        restoredFrom = outcome.restoredFrom;
         return outcome.instance;
       })
       .catch((error: unknown) => {
@@ -305,6 +308,7 @@ export async function runDrill(host: DrillHost, { file, spec, bytes }: LoadedDri
         timescale: { version: timescaleVersion, recoveredAt: drill.phases.find((p) => p.name === 'recovery')?.endedAt },
         runId: host.runId,
         atMarker,
+        restoredFrom,
         found,
         scriptEnv,
       }),
@@ -365,17 +369,21 @@ interface Verification {
   runId: string;
   /** The recovery stopped at the fault's recovery target: rows written after it must be absent. */
   atMarker: boolean;
+  /** The backup the recovery restored whole, when it did. */
+  restoredFrom: BackupArtifact | undefined;
   found: (...checks: CheckResult[]) => void;
   /** The environment a team's command gets for an instance: its connection, the run, the client binaries on PATH. */
   scriptEnv: (instance: Instance) => Promise<Record<string, string>>;
 }
 
 /** The recovered database against the state a correct recovery brings back, and RTO and RPO against the targets. */
-async function verify({ drill, instance, spec, expected, queriesAtBackup, workload, fault, phase, timescale, runId, atMarker, found, scriptEnv }: Verification): Promise<void> {
+async function verify({ drill, instance, spec, expected, queriesAtBackup, workload, fault, phase, timescale, runId, atMarker, restoredFrom, found, scriptEnv }: Verification): Promise<void> {
   const recovered = await captureState((d) => instance.connect(d), spec.database, DATASET_TABLES, 'after recovery', seededRange(spec.dataset.scale));
   const content = runContentChecks(spec.checks, expected, recovered);
   const timescaleResult = await timescaleCheck((d) => instance.connect(d), expected, recovered, timescale);
   if (timescaleResult) content.push(timescaleResult);
+  // A backup that came with the source's fingerprint: the restore must equal the source at that moment, every table and row.
+  if (restoredFrom?.fingerprint) content.push(await compareWithSource(() => instance.connect(spec.database), spec.database, restoredFrom.fingerprint));
   // The team's own verification is part of the verification RTO waits for.
   const queried = await runQueries(() => instance.connect(spec.database), spec.queries);
   for (const query of spec.queries) content.push(judgeQuery(query, queried.get(query.name)!, queriesAtBackup.get(query.name)));

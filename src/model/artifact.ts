@@ -28,6 +28,8 @@ export const artifactCommonSchema = z.strictObject({
   sha256: z.string().describe('The file\'s digest, or the digest of the listing that names a folder\'s files.'),
   tool: z.string().describe('The tool binary and version that made it.'),
   wal: walRangeSchema.optional(),
+  /** The source's fingerprint taken in the dump's snapshot (restore-drill fingerprint), written beside it: the restore must equal it. */
+  fingerprint: z.string().optional(),
   /** The timescaledb extension version of the database when it was backed up: a restore must start from the same. */
   timescaledb: z.string().optional(),
   /** The PostgreSQL major the backed-up server ran: a physical backup restores into the same major only. */

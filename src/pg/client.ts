@@ -28,17 +28,21 @@ export type Client = pg.Client;
  */
 const STABLE_SESSION = '-c TimeZone=UTC -c DateStyle=ISO -c extra_float_digits=1 -c IntervalStyle=postgres';
 
-export async function connectTo(info: ConnectionInfo, database: string): Promise<pg.Client> {
-  const client = new pg.Client({
-    host: info.host,
-    port: info.port,
-    user: info.user,
-    password: info.password,
-    database,
-    options: STABLE_SESSION,
-    connectionTimeoutMillis: 10_000,
-    application_name: 'restore-drill',
-  });
+export function connectTo(info: ConnectionInfo, database: string): Promise<pg.Client> {
+  return open({ host: info.host, port: info.port, user: info.user, password: info.password, database, application_name: 'restore-drill' });
+}
+
+/**
+ * A connection the way libpq tools make one: a connection string or URL when
+ * given, else the PG* environment (PGHOST, PGPORT, PGUSER, PGPASSWORD,
+ * PGDATABASE), in the same stable session as the harness's own.
+ */
+export function connectLikeLibpq(connectionString: string | undefined): Promise<pg.Client> {
+  return open({ ...(connectionString ? { connectionString } : {}), application_name: 'restore-drill fingerprint' });
+}
+
+async function open(config: pg.ClientConfig): Promise<pg.Client> {
+  const client = new pg.Client({ ...config, options: STABLE_SESSION, connectionTimeoutMillis: 10_000 });
   // A server killed or a database dropped under an open client emits 'error'; it is
   // reported by the query that fails, so an unhandled event must not crash the harness.
   client.on('error', () => {});

@@ -48,6 +48,8 @@ interface RecoveryOutcome<D> {
   detail: D;
   /** It stopped at the fault's recorded recovery target: rows written after the target must be absent. */
   atMarker?: boolean;
+  /** The backup it restored whole: a fingerprint taken with it (its sidecar) is compared with the result. */
+  restoredFrom?: BackupArtifact;
   /** The TimescaleDB version the procedure left the database at when it changed it on purpose (restored at the dump's version, then updated). */
   timescaleVersion?: string;
 }

@@ -80,6 +80,7 @@ export const restoreDatabase = defineProcedure({
           `new database ${database}, TimescaleDB ${restored.createdAt}${restored.endedAt !== restored.createdAt ? ` updated to ${restored.endedAt}` : ''}: ` +
           restored.steps.join(', '),
         detail: { ...into, jobs, timescale, database, backup: backup.path, timescaledb: restored },
+        restoredFrom: backup,
         timescaleVersion: restored.endedAt,
       };
     }
@@ -98,6 +99,7 @@ export const restoreDatabase = defineProcedure({
         ? `new database ${database}, gunzip -c | psql`
         : `new database ${database}, pg_restore -j ${jobs} of the ${backup.format} dump${jobs < spec.jobs ? ` (a tar archive restores single-threaded; ${spec.jobs} jobs asked)` : ''}`),
       detail: { ...into, jobs, timescale, database, backup: backup.path },
+      restoredFrom: backup,
     };
   },
 });

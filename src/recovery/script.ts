@@ -40,6 +40,7 @@ export const script = defineProcedure({
       instance: ctx.instance,
       summary: `${spec.script} restored ${backup.path}`,
       detail: { script: spec.script, backup: backup.path, output: tail(result.stdout, 10).trim() },
+      restoredFrom: backup,
     };
   },
 });

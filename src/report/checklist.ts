@@ -55,6 +55,11 @@ const RULES: Rule[] = [
   { item: 'Indexes and constraints present', checks: ['schema'] },
   { item: 'Data queries work', checks: ['fingerprint'] },
   {
+    item: 'Restore equals the source at the backup (its fingerprint), every table and row',
+    checks: ['source-fingerprint'],
+    notApplicable: (d) => (d.checks.some((c) => c.name === 'source-fingerprint') ? undefined : 'no fingerprint came with the backup'),
+  },
+  {
     item: 'TimescaleDB hypertables, chunks and jobs back',
     checks: ['timescaledb'],
     notApplicable: (d) => (d.checks.some((c) => c.name === 'timescaledb') ? undefined : 'no TimescaleDB in this drill'),

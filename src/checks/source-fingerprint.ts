@@ -1,0 +1,123 @@
+/**
+ * What the source database held at the very moment of its backup: per table
+ * its rows, content fingerprint and latest time, and every object by its
+ * definition, read in the snapshot the dump itself was taken in (an exported
+ * snapshot pg_dump imports with --snapshot). A restore compared with it is
+ * compared with the source at the backup, every row of every table, not a
+ * sample and not a later state.
+ */
+import { readFile } from 'node:fs/promises';
+import type pg from 'pg';
+import { z } from 'zod';
+import type { DatabaseState } from '../model/snapshot.js';
+import type { CheckResult } from '../model/verdict.js';
+import { errorMessage } from '../errors.js';
+import { runContentChecks } from './content.js';
+import { stateOf } from './snapshot.js';
+
+const FINGERPRINT_FORMAT = 'restore-drill-fingerprint/1';
+
+/** Where the command after `restore-drill fingerprint --` takes the exported snapshot's id. */
+export const SNAPSHOT_PLACEHOLDER = '{snapshot}';
+
+/** The sidecar file: written beside a dump (`<dump>.fingerprint.json`), read by a drill that restores it. */
+export interface SourceFingerprint {
+  format: typeof FINGERPRINT_FORMAT;
+  takenAt: string;
+  database: string;
+  server: string;
+  /** The exported snapshot the fingerprint and the dump were both taken in; absent when no dump shared it. */
+  snapshot?: string;
+  state: DatabaseState;
+}
+
+const sidecarShape = z.object({
+  format: z.literal(FINGERPRINT_FORMAT),
+  takenAt: z.string(),
+  database: z.string(),
+  server: z.string(),
+  snapshot: z.string().optional(),
+  state: z.object({ tables: z.record(z.string(), z.unknown()), objects: z.object({ tables: z.array(z.string()) }).loose() }).loose(),
+});
+
+/**
+ * Opens a repeatable-read transaction, exports its snapshot, lets `during`
+ * take the dump in it (pg_dump --snapshot), then reads the database in the
+ * same snapshot. The transaction stays open until the end: an exported
+ * snapshot lives only as long as its transaction.
+ */
+export async function fingerprintInSnapshot(client: pg.Client, during?: (snapshot: string) => Promise<void>): Promise<SourceFingerprint> {
+  await client.query('begin isolation level repeatable read read only');
+  try {
+    const { rows } = await client.query<{ snapshot: string; database: string; server: string; now: string }>(
+      `select pg_export_snapshot() as snapshot, current_database() as database, current_setting('server_version') as server, now()::text as now`,
+    );
+    const { snapshot, database, server, now } = rows[0]!;
+    await during?.(snapshot);
+    const state = await stateOf(client, database, undefined, 'the source at the backup');
+    return { format: FINGERPRINT_FORMAT, takenAt: new Date(now).toISOString(), database, server, ...(during ? { snapshot } : {}), state };
+  } finally {
+    await client.query('rollback').catch(() => undefined);
+  }
+}
+
+/** Parses a sidecar; the problem, in words, when it is not one. */
+export function parseFingerprint(text: string): SourceFingerprint | { problem: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return { problem: `not JSON (${(error as Error).message})` };
+  }
+  const parsed = sidecarShape.safeParse(json);
+  if (!parsed.success) return { problem: `not a ${FINGERPRINT_FORMAT} file: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}` };
+  return json as SourceFingerprint;
+}
+
+/**
+ * The restored database against the source at the backup: every table the
+ * source had, every row (the content checks over the whole table, not the
+ * seeded part), and every definition. One check, naming each difference.
+ */
+function judgeAgainstSource(source: SourceFingerprint | { problem: string }, path: string, restored: DatabaseState): CheckResult {
+  const name = 'source-fingerprint';
+  if ('problem' in source) return { name, verdict: 'unknown', summary: `${path}: ${source.problem}; the restore could not be compared with the source`, evidence: { path } };
+  const expected: DatabaseState = { ...source.state, database: restored.database };
+  const results = runContentChecks(['schema', 'row-counts', 'fingerprint'], expected, restored);
+  const failing = results.filter((r) => r.verdict !== 'pass');
+  const evidence = { path, takenAt: source.takenAt, snapshot: source.snapshot ?? null, server: source.server, tables: Object.keys(source.state.tables).length };
+  const when = source.snapshot ? `in the dump's own snapshot (${source.snapshot})` : 'NOT in the dump\'s snapshot (taken apart from it: rows written meanwhile differ)';
+  if (failing.length === 0) {
+    return { name, verdict: 'pass', summary: `every table and row equals the source at ${source.takenAt}, read ${when}: ${Object.keys(source.state.tables).length} tables`, evidence };
+  }
+  const verdict = failing.some((r) => r.verdict === 'fail') ? 'fail' : 'unknown';
+  return { name, verdict, summary: `differs from the source at ${source.takenAt} (read ${when}): ${failing.map((r) => r.summary).join('; ')}`, evidence: { ...evidence, checks: failing } };
+}
+
+/**
+ * The check for a restore from a backup that came with a sidecar: the
+ * restored database read whole, in one snapshot, against the sidecar. A
+ * sidecar that cannot be read, or a database that cannot, is unknown.
+ */
+export async function compareWithSource(connect: () => Promise<pg.Client>, database: string, path: string): Promise<CheckResult> {
+  let source: SourceFingerprint | { problem: string };
+  try {
+    source = parseFingerprint(await readFile(path, 'utf8'));
+  } catch (error) {
+    source = { problem: `cannot be read (${errorMessage(error)})` };
+  }
+  let client: pg.Client;
+  try {
+    client = await connect();
+  } catch (error) {
+    return { name: 'source-fingerprint', verdict: 'fail', summary: `the restored database ${database} cannot be reached: ${errorMessage(error)}`, evidence: { path } };
+  }
+  try {
+    await client.query('begin isolation level repeatable read read only');
+    const restored = await stateOf(client, database, undefined, 'after recovery');
+    return judgeAgainstSource(source, path, restored);
+  } finally {
+    await client.query('rollback').catch(() => undefined);
+    await client.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * `restore-drill fingerprint`: the source as it was at the moment of its
+ * dump, taken in the dump's own snapshot while writes go on, and a restore
+ * compared with it exactly. A fingerprint of another moment must not pass,
+ * and a failed dump must leave no fingerprint vouching for it.
+ */
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseFingerprint, compareWithSource } from '../src/checks/source-fingerprint.js';
+import { NativeEngine } from '../src/engines/native/engine.js';
+import type { NativeInstance } from '../src/engines/native/instance.js';
+import { findPgBinaries } from '../src/engines/shared/binaries.js';
+import { check, drillYaml, runDrills, tempDir, writeDrill } from './helpers.js';
+
+const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
+
+/**
+ * The harness as a team's script finds it (RESTORE_DRILL): a wrapper the
+ * postgres user, which scripts run as, can execute, with tsx's cache off so
+ * it writes nowhere.
+ */
+function harnessWrapper(): string {
+  const dir = tempDir('harness-bin');
+  chmodSync(dir, 0o755);
+  const wrapper = join(dir, 'restore-drill');
+  writeFileSync(wrapper, `#!/bin/sh\nTSX_DISABLE_CACHE=1 exec "${process.execPath}" --import "${resolve('node_modules/tsx/dist/loader.mjs')}" "${resolve('src/cli/main.ts')}" "$@"\n`);
+  chmodSync(wrapper, 0o755);
+  return wrapper;
+}
+
+describe('restore-drill fingerprint', () => {
+  let engine: NativeEngine;
+  let instance: NativeInstance;
+  let pgDump: string;
+  let env: Record<string, string>;
+  const out = tempDir('fingerprints');
+  chmodSync(out, 0o755); // pg_restore runs as the server's user.
+
+  beforeAll(async () => {
+    engine = await NativeEngine.create({ runId: 'fingerprinttest', record: () => undefined });
+    instance = await engine.startInstance('source', tempDir('fingerprint-logs'));
+    pgDump = join((await findPgBinaries()).binDir, 'pg_dump');
+    const admin = await instance.connect('postgres');
+    await admin.query('create database src');
+    await admin.end();
+    const client = await instance.connect('src');
+    await client.query('create table ticks (id bigserial primary key, price numeric not null)');
+    await client.query('create table quotes (symbol text primary key, bid numeric)');
+    await client.query(`insert into quotes values ('AAPL', 1), ('MSFT', 2)`);
+    await client.end();
+    const { host, port, user, password } = instance.connection;
+    env = { PGHOST: host, PGPORT: String(port), PGUSER: user, PGPASSWORD: password, PGDATABASE: 'src' };
+  });
+  afterAll(async () => {
+    await instance?.destroy({ keepFiles: false });
+    await engine?.dispose();
+  });
+
+  /** Inserts a tick every few milliseconds until stopped: the source is never still. */
+  async function writing<T>(work: () => Promise<T>): Promise<T> {
+    const client = await instance.connect('src');
+    let stop = false;
+    const loop = (async () => {
+      while (!stop) await client.query('insert into ticks (price) values (random())');
+    })();
+    try {
+      return await work();
+    } finally {
+      stop = true;
+      await loop;
+      await client.end();
+    }
+  }
+
+  async function restoreInto(database: string, dump: string): Promise<void> {
+    const admin = await instance.connect('postgres');
+    await admin.query(`create database ${database}`);
+    await admin.end();
+    await instance.runPgTool('pg_restore', ['--exit-on-error', `--dbname=${database}`, dump]);
+  }
+
+  it('taken in the dump\'s snapshot while rows are written, equals the restore exactly', async () => {
+    const dump = join(out, 'same.dump');
+    const sidecar = `${dump}.fingerprint.json`;
+    const result = await writing(() =>
+      execa('node', [...CLI, 'fingerprint', '--out', sidecar, '--', pgDump, '--snapshot={snapshot}', '--format=custom', `--file=${dump}`], { env, reject: false }),
+    );
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/2 tables of src at .*, in the snapshot .*pg_dump used/);
+    const fingerprint = parseFingerprint(readFileSync(sidecar, 'utf8'));
+    if ('problem' in fingerprint) throw new Error(fingerprint.problem);
+    expect(fingerprint.snapshot).toMatch(/^[0-9A-F]+-[0-9A-F]+-\d+$/);
+    expect(Object.keys(fingerprint.state.tables).sort()).toEqual(['quotes', 'ticks']);
+    await restoreInto('same', dump);
+    const judged = await compareWithSource(() => instance.connect('same'), 'same', sidecar);
+    expect(judged, judged.summary).toMatchObject({ name: 'source-fingerprint', verdict: 'pass' });
+    expect(judged.summary).toMatch(/every table and row equals the source at .* read in the dump's own snapshot/);
+  });
+
+  it('taken apart from the dump while rows are written, fails the comparison naming the table that moved', async () => {
+    const dump = join(out, 'apart.dump');
+    const sidecar = `${dump}.fingerprint.json`;
+    await writing(async () => {
+      await execa('node', [...CLI, 'fingerprint', '--out', sidecar], { env });
+      await new Promise((r) => setTimeout(r, 300));
+      await execa(pgDump, ['--format=custom', `--file=${dump}`], { env });
+    });
+    await restoreInto('apart', dump);
+    const judged = await compareWithSource(() => instance.connect('apart'), 'apart', sidecar);
+    expect(judged.verdict).toBe('fail');
+    expect(judged.summary).toMatch(/NOT in the dump's snapshot/);
+    expect(judged.summary).toMatch(/ticks/);
+    expect(judged.summary).not.toMatch(/quotes/);
+  });
+
+  it('writes nothing when the dump fails, and says why', async () => {
+    const sidecar = join(out, 'failed.dump.fingerprint.json');
+    const result = await execa('node', [...CLI, 'fingerprint', '--out', sidecar, '--', pgDump, '--snapshot={snapshot}', '--format=custom', '--file=/nonexistent/dir/x.dump'], { env, reject: false });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(/pg_dump failed .*no fingerprint written/);
+    expect(existsSync(sidecar)).toBe(false);
+  });
+
+  it('refuses a command that would not take the snapshot, an unreachable server and a missing --out, naming each', async () => {
+    const noSnapshot = await execa('node', [...CLI, 'fingerprint', '--out', join(out, 'x.json'), '--', pgDump, '-Fc'], { env, reject: false });
+    expect(noSnapshot).toMatchObject({ exitCode: 2 });
+    expect(noSnapshot.stderr).toMatch(/must take the snapshot, e\.g\. pg_dump --snapshot=\{snapshot\}/);
+    const unreachable = await execa('node', [...CLI, 'fingerprint', '--out', join(out, 'y.json'), '--dbname', 'postgresql://nobody@127.0.0.1:1/none'], { reject: false });
+    expect(unreachable).toMatchObject({ exitCode: 2 });
+    expect(unreachable.stderr).toMatch(/fingerprint: cannot connect \(--dbname\)/);
+    const noOut = await execa('node', [...CLI, 'fingerprint'], { env, reject: false });
+    expect(noOut).toMatchObject({ exitCode: 2 });
+    expect(noOut.stderr).toMatch(/name the file to write with --out/);
+    expect(existsSync(join(out, 'x.json')) || existsSync(join(out, 'y.json'))).toBe(false);
+  });
+
+  it('a sidecar that is not one makes the comparison unknown, never a pass', async () => {
+    const bogus = join(out, 'bogus.json');
+    writeFileSync(bogus, '{"format":"something-else"}');
+    const judged = await compareWithSource(() => instance.connect('src'), 'src', bogus);
+    expect(judged.verdict).toBe('unknown');
+    expect(judged.summary).toMatch(/not a restore-drill-fingerprint\/1 file/);
+  });
+});
+
+describe('a drill whose backup script takes the fingerprint', () => {
+  const drills = tempDir('fingerprint-drills');
+  const reports = tempDir('fingerprint-reports');
+  const previous = process.env.RESTORE_DRILL;
+  beforeAll(() => {
+    process.env.RESTORE_DRILL = harnessWrapper();
+  });
+  afterAll(() => {
+    if (previous === undefined) delete process.env.RESTORE_DRILL;
+    else process.env.RESTORE_DRILL = previous;
+  });
+
+  const drill = (name: string, backupScript: string, restoreScript = resolve('fixtures/scripts/restore_database.sh')) =>
+    writeDrill(
+      drills,
+      drillYaml({
+        name,
+        workload: { rate: 100, lead: '500ms', afterBackup: '500ms' },
+        backup: { method: 'script', script: backupScript, timeout: '2m' },
+        fault: { type: 'drop-database' },
+        recovery: { procedure: 'script', script: restoreScript },
+      }),
+    );
+
+  it('passes, the restore equal to the source at the dump in every table, the workload writing throughout', async () => {
+    const { journal } = await runDrills([drill('fingerprint-honest', resolve('fixtures/scripts/backup_with_fingerprint.sh'))], reports);
+    const result = journal.drills[0]!;
+    expect(result.backup?.fingerprint).toMatch(/\.dump\.fingerprint\.json$/);
+    expect(check(result, 'source-fingerprint'), check(result, 'source-fingerprint').summary).toMatchObject({ verdict: 'pass' });
+    expect(check(result, 'source-fingerprint').summary).toMatch(/in the dump's own snapshot/);
+    expect(result.verdict).toBe('pass');
+  });
+
+  it('fails when the fingerprint was taken apart from the dump, naming the tables the workload moved', async () => {
+    const { journal } = await runDrills([drill('fingerprint-apart', resolve('test/sabotage/fingerprint_another_moment.sh'))], reports);
+    const result = journal.drills[0]!;
+    expect(check(result, 'source-fingerprint').verdict).toBe('fail');
+    expect(check(result, 'source-fingerprint').summary).toMatch(/orders|trades/);
+    expect(result.verdict).toBe('fail');
+  });
+
+  it('fails when the restore leaves a table out, even one the seeded checks do not read whole', async () => {
+    const { journal } = await runDrills(
+      [drill('fingerprint-liar', resolve('fixtures/scripts/backup_with_fingerprint.sh'), resolve('test/sabotage/restore_all_but_one_table.sh'))],
+      reports,
+    );
+    const result = journal.drills[0]!;
+    expect(check(result, 'source-fingerprint').verdict).toBe('fail');
+    expect(check(result, 'source-fingerprint').summary).toMatch(/positions/);
+  });
+});
