@@ -99,7 +99,7 @@ describe('database loss → full restore', () => {
       targets: { rto: '1h', rpo: '24h' },
     });
     expect(drill.verdict).toBe('pass');
-    const workload = drill.fault!.workload;
+    const workload = drill.fault!.workload!;
     expect(workload.writers).toBe(7);
     expect(workload.achievedPerSecond).toBeGreaterThan(0);
     const rpo = drill.rpo!;

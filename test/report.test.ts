@@ -233,7 +233,7 @@ describe('the checklist', () => {
     const why = Object.fromEntries(checklist(none).map((i) => [i.item, i.why]));
     expect(why['Restore completed']).toBe('recovery procedure none: nothing was restored');
     expect(why['Row counts match']).toBe('row-counts could not decide: check crashed: boom');
-    expect(why['Data queries work']).toBe('not evidenced: no fingerprint check ran');
+    expect(why['Data queries work']).toBe('not evidenced: no fingerprint or source-fingerprint check ran');
     expect(why['No errors in logs']).toMatch(/^the servers logged postgresql\.log: ERROR/);
     const failedRecovery = { ...missingWal, recovery: { procedure: 'point-in-time', error: 'pg_ctl: could not start server' } } as DrillJournal;
     expect(checklist(failedRecovery).find((i) => i.item === 'Restore completed')).toMatchObject({ state: 'unticked', why: 'the point-in-time procedure failed: pg_ctl: could not start server' });

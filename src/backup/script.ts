@@ -76,7 +76,7 @@ export async function runScript(instance: Instance, run: ScriptRun): Promise<Com
 }
 
 /** The dump formats a backup script may leave, told by their names. */
-function formatOf(name: string): 'custom' | 'plain.gz' | undefined {
+export function formatOf(name: string): 'custom' | 'plain.gz' | undefined {
   if (/\.(dump|backup|pgdump)$/.test(name)) return 'custom';
   if (/\.sql\.gz$/.test(name)) return 'plain.gz';
   return undefined;

@@ -148,3 +148,23 @@ export function rtoCheck(targetMs: number, fault: Instant, verified: Instant, re
     rto: { targetMs, measuredMs },
   };
 }
+
+/**
+ * A backup made elsewhere: no writes were lost in the drill, but losing
+ * production now loses everything written since the backup. Its age, from
+ * when it was written to now, is the data loss it stands for; beyond the RPO
+ * target the backups are too old (a backup job that stopped shows here).
+ */
+export function backupAgeCheck(targetMs: number, writtenAt: string, writtenBy: string, at: Date): { check: CheckResult; rpo: RpoMeasurement } {
+  const ageMs = at.getTime() - Date.parse(writtenAt);
+  const pass = ageMs <= targetMs;
+  return {
+    check: {
+      name: 'rpo',
+      verdict: pass ? 'pass' : 'fail',
+      summary: `the backup was written ${formatDuration(ageMs)} ago (${writtenAt}, ${writtenBy}): losing production now loses up to that; target ${formatDuration(targetMs)}`,
+      evidence: { ageMs, targetMs, writtenAt, writtenBy },
+    },
+    rpo: { targetMs, measuredMs: ageMs },
+  };
+}

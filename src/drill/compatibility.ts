@@ -72,6 +72,23 @@ export function compatibilityProblems(raw: Record<string, unknown>): Problem[] {
       problems.push({ path: 'fault.type', message: `${fault!.module.type} needs a backup that offers ${feature} (backup.method ${names(offering)}); backup.method is ${method.method}` });
     }
   }
+  // A backup made elsewhere is only read, and holds data the harness did not seed: no synthetic data, no fault but its loss.
+  if (method?.features?.includes('made-elsewhere')) {
+    if (fault && !fault.module.requires?.backupFeatures?.includes('made-elsewhere')) {
+      const fitting = FAULTS.filter((f) => (f as Fault).requires?.backupFeatures?.includes('made-elsewhere')).map((f) => f.type);
+      problems.push({ path: 'fault.type', message: `${method.method} drills a backup made elsewhere, which is never damaged and whose database the drill never held: the fault is ${names(fitting)}` });
+    }
+    for (const key of ['dataset', 'workload'] as const) {
+      if (raw[key] !== undefined) problems.push({ path: key, message: `${method.method} restores the team's own data: nothing is seeded or written, so remove ${key}` });
+    }
+    const queries = Array.isArray(raw.queries) ? (raw.queries as Array<Record<string, unknown>>) : [];
+    for (const [i, query] of queries.entries()) {
+      const expect = query?.expect;
+      if (expect && typeof expect === 'object' && 'sameAsBackup' in expect) {
+        problems.push({ path: `queries[${i}].expect`, message: `sameAsBackup compares with the seeded database at the backup, which ${method.method} has not: give equals, atMost, atLeast or between` });
+      }
+    }
+  }
   if (fault?.module.requires?.dataVolume && section(raw, 'engine')?.dataVolume === undefined) {
     problems.push({ path: 'engine.dataVolume', message: `required: ${fault.module.type} fills a size-limited data folder; set a size such as 64m` });
   }

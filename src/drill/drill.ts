@@ -5,14 +5,9 @@
  * the procedure, the checks) and records what it did in the journal. Only
  * checks/ makes verdicts; the outcome rules are in model/outcome.ts.
  */
-import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
 import { backupMethod } from '../backup/index.js';
-import { scriptEnvironment } from '../backup/script.js';
 import { runContentChecks } from '../checks/content.js';
-import { logErrorsAfter } from '../checks/log-errors.js';
-import { backupFailed, judge, recoveryFailed } from '../checks/observed.js';
+import { judge } from '../checks/observed.js';
 import { captureState } from '../checks/snapshot.js';
 import { compareWithSource } from '../checks/source-fingerprint.js';
 import { measureLoss, rpoCheck, rtoCheck } from '../checks/targets.js';
@@ -21,13 +16,13 @@ import { timescaleCheck, type TimescaleExpectations } from '../checks/timescaled
 import { DATASET_TABLES } from '../dataset/schema.js';
 import { SCALES } from '../dataset/scale.js';
 import { seededRange, seedDataset } from '../dataset/seed.js';
-import type { CapabilityName, Engine, Instance, InstanceOptions } from '../engines/types.js';
-import { errorMessage, InputError, RestoreDrillError, SetupError, UnsupportedError } from '../errors.js';
+import type { CapabilityName, Instance, InstanceOptions } from '../engines/types.js';
+import { InputError, SetupError, UnsupportedError } from '../errors.js';
 import { faultModule } from '../faults/index.js';
 import type { FaultOutcome } from '../faults/fault.js';
 import type { BackupArtifact } from '../model/artifact.js';
-import type { DrillJournal, FaultRecord, RecoveryRecord } from '../model/journal.js';
-import { drillVerdict, statusAfterError, statusAfterVerify } from '../model/outcome.js';
+import type { DrillJournal, FaultRecord } from '../model/journal.js';
+import { statusAfterVerify } from '../model/outcome.js';
 import type { DatabaseState } from '../model/snapshot.js';
 import type { CheckResult } from '../model/verdict.js';
 import { quoteIdent, withClient } from '../pg/client.js';
@@ -39,30 +34,11 @@ import { now, sleep, type Instant } from '../support/clock.js';
 import { folderBytes } from '../support/files.js';
 import { formatBytes } from '../support/units.js';
 import { LedgerWorkload, readLedger } from '../workload/ledger.js';
-import type { PhaseRecorder } from './phases.js';
 import { checkRoom } from './room.js';
 import { runCommands, runQueries, unplannable } from './team-checks.js';
 import { seedIdentity } from './seed-cache.js';
+import { beginDrill, endDrill, recordStop, recover, type DrillHost } from './frame.js';
 import type { DrillSpec, LoadedDrill } from './spec.js';
-
-/** What a drill may use of the run it belongs to. */
-export interface DrillHost {
-  runId: string;
-  /** Keep every instance's files, not only a failed drill's. */
-  keep: boolean;
-  /** The drill's folder in the run's report folder (server logs). */
-  logDir: string;
-  interrupted(): boolean;
-  engine(): Promise<Engine>;
-  /** The engine of the drill's separate restore target (engine.restoreBinDir / restoreImage), when it names one. */
-  restoreEngine(): Promise<Engine | undefined>;
-  /** Adds the drill to the journal and returns its phase recorder. */
-  begin(drill: DrillJournal): PhaseRecorder;
-  end(drill: DrillJournal): void;
-}
-
-/** The copy of the drill file in the drill's folder of the run. */
-const DRILL_COPY = 'drill.yaml';
 
 /** Writes between backup generations, so an older backup really is older (names carry the second). */
 const GENERATION_GAP_MS = 1500;
@@ -78,49 +54,17 @@ function requiredCapabilities(spec: DrillSpec): CapabilityName[] {
   return [...needs];
 }
 
-/**
- * The drill file's bytes as run, copied into the drill's folder of the run:
- * the evidence manifest then holds what was run, not a path to a file that
- * may have changed since.
- */
-async function copyDrillFile(logDir: string, bytes: Buffer): Promise<NonNullable<DrillJournal['source']>> {
-  await mkdir(logDir, { recursive: true });
-  await writeFile(join(logDir, DRILL_COPY), bytes);
-  return { copy: `${basename(logDir)}/${DRILL_COPY}`, sizeBytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
-}
-
-export async function runDrill(host: DrillHost, { file, spec, bytes }: LoadedDrill): Promise<void> {
-  const drill: DrillJournal = {
-    name: spec.name,
-    file,
-    source: await copyDrillFile(host.logDir, bytes),
-    ...(spec.description ? { description: spec.description } : {}),
-    status: 'running',
-    startedAt: new Date().toISOString(),
-    phases: [],
-    checks: [],
-  };
-  const phases = host.begin(drill);
-  const started = performance.now();
+export async function runDrill(host: DrillHost, loaded: LoadedDrill): Promise<void> {
+  const { spec } = loaded;
+  const frame = await beginDrill(host, loaded);
+  const { drill, phases, found, instances, scriptEnv } = frame;
   const db = spec.database;
   // Orders and trades get the workload's rows after the seed: the content checks compare the seeded ones, RPO counts the rest.
   const seeded = seededRange(spec.dataset.scale);
   const method = backupMethod(spec.backup.method);
-  /** Every instance the drill started (the struck one, a standby, a restored one), all torn down at the end. */
-  const instances: Instance[] = [];
   let workload: LedgerWorkload | undefined;
   let faultAt: Instant | undefined;
   let heal: (() => Promise<void>) | undefined;
-  let recoveryFailedToo = false;
-  let timescaleVersion: string | undefined;
-  let atMarker = false;
-  let restoredFrom: BackupArtifact | undefined;
-  // After Ctrl-C nothing is recorded as a finding: what failed then failed because the cleanup pulled the servers away.
-  const found = (...checks: CheckResult[]) => {
-    if (!host.interrupted()) drill.checks.push(...checks);
-  };
-  const scriptEnv = async (instance: Instance) =>
-    scriptEnvironment(instance, db, { runId: host.runId, drill: spec.name, binDir: (await host.engine()).clientBinDir });
 
   try {
     const { engine, primary, standby, cached } = await phases.run('setup', async (phase, progress) => {
@@ -186,7 +130,7 @@ export async function runDrill(host: DrillHost, { file, spec, bytes }: LoadedDri
           return [...(faultProblem ? [`fault.${faultProblem}`] : []), ...(await unplannable(client, spec.queries))];
         },
       );
-      if (problems.length) throw new InputError('DRILL_FILE_INVALID', problems.map((problem) => `${file}: ${problem}`).join('\n'));
+      if (problems.length) throw new InputError('DRILL_FILE_INVALID', problems.map((problem) => `${loaded.file}: ${problem}`).join('\n'));
     });
 
     workload = await phases.run('workload', async (phase) => {
@@ -260,40 +204,19 @@ export async function runDrill(host: DrillHost, { file, spec, bytes }: LoadedDri
       return outcome;
     });
 
-    const recovered = await phases
-      .run('recovery', async () => {
-        const outcome = await procedureModule(spec.recovery.procedure).run(
-          {
-            engine,
-            target: await host.restoreEngine(),
-            instance: primary,
-            standby,
-            drillName: spec.name,
-            database: db,
-            rtoTargetMs: spec.targets.rto,
-            backups: [...backups, ...(fault.addedBackups ?? [])],
-            fault: { marker: fault.marker, debris: fault.debris },
-            logDir: host.logDir,
-            scriptEnv: () => scriptEnv(primary),
-            track: (instance) => instances.push(instance),
-            observe: (observation) => found(judge(observation)),
-          },
-          spec.recovery,
-        );
-        drill.recovery = { procedure: spec.recovery.procedure, summary: outcome.summary, ...(outcome.detail as object) } as RecoveryRecord;
-        timescaleVersion = outcome.timescaleVersion;
-        atMarker = outcome.atMarker ?? false;
-        restoredFrom = outcome.restoredFrom;
-        return outcome.instance;
-      })
-      .catch((error: unknown) => {
-        if (error instanceof UnsupportedError || host.interrupted()) throw error;
-        // A failed recovery is a finding, not a crash: the checks below show what it left.
-        recoveryFailedToo = true;
-        drill.recovery = { procedure: spec.recovery.procedure, error: errorMessage(error) };
-        found(recoveryFailed(spec.recovery.procedure, errorMessage(error)));
-        return primary;
-      });
+    const recovery = await recover(host, frame, spec.recovery, {
+      engine,
+      instance: primary,
+      standby,
+      drillName: spec.name,
+      database: db,
+      rtoTargetMs: spec.targets.rto,
+      backups: [...backups, ...(fault.addedBackups ?? [])],
+      fault: { marker: fault.marker, debris: fault.debris },
+      scriptEnv: () => scriptEnv(primary),
+    });
+    const recovered = recovery.instance;
+    const recoveryFailedToo = !recovery.outcome;
 
     await phases.run('verify', (phase) =>
       verify({
@@ -305,10 +228,10 @@ export async function runDrill(host: DrillHost, { file, spec, bytes }: LoadedDri
         workload: writer,
         fault,
         phase,
-        timescale: { version: timescaleVersion, recoveredAt: drill.phases.find((p) => p.name === 'recovery')?.endedAt },
+        timescale: { version: recovery.outcome?.timescaleVersion, recoveredAt: drill.phases.find((p) => p.name === 'recovery')?.endedAt },
         runId: host.runId,
-        atMarker,
-        restoredFrom,
+        atMarker: recovery.outcome?.atMarker ?? false,
+        restoredFrom: recovery.outcome?.restoredFrom,
         found,
         scriptEnv,
       }),
@@ -316,23 +239,10 @@ export async function runDrill(host: DrillHost, { file, spec, bytes }: LoadedDri
     if (host.interrupted()) return;
     drill.status = statusAfterVerify(recoveryFailedToo);
   } catch (error) {
-    if (host.interrupted()) return;
-    const failedPhase = drill.phases.at(-1);
-    if (failedPhase?.name === 'backup' && failedPhase.status === 'failed' && !(error instanceof UnsupportedError) && !(error instanceof SetupError)) {
-      found(backupFailed(errorMessage(error)));
-    }
-    drill.status = statusAfterError({ unsupported: error instanceof UnsupportedError, faultStruck: faultAt !== undefined, checksRecorded: drill.checks.length });
-    drill.error = errorMessage(error);
-    if (error instanceof RestoreDrillError) drill.errorCode = error.code;
+    if (!host.interrupted()) recordStop(frame, error, faultAt !== undefined);
   } finally {
     if (workload) await workload.stop();
-    if (!host.interrupted()) {
-      drill.verdict = drillVerdict(drill.status, drill.checks);
-      await teardown(host, phases, drill, instances, heal);
-      drill.endedAt = new Date().toISOString();
-      drill.durationMs = performance.now() - started;
-      host.end(drill);
-    }
+    await endDrill(host, frame, heal);
   }
 }
 
@@ -401,22 +311,4 @@ async function verify({ drill, instance, spec, expected, queriesAtBackup, worklo
     drill.rpo = rpo.rpo;
   }
   phase.detail = { instance: instance.name, database: spec.database };
-}
-
-/** The fault's own heal first (a damaged backup or archive is put right even when files are kept), then every instance. */
-async function teardown(host: DrillHost, phases: PhaseRecorder, drill: DrillJournal, instances: Instance[], heal: (() => Promise<void>) | undefined): Promise<void> {
-  if (!instances.length) return;
-  const keepFiles = host.keep || drill.verdict !== 'pass';
-  const kept = await phases.run('teardown', async (phase) => {
-    phase.detail = { keepFiles, instances: instances.map((i) => i.name), healed: heal !== undefined };
-    await heal?.();
-    const results = [];
-    for (const each of instances) results.push(await each.destroy({ keepFiles }));
-    return results;
-  });
-  const keptAt = kept.flatMap((k) => (k.keptAt ? [k.keptAt] : []));
-  if (keptAt.length) drill.keptFiles = keptAt;
-  const recovered = drill.phases.find((p) => p.name === 'recovery')?.endedAt;
-  const tornDown = drill.phases.find((p) => p.name === 'teardown')?.startedAt;
-  if (recovered) drill.logErrors = await logErrorsAfter(host.logDir, recovered, tornDown);
 }

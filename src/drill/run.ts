@@ -14,7 +14,10 @@ import { JOURNAL_SCHEMA_VERSION, type CommandRecord, type DrillJournal, type Run
 import { drillVerdict, runVerdict } from '../model/outcome.js';
 import { runAllCleanups } from '../support/cleanup.js';
 import { VERSION } from '../support/version.js';
-import { runDrill, type DrillHost } from './drill.js';
+import { backupMethod } from '../backup/index.js';
+import { runDrill } from './drill.js';
+import { runExistingDrill } from './existing-drill.js';
+import type { DrillHost } from './frame.js';
 import type { RunListener } from './events.js';
 import { journalFile, releaseRoom, reserveRoom, writeJournal } from './journal-file.js';
 import { PhaseRecorder } from './phases.js';
@@ -156,7 +159,9 @@ export class DrillRun {
     try {
       for (const drill of this.drills) {
         if (this.stopped) break;
-        await runDrill(this.host(drill), drill);
+        // A backup made elsewhere has no seed, workload or fault of ours: its drill runs a flow of its own.
+        const flow = backupMethod(drill.spec.backup.method).features?.includes('made-elsewhere') ? runExistingDrill : runDrill;
+        await flow(this.host(drill), drill);
       }
       if (!this.stopped) this.journal.status = 'completed';
     } catch (error) {

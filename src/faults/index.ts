@@ -13,6 +13,7 @@ import type { Fault } from './fault.js';
 import { killServer } from './kill-server.js';
 import { loseInstance } from './lose-instance.js';
 import { missingWal } from './missing-wal.js';
+import { productionLost } from './production-lost.js';
 import { wrongBackup } from './wrong-backup.js';
 
 export const FAULTS = [
@@ -27,6 +28,7 @@ export const FAULTS = [
   wrongBackup,
   backupDiskFull,
   dataDiskFull,
+  productionLost,
 ] as const;
 
 /** The `fault:` section of a parsed drill file. */

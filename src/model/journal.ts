@@ -127,7 +127,7 @@ export type WorkloadSummary = z.output<typeof workloadSummarySchema>;
 export const faultCommonSchema = z.strictObject({
   summary: z.string(),
   at: z.string().describe('The moment of the damage, ISO time: RTO counts from here.'),
-  workload: workloadSummarySchema,
+  workload: workloadSummarySchema.optional().describe('What the workload wrote through the fault; absent for a backup made elsewhere, where nothing writes.'),
 });
 
 /** Each fault module adds `'<type>': { ...its facts }` here (module augmentation). */

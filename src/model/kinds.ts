@@ -29,7 +29,8 @@ export type Harm = keyof typeof HARMS;
  * What a backup method offers the faults that act on backups:
  *  - damageable-file: one file holds the backup's data (a dump, base.tar.gz);
  *  - harness-dump: the harness can make another dump of the same kind (a wrong or a half-written one);
- *  - wal-archive-folder: WAL segments are archived as plain files, and the backup knows where its WAL ends.
+ *  - wal-archive-folder: WAL segments are archived as plain files, and the backup knows where its WAL ends;
+ *  - made-elsewhere: a backup the team already has (production's), only read: nothing is seeded, nothing damaged.
  */
-const BACKUP_FEATURES = ['damageable-file', 'harness-dump', 'wal-archive-folder'] as const;
+const BACKUP_FEATURES = ['damageable-file', 'harness-dump', 'wal-archive-folder', 'made-elsewhere'] as const;
 export type BackupFeature = (typeof BACKUP_FEATURES)[number];

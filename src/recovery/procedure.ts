@@ -41,7 +41,7 @@ export interface RecoveryContext {
   observe: (observation: Observation) => void;
 }
 
-interface RecoveryOutcome<D> {
+export interface RecoveryOutcome<D> {
   /** The instance that holds the recovered data: the struck one, or a new one. */
   instance: Instance;
   summary: string;

@@ -1,0 +1,116 @@
+/**
+ * A drill of a backup the team already has (backup.method existing), as its
+ * phases:
+ *   setup → backup (found, copied, only read) → fault (production lost) → recovery → verify → teardown
+ * Nothing is seeded and nothing written, so there is no synthetic baseline;
+ * the restore is verified by what holds without one: the backup's integrity
+ * before it is trusted, the recovery itself, every table's rows against the
+ * rows the dump holds, pg_amcheck on the restored database, the source's fingerprint when the backup came with one, the
+ * team's own queries and smoke tests, RTO, and the backup's age against the
+ * RPO target. It never connects to production.
+ */
+import { readFile } from 'node:fs/promises';
+import { backupMethod } from '../backup/index.js';
+import { dumpRowCounts } from '../backup/dump-rows.js';
+import { judgeAmcheck } from '../checks/amcheck.js';
+import { judgeDumpRows } from '../checks/dump-rows.js';
+import { compareWithSource, parseFingerprint } from '../checks/source-fingerprint.js';
+import { backupAgeCheck, rtoCheck } from '../checks/targets.js';
+import { judgeCommand, judgeQuery } from '../checks/team.js';
+import { errorMessage } from '../errors.js';
+import { PRODUCTION_LOST } from '../faults/production-lost.js';
+import { TOOL_TIMEOUT_MS } from '../exec/command.js';
+import type { ArtifactOf } from '../model/artifact.js';
+import type { FaultRecord } from '../model/journal.js';
+import { statusAfterVerify } from '../model/outcome.js';
+import type { CheckResult } from '../model/verdict.js';
+import { now, type Instant } from '../support/clock.js';
+import { beginDrill, endDrill, recordStop, recover, type DrillHost } from './frame.js';
+import type { LoadedDrill } from './spec.js';
+import { runCommands, runQueries } from './team-checks.js';
+
+/** When the backup was written: the fingerprint's moment when it has one (the dump's own snapshot), else the file's modification time. */
+async function writtenAt(backup: ArtifactOf<'existing'>): Promise<{ at: string; by: string }> {
+  if (backup.fingerprint) {
+    const fingerprint = parseFingerprint(await readFile(backup.fingerprint, 'utf8').catch(() => ''));
+    if (!('problem' in fingerprint)) return { at: fingerprint.takenAt, by: "its fingerprint's snapshot" };
+  }
+  return { at: backup.detail.modifiedAt, by: "the file's modification time" };
+}
+
+export async function runExistingDrill(host: DrillHost, loaded: LoadedDrill): Promise<void> {
+  const { spec } = loaded;
+  const frame = await beginDrill(host, loaded);
+  const { drill, phases, found, instances, scriptEnv } = frame;
+  const db = spec.database;
+  const method = backupMethod(spec.backup.method);
+  let faultAt: Instant | undefined;
+
+  try {
+    const { engine, empty } = await phases.run('setup', async (phase) => {
+      const engine = await host.engine();
+      drill.engine = engine.describe();
+      // An empty instance: the restore is all it will hold.
+      const empty = await engine.startInstance(spec.name, host.logDir);
+      instances.push(empty);
+      const info = await empty.serverInfo();
+      drill.engine = { ...drill.engine, server: info.version, major: info.major, timescaledb: info.timescaledb, tools: { pg_restore: await empty.toolVersion('pg_restore') } };
+      phase.detail = { port: empty.connection.port, database: db };
+      return { engine, empty };
+    });
+
+    const backups = await phases.run('backup', async (phase) => {
+      const taken = await method.take({ primary: empty, database: db, scriptEnv: () => scriptEnv(empty) }, spec.backup);
+      drill.backup = taken.at(-1)!;
+      phase.detail = { source: (drill.backup as ArtifactOf<'existing'>).detail.source, copiedTo: drill.backup.path };
+      return taken;
+    });
+
+    faultAt = await phases.run('fault', async () => {
+      const at = now();
+      drill.fault = { type: spec.fault.type, summary: PRODUCTION_LOST, at: at.wall } as FaultRecord;
+      return at;
+    });
+
+    const recovery = await recover(host, frame, spec.recovery, {
+      engine,
+      instance: empty,
+      drillName: spec.name,
+      database: db,
+      rtoTargetMs: spec.targets.rto,
+      backups,
+      fault: {},
+      scriptEnv: () => scriptEnv(empty),
+    });
+    const restored = recovery.instance;
+    const restoredFrom = recovery.outcome?.restoredFrom;
+    const recoveryFailedToo = !recovery.outcome;
+
+    await phases.run('verify', async (phase) => {
+      const content: CheckResult[] = [];
+      const amcheck = await restored.runPgTool('pg_amcheck', ['--install-missing', '--heapallindexed', `--database=${db}`], { timeoutMs: TOOL_TIMEOUT_MS, allowFailure: true });
+      content.push(judgeAmcheck(db, amcheck));
+      const dumped = await dumpRowCounts(restored, drill.backup!, await scriptEnv(restored)).catch((error: unknown) => ({ error: errorMessage(error) }));
+      content.push(await judgeDumpRows(() => restored.connect(db), db, dumped));
+      if (restoredFrom?.fingerprint) content.push(await compareWithSource(() => restored.connect(db), db, restoredFrom.fingerprint));
+      const queried = await runQueries(() => restored.connect(db), spec.queries);
+      for (const query of spec.queries) content.push(judgeQuery(query, queried.get(query.name)!));
+      const smoked = await runCommands(restored, spec.commands, await scriptEnv(restored));
+      for (const command of spec.commands) content.push(judgeCommand(command, smoked.get(command.name)!));
+      const verifiedAt = now();
+      const rto = rtoCheck(spec.targets.rto, faultAt!, verifiedAt, !recoveryFailedToo && content.every((c) => c.verdict === 'pass'));
+      const written = await writtenAt(drill.backup as ArtifactOf<'existing'>);
+      const rpo = backupAgeCheck(spec.targets.rpo, written.at, written.by, new Date(verifiedAt.wall));
+      found(...content, rto.check, rpo.check);
+      drill.rto = rto.rto;
+      drill.rpo = rpo.rpo;
+      phase.detail = { instance: restored.name, database: db };
+    });
+    if (host.interrupted()) return;
+    drill.status = statusAfterVerify(recoveryFailedToo);
+  } catch (error) {
+    if (!host.interrupted()) recordStop(frame, error, faultAt !== undefined);
+  } finally {
+    await endDrill(host, frame, undefined);
+  }
+}

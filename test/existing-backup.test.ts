@@ -1,0 +1,181 @@
+/**
+ * Drilling a backup the team already has (backup.method existing): a dump of
+ * a database the harness did not create, with its own schema and checks,
+ * found by pattern, only read, restored into an empty instance and verified
+ * without a synthetic baseline. A byte changed after the checksum, a missing
+ * backup and a backup older than the RPO target each fail, naming why.
+ */
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadDrills } from '../src/drill/load.js';
+import { renderMarkdown } from '../src/report/markdown.js';
+import { NativeEngine } from '../src/engines/native/engine.js';
+import type { NativeInstance } from '../src/engines/native/instance.js';
+import { findPgBinaries } from '../src/engines/shared/binaries.js';
+import type { DrillJournal } from '../src/model/journal.js';
+import { check, runDrills, tempDir, writeDrill } from './helpers.js';
+
+const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
+const DAY = 24 * 3_600_000;
+
+function sha256(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+/** A dump with its checksum beside it, as the runbooks' backup scripts leave them. */
+function withChecksum(path: string): void {
+  writeFileSync(`${path}.sha256`, `${sha256(path)}  ${basename(path)}\n`);
+}
+
+describe('a backup made elsewhere (backup.method existing)', () => {
+  let engine: NativeEngine;
+  let production: NativeInstance;
+  const backups = tempDir('team-backups');
+  const drills = tempDir('existing-drills');
+  const reports = tempDir('existing-reports');
+  let newest: string;
+
+  const drillOf = (name: string, overrides: Record<string, unknown> = {}) =>
+    writeDrill(drills, {
+      name,
+      database: 'ledger',
+      backup: { method: 'existing', path: join(backups, 'ledger_*.dump') },
+      fault: { type: 'production-lost' },
+      recovery: { procedure: 'restore-database' },
+      queries: [
+        { name: 'transfers-without-an-account', sql: 'select count(*) from transfers t where not exists (select 1 from accounts a where a.id = t.account_id)', expect: { equals: 0 } },
+        { name: 'accounts', sql: 'select count(*) from accounts', expect: { equals: 50 } },
+        { name: 'newest-transfer-within-a-day', sql: "select count(*) from transfers where at > now() - interval '1 day'", expect: { atLeast: 1 } },
+      ],
+      targets: { rto: '15m', rpo: '24h' },
+      ...overrides,
+    });
+
+  beforeAll(async () => {
+    engine = await NativeEngine.create({ runId: 'existingtest', record: () => undefined });
+    production = await engine.startInstance('production', tempDir('existing-logs'));
+    const admin = await production.connect('postgres');
+    await admin.query('create database ledger');
+    await admin.end();
+    const client = await production.connect('ledger');
+    await client.query('create table accounts (id int primary key, name text not null unique)');
+    await client.query('create table transfers (id bigserial primary key, account_id int not null references accounts, amount numeric(12,2) not null, at timestamptz not null)');
+    await client.query("insert into accounts select g, 'account ' || g from generate_series(1, 50) g");
+    await client.query("insert into transfers (account_id, amount, at) select 1 + g % 50, g * 1.25, now() - g * interval '1 minute' from generate_series(1, 5000) g");
+    await client.end();
+    const { host, port, user, password } = production.connection;
+    const env = { PGHOST: host, PGPORT: String(port), PGUSER: user, PGPASSWORD: password, PGDATABASE: 'ledger' };
+    const pgDump = join((await findPgBinaries()).binDir, 'pg_dump');
+    // Last night's dump with its fingerprint and checksum; the night before's, older, without a fingerprint.
+    const older = join(backups, 'ledger_20261120.dump');
+    await execa(pgDump, ['--format=custom', `--file=${older}`], { env });
+    withChecksum(older);
+    utimesSync(older, new Date(Date.now() - 2 * DAY), new Date(Date.now() - 2 * DAY));
+    newest = join(backups, 'ledger_20261121.dump');
+    const made = await execa('node', [...CLI, 'fingerprint', '--out', `${newest}.fingerprint.json`, '--', pgDump, '--snapshot={snapshot}', '--format=custom', `--file=${newest}`], { env, reject: false });
+    expect(made.exitCode, made.stderr).toBe(0);
+    withChecksum(newest);
+    // The team's files are private to their owner, as backup folders often are.
+    chmodSync(newest, 0o600);
+    await production.destroy({ keepFiles: false });
+  });
+  afterAll(async () => {
+    await production?.destroy({ keepFiles: false });
+    await engine?.dispose();
+  });
+
+  it('restores the newest match into an empty instance and passes: integrity, pg_amcheck, the source fingerprint, the team queries, RTO and the backup age', async () => {
+    const before = { sha256: sha256(newest), mtimeMs: statSync(newest).mtimeMs };
+    const { journal } = await runDrills([drillOf('existing-honest')], reports);
+    const drill = journal.drills[0]!;
+    // Without a seeded baseline, the source's fingerprint is what ticks the checklist's content boxes.
+    const report = renderMarkdown(journal);
+    expect(report).toMatch(/^# ✅ PASS/);
+    expect(report).toContain('- [x] **Row counts match**: source-fingerprint passed');
+    expect(report).toContain('- [x] **Indexes and constraints present**: source-fingerprint passed');
+    const failing = drill.checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.name}: ${c.summary}`);
+    expect(failing).toEqual([]);
+    expect(drill.verdict).toBe('pass');
+    expect(drill.backup).toMatchObject({ method: 'existing', detail: { source: newest, candidates: 2 } });
+    expect(check(drill, 'backup-integrity').summary).toMatch(/sha256 sidecar/);
+    expect(check(drill, 'amcheck').summary).toMatch(/found no corruption in ledger/);
+    expect(check(drill, 'dump-row-counts').summary).toBe('every table holds the rows its dump holds: 2 tables, 5050 rows');
+    expect(check(drill, 'source-fingerprint').summary).toMatch(/every table and row equals the source .* 2 tables/);
+    expect(check(drill, 'sql accounts').summary).toBe('50, expected = 50');
+    expect(check(drill, 'rpo').summary).toMatch(/written .* ago \(.*its fingerprint's snapshot\)/);
+    expect(drill.fault).toMatchObject({ type: 'production-lost' });
+    // Only read: the team's backup is as it was.
+    expect({ sha256: sha256(newest), mtimeMs: statSync(newest).mtimeMs }).toEqual(before);
+  });
+
+  it('fails when the restore brought the schema but not the rows, with no fingerprint and no query to catch it', async () => {
+    const { journal } = await runDrills(
+      [
+        drillOf('existing-schema-only', {
+          backup: { method: 'existing', path: join(backups, 'ledger_20261120.dump') },
+          recovery: { procedure: 'script', script: resolve('test/sabotage/restore_schema_only.sh') },
+          queries: [],
+          targets: { rto: '15m', rpo: '30d' },
+        }),
+      ],
+      reports,
+    );
+    const drill = journal.drills[0]!;
+    expect(drill.checks.some((c) => c.name === 'source-fingerprint')).toBe(false);
+    expect(check(drill, 'amcheck').verdict).toBe('pass');
+    expect(check(drill, 'dump-row-counts')).toMatchObject({ verdict: 'fail' });
+    expect(check(drill, 'dump-row-counts').summary).toMatch(/public\.accounts 0 rows, the dump 50; public\.transfers 0 rows, the dump 5000/);
+    expect(drill.verdict).toBe('fail');
+  });
+
+  it('fails at integrity when one byte changed after the checksum was written, and restores nothing', async () => {
+    const damaged = tempDir('damaged-backups');
+    const copy = join(damaged, basename(newest));
+    copyFileSync(newest, copy);
+    copyFileSync(`${newest}.sha256`, `${copy}.sha256`);
+    const bytes = readFileSync(copy);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+    writeFileSync(copy, bytes);
+    const { journal } = await runDrills([drillOf('existing-flipped', { backup: { method: 'existing', path: copy } })], reports);
+    const drill: DrillJournal = journal.drills[0]!;
+    expect(drill.verdict).toBe('fail');
+    expect(check(drill, 'backup-integrity')).toMatchObject({ verdict: 'fail' });
+    expect(check(drill, 'backup-integrity').summary).toMatch(/sha256/);
+    expect(check(drill, 'recovery').summary).toMatch(/no usable backup/);
+  });
+
+  it('fails naming the pattern when no backup matches it', async () => {
+    const { journal } = await runDrills([drillOf('existing-missing', { backup: { method: 'existing', path: join(backups, 'orders_*.dump') } })], reports);
+    const drill = journal.drills[0]!;
+    expect(drill.verdict).toBe('fail');
+    expect(check(drill, 'backup').summary).toMatch(/orders_\*\.dump: no backup matches/);
+  });
+
+  it('fails RPO when the newest backup is older than the target: a backup job that stopped', async () => {
+    const { journal } = await runDrills([drillOf('existing-stale', { backup: { method: 'existing', path: join(backups, 'ledger_20261120.dump') }, queries: [] })], reports);
+    const drill = journal.drills[0]!;
+    expect(check(drill, 'rpo')).toMatchObject({ verdict: 'fail' });
+    expect(check(drill, 'rpo').summary).toMatch(/written 48h 0\dm ago .*target 24h/);
+    expect(check(drill, 'amcheck').verdict).toBe('pass');
+    expect(drill.verdict).toBe('fail');
+  });
+
+  it('refuses, before anything runs, a fault other than production-lost, a seeded dataset, and a query comparing with a seeded baseline', async () => {
+    const file = writeDrill(drills, {
+      name: 'existing-invalid',
+      backup: { method: 'existing', path: newest },
+      dataset: { scale: 'tiny' },
+      fault: { type: 'corrupt-backup' },
+      recovery: { procedure: 'restore-database' },
+      queries: [{ name: 'same', sql: 'select 1', expect: { sameAsBackup: true } }],
+      targets: { rto: '15m', rpo: '24h' },
+    });
+    const error = (await loadDrills([file]).catch((e: unknown) => e)) as Error;
+    expect(error.message).toMatch(/fault\.type: existing drills a backup made elsewhere, which is never damaged .*: the fault is production-lost/);
+    expect(error.message).toMatch(/dataset: existing restores the team's own data: nothing is seeded or written, so remove dataset/);
+    expect(error.message).toMatch(/queries\[0\]\.expect: sameAsBackup compares with the seeded database/);
+  });
+});
