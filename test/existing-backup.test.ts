@@ -44,7 +44,8 @@ describe('a backup made elsewhere (backup.method existing)', () => {
       database: 'ledger',
       backup: { method: 'existing', path: join(backups, 'ledger_*.dump') },
       fault: { type: 'production-lost' },
-      recovery: { procedure: 'restore-database' },
+      // The dump's roles are production's: restored without them, ownership and grants are neither restored nor compared.
+      recovery: { procedure: 'restore-database', owners: false },
       queries: [
         { name: 'transfers-without-an-account', sql: 'select count(*) from transfers t where not exists (select 1 from accounts a where a.id = t.account_id)', expect: { equals: 0 } },
         { name: 'accounts', sql: 'select count(*) from accounts', expect: { equals: 50 } },
@@ -74,6 +75,14 @@ describe('a backup made elsewhere (backup.method existing)', () => {
     await execa(pgDump, ['--format=custom', `--file=${older}`], { env });
     withChecksum(older);
     utimesSync(older, new Date(Date.now() - 2 * DAY), new Date(Date.now() - 2 * DAY));
+    // Since then the application got its own roles, as production databases have: the drill's empty instance has none of them.
+    const owner = await production.connect('ledger');
+    await owner.query('create role ledger_app nologin');
+    await owner.query('create role ledger_reader nologin');
+    await owner.query('alter table accounts owner to ledger_app');
+    await owner.query('alter table transfers owner to ledger_app');
+    await owner.query('grant select on accounts, transfers to ledger_reader');
+    await owner.end();
     newest = join(backups, 'ledger_20261121.dump');
     const made = await execa('node', [...CLI, 'fingerprint', '--out', `${newest}.fingerprint.json`, '--', pgDump, '--snapshot={snapshot}', '--format=custom', `--file=${newest}`], { env, reject: false });
     expect(made.exitCode, made.stderr).toBe(0);
@@ -94,7 +103,7 @@ describe('a backup made elsewhere (backup.method existing)', () => {
     // Without a seeded baseline, the source's fingerprint is what ticks the checklist's content boxes.
     const report = renderMarkdown(journal);
     expect(report).toMatch(/^# ✅ PASS/);
-    expect(report).toContain('- [x] **Row counts match**: source-fingerprint passed');
+    expect(report).toContain('- [x] **Row counts match**: dump-row-counts and source-fingerprint passed');
     expect(report).toContain('- [x] **Indexes and constraints present**: source-fingerprint passed');
     const failing = drill.checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.name}: ${c.summary}`);
     expect(failing).toEqual([]);
@@ -104,11 +113,19 @@ describe('a backup made elsewhere (backup.method existing)', () => {
     expect(check(drill, 'amcheck').summary).toMatch(/found no corruption in ledger/);
     expect(check(drill, 'dump-row-counts').summary).toBe('every table holds the rows its dump holds: 2 tables, 5050 rows');
     expect(check(drill, 'source-fingerprint').summary).toMatch(/every table and row equals the source .* 2 tables/);
+    expect(drill.recovery).toMatchObject({ procedure: 'restore-database' });
     expect(check(drill, 'sql accounts').summary).toBe('50, expected = 50');
     expect(check(drill, 'rpo').summary).toMatch(/written .* ago \(.*its fingerprint's snapshot\)/);
     expect(drill.fault).toMatchObject({ type: 'production-lost' });
     // Only read: the team's backup is as it was.
     expect({ sha256: sha256(newest), mtimeMs: statSync(newest).mtimeMs }).toEqual(before);
+  });
+
+  it('with owners kept, fails naming the role the restore target lacks', async () => {
+    const { journal } = await runDrills([drillOf('existing-roles', { recovery: { procedure: 'restore-database' } })], reports);
+    const drill = journal.drills[0]!;
+    expect(drill.verdict).toBe('fail');
+    expect(String(check(drill, 'recovery').evidence.error)).toMatch(/role "ledger_(app|reader)" does not exist/);
   });
 
   it('fails when the restore brought the schema but not the rows, with no fingerprint and no query to catch it', async () => {
@@ -169,7 +186,8 @@ describe('a backup made elsewhere (backup.method existing)', () => {
       backup: { method: 'existing', path: newest },
       dataset: { scale: 'tiny' },
       fault: { type: 'corrupt-backup' },
-      recovery: { procedure: 'restore-database' },
+      // The dump's roles are production's: restored without them, ownership and grants are neither restored nor compared.
+      recovery: { procedure: 'restore-database', owners: false },
       queries: [{ name: 'same', sql: 'select 1', expect: { sameAsBackup: true } }],
       targets: { rto: '15m', rpo: '24h' },
     });

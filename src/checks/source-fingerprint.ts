@@ -79,10 +79,15 @@ export function parseFingerprint(text: string): SourceFingerprint | { problem: s
  * source had, every row (the content checks over the whole table, not the
  * seeded part), and every definition. One check, naming each difference.
  */
-function judgeAgainstSource(source: SourceFingerprint | { problem: string }, path: string, restored: DatabaseState): CheckResult {
+function judgeAgainstSource(source: SourceFingerprint | { problem: string }, path: string, restored: DatabaseState, withoutOwners: boolean): CheckResult {
   const name = 'source-fingerprint';
   if ('problem' in source) return { name, verdict: 'unknown', summary: `${path}: ${source.problem}; the restore could not be compared with the source`, evidence: { path } };
   const expected: DatabaseState = { ...source.state, database: restored.database };
+  if (withoutOwners) {
+    // Restored without owners and grants on purpose: those definitions are the restore target's, not the source's.
+    expected.objects = { ...expected.objects, definitions: withoutOwnership(expected.objects.definitions) };
+    restored = { ...restored, objects: { ...restored.objects, definitions: withoutOwnership(restored.objects.definitions) } };
+  }
   const results = runContentChecks(['schema', 'row-counts', 'fingerprint'], expected, restored);
   const failing = results.filter((r) => r.verdict !== 'pass');
   const evidence = { path, takenAt: source.takenAt, snapshot: source.snapshot ?? null, server: source.server, tables: Object.keys(source.state.tables).length };
@@ -99,7 +104,11 @@ function judgeAgainstSource(source: SourceFingerprint | { problem: string }, pat
  * restored database read whole, in one snapshot, against the sidecar. A
  * sidecar that cannot be read, or a database that cannot, is unknown.
  */
-export async function compareWithSource(connect: () => Promise<pg.Client>, database: string, path: string): Promise<CheckResult> {
+function withoutOwnership(definitions: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(definitions).filter(([key]) => !key.startsWith('owner ') && !key.startsWith('grants ')));
+}
+
+export async function compareWithSource(connect: () => Promise<pg.Client>, database: string, path: string, withoutOwners = false): Promise<CheckResult> {
   let source: SourceFingerprint | { problem: string };
   try {
     source = parseFingerprint(await readFile(path, 'utf8'));
@@ -115,7 +124,7 @@ export async function compareWithSource(connect: () => Promise<pg.Client>, datab
   try {
     await client.query('begin isolation level repeatable read read only');
     const restored = await stateOf(client, database, undefined, 'after recovery');
-    return judgeAgainstSource(source, path, restored);
+    return judgeAgainstSource(source, path, restored, withoutOwners);
   } finally {
     await client.query('rollback').catch(() => undefined);
     await client.end().catch(() => undefined);

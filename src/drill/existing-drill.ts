@@ -92,7 +92,7 @@ export async function runExistingDrill(host: DrillHost, loaded: LoadedDrill): Pr
       content.push(judgeAmcheck(db, amcheck));
       const dumped = await dumpRowCounts(restored, drill.backup!, await scriptEnv(restored)).catch((error: unknown) => ({ error: errorMessage(error) }));
       content.push(await judgeDumpRows(() => restored.connect(db), db, dumped));
-      if (restoredFrom?.fingerprint) content.push(await compareWithSource(() => restored.connect(db), db, restoredFrom.fingerprint));
+      if (restoredFrom?.fingerprint) content.push(await compareWithSource(() => restored.connect(db), db, restoredFrom.fingerprint, recovery.outcome?.withoutOwners));
       const queried = await runQueries(() => restored.connect(db), spec.queries);
       for (const query of spec.queries) content.push(judgeQuery(query, queried.get(query.name)!));
       const smoked = await runCommands(restored, spec.commands, await scriptEnv(restored));

@@ -50,6 +50,8 @@ export interface RecoveryOutcome<D> {
   atMarker?: boolean;
   /** The backup it restored whole: a fingerprint taken with it (its sidecar) is compared with the result. */
   restoredFrom?: BackupArtifact;
+  /** It restored without the dump's owners and grants (pg_restore --no-owner --no-privileges): those are not compared. */
+  withoutOwners?: boolean;
   /** The TimescaleDB version the procedure left the database at when it changed it on purpose (restored at the dump's version, then updated). */
   timescaleVersion?: string;
 }

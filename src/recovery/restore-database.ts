@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { restoreJobs } from '../backup/pg-dump.js';
+import { RecoveryError } from '../errors.js';
 import { TOOL_TIMEOUT_MS } from '../exec/command.js';
 import { quoteIdent, withClient } from '../pg/client.js';
 import { identifier } from '../support/fields.js';
@@ -46,6 +47,12 @@ export const restoreDatabase = defineProcedure({
     jobs: z.number().int().min(1).max(64).default(2),
     database: identifier.optional().describe('Restore into this database instead of the drill\'s.'),
     verify: z.boolean().default(true).describe('false: restore the newest backup without checking it first, to show what detection prevents.'),
+    owners: z
+      .boolean()
+      .default(true)
+      .describe(
+        "false: pg_restore --no-owner --no-privileges, for a dump whose roles the restore target lacks (a production dump restored elsewhere); ownership and grants are then neither restored nor compared. A plain SQL dump cannot skip them.",
+      ),
   }),
   detail,
   requires: { families: ['logical'], separateTarget: true },
@@ -62,6 +69,8 @@ export const restoreDatabase = defineProcedure({
     // Restoring into another server (another major, another TimescaleDB) is the point of the drill: the journal names it.
     const into = ctx.target ? { into: `PostgreSQL ${(await instance.serverInfo()).version}` } : {};
     const plain = backup.format === 'plain.gz';
+    if (plain && !spec.owners) throw new RecoveryError(`${backup.path} is plain SQL: its OWNER TO and GRANT statements cannot be skipped (owners: false); create the roles it names on the restore target, or drill a custom-format dump`);
+    const ownership = spec.owners ? [] : ['--no-owner', '--no-privileges'];
     const jobs = restoreJobs(backup.format, spec.jobs);
     const timescale = await dumpHasTimescale(instance, backup);
     await withClient(
@@ -72,7 +81,7 @@ export const restoreDatabase = defineProcedure({
       },
     );
     if (timescale) {
-      const restored = await restoreTimescaleDump(instance, database, backup, jobs);
+      const restored = await restoreTimescaleDump(instance, database, backup, jobs, ownership);
       await withClient(() => instance.connect(database), (client) => client.query('analyze'));
       return {
         instance,
@@ -81,6 +90,7 @@ export const restoreDatabase = defineProcedure({
           restored.steps.join(', '),
         detail: { ...into, jobs, timescale, database, backup: backup.path, timescaledb: restored },
         restoredFrom: backup,
+        ...(spec.owners ? {} : { withoutOwners: true }),
         timescaleVersion: restored.endedAt,
       };
     }
@@ -90,7 +100,7 @@ export const restoreDatabase = defineProcedure({
         timeoutMs: TOOL_TIMEOUT_MS,
       });
     } else {
-      await instance.runPgTool('pg_restore', [`--jobs=${jobs}`, '--exit-on-error', `--dbname=${database}`, backup.path], { timeoutMs: TOOL_TIMEOUT_MS });
+      await instance.runPgTool('pg_restore', [`--jobs=${jobs}`, '--exit-on-error', ...ownership, `--dbname=${database}`, backup.path], { timeoutMs: TOOL_TIMEOUT_MS });
     }
     await withClient(() => instance.connect(database), (client) => client.query('analyze'));
     return {
@@ -100,6 +110,7 @@ export const restoreDatabase = defineProcedure({
         : `new database ${database}, pg_restore -j ${jobs} of the ${backup.format} dump${jobs < spec.jobs ? ` (a tar archive restores single-threaded; ${spec.jobs} jobs asked)` : ''}`),
       detail: { ...into, jobs, timescale, database, backup: backup.path },
       restoredFrom: backup,
+      ...(spec.owners ? {} : { withoutOwners: true }),
     };
   },
 });

@@ -44,7 +44,7 @@ function entries(list: string, keep: (line: string) => boolean): string {
   return `${list.split('\n').filter((line) => /^\d+;/.test(line) && keep(line)).join('\n')}\n`;
 }
 
-export async function restoreTimescaleDump(instance: Instance, database: string, backup: BackupArtifact, jobs: number): Promise<TimescaleRestore> {
+export async function restoreTimescaleDump(instance: Instance, database: string, backup: BackupArtifact, jobs: number, ownership: readonly string[] = []): Promise<TimescaleRestore> {
   const connect = () => instance.connect(database);
   const offered = await withClient(connect, availableVersions);
   const dump = backup.timescaledb;
@@ -76,7 +76,7 @@ export async function restoreTimescaleDump(instance: Instance, database: string,
       await writeFile(catalogList, entries(list, (line) => CATALOG_DATA.test(line)));
       await writeFile(dataList, entries(list, (line) => DATA.test(line) && !CATALOG_DATA.test(line)));
       const restore = (args: string[]) =>
-        instance.runPgTool('pg_restore', ['--exit-on-error', ...args, `--dbname=${database}`, backup.path], { timeoutMs: TOOL_TIMEOUT_MS });
+        instance.runPgTool('pg_restore', ['--exit-on-error', ...ownership, ...args, `--dbname=${database}`, backup.path], { timeoutMs: TOOL_TIMEOUT_MS });
       await restore(['--section=pre-data']);
       await restore([`--use-list=${catalogList}`]);
       steps.push('pg_restore of the schema, then of the TimescaleDB catalog, single-threaded');
