@@ -15,6 +15,7 @@ import { sha256File } from '../support/sha256.js';
 import { defineMethod } from './method.js';
 import { dumpChain } from './pg-dump.js';
 import { formatOf } from './script.js';
+import { download, listObjects, parseS3Url, type ObjectStore } from './object-storage.js';
 import { fingerprintPath, sidecarPath } from './sidecars.js';
 
 const detail = z.strictObject({
@@ -37,37 +38,80 @@ function matcher(pattern: string): RegExp | undefined {
   return new RegExp(`^${escaped}$`);
 }
 
-/** The file the pattern names: itself, or the newest match; how many matched. */
-async function newest(pattern: string): Promise<{ path: string; candidates: number }> {
-  const folder = dirname(pattern);
-  const name = matcher(basename(pattern));
-  if (/[*?]/.test(folder)) throw new BackupIntegrityError(`${pattern}: only the file name may hold * or ?, not the folders`);
-  if (!name) {
-    const info = await stat(pattern).catch(() => undefined);
-    if (!info?.isFile()) throw new BackupIntegrityError(`${pattern}: no such backup file`);
-    return { path: pattern, candidates: 1 };
-  }
-  const entries = await readdir(folder).catch((error: NodeJS.ErrnoException) => {
-    throw new BackupIntegrityError(`${folder}: cannot list the backup folder (${error.code ?? error.message})`);
-  });
-  const matches = entries.filter((entry) => name.test(entry) && formatOf(entry));
-  if (matches.length === 0) throw new BackupIntegrityError(`${pattern}: no backup matches (a .dump, .backup, .pgdump or .sql.gz file) in ${folder}`);
-  const dated = await Promise.all(matches.map(async (entry) => ({ path: join(folder, entry), mtime: (await stat(join(folder, entry))).mtimeMs })));
-  dated.sort((a, b) => b.mtime - a.mtime || b.path.localeCompare(a.path));
-  return { path: dated[0]!.path, candidates: matches.length };
+/** Where the team keeps its backups: a local folder, or a bucket prefix in object storage. */
+interface Place {
+  /** The names in it that `wanted` accepts, each with when it was last written. */
+  list(wanted: (name: string) => boolean): Promise<Array<{ name: string; modifiedAt: string }>>;
+  /** Copies one of its files to `to`; false when there is none of that name. */
+  fetch(name: string, to: string): Promise<boolean>;
+  /** A file's full name, as the report gives it. */
+  name(file: string): string;
 }
 
-/** Copies a file beside the backup when the team wrote one; whether it was there. */
-async function copyIfPresent(from: string, to: string): Promise<boolean> {
-  try {
-    await copyFile(from, to);
-    // The team's file may be private to its owner; the copy must be readable by the server's user, which restores it.
-    await chmod(to, 0o644);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw new BackupIntegrityError(`${from}: cannot be read (${(error as Error).message})`);
+function localFolder(folder: string): Place {
+  return {
+    list: async (wanted) => {
+      const entries = await readdir(folder).catch((error: NodeJS.ErrnoException) => {
+        throw new BackupIntegrityError(`${folder}: cannot list the backup folder (${error.code ?? error.message})`);
+      });
+      return Promise.all(entries.filter(wanted).map(async (name) => ({ name, modifiedAt: (await stat(join(folder, name))).mtime.toISOString() })));
+    },
+    fetch: async (name, to) => {
+      try {
+        await copyFile(join(folder, name), to);
+        return true;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+        throw new BackupIntegrityError(`${join(folder, name)}: cannot be read (${(error as Error).message})`);
+      }
+    },
+    name: (file) => join(folder, file),
+  };
+}
+
+function bucketPrefix(store: ObjectStore, bucket: string, prefix: string): Place {
+  let listed: Awaited<ReturnType<typeof listObjects>> | undefined;
+  // Only the objects directly under the prefix, as a folder's files.
+  const objects = async () => (listed ??= (await listObjects(store, bucket, prefix)).filter((o) => !o.key.slice(prefix.length).includes('/')));
+  return {
+    list: async (wanted) => (await objects()).map((o) => ({ name: o.key.slice(prefix.length), modifiedAt: o.lastModified })).filter((o) => wanted(o.name)),
+    fetch: async (name, to) => {
+      if (!(await objects()).some((o) => o.key === `${prefix}${name}`)) return false;
+      await download(store, `s3://${bucket}/${prefix}${name}`, to);
+      return true;
+    },
+    name: (file) => `s3://${bucket}/${prefix}${file}`,
+  };
+}
+
+/** The place a drill file's path names, and the file name or pattern within it. */
+function placeOf(path: string, store: ObjectStore): { place: Place; pattern: string } {
+  if (path.startsWith('s3://')) {
+    const { bucket, key } = parseS3Url(path);
+    const cut = key.lastIndexOf('/') + 1;
+    if (/[*?]/.test(key.slice(0, cut))) throw new BackupIntegrityError(`${path}: only the object's name may hold * or ?, not its prefix`);
+    return { place: bucketPrefix(store, bucket, key.slice(0, cut)), pattern: key.slice(cut) };
   }
+  if (/[*?]/.test(dirname(path))) throw new BackupIntegrityError(`${path}: only the file name may hold * or ?, not the folders`);
+  return { place: localFolder(dirname(path)), pattern: basename(path) };
+}
+
+/** The backup the pattern names: itself, or the newest match; how many matched. */
+async function newest(place: Place, pattern: string, path: string): Promise<{ name: string; modifiedAt: string; candidates: number }> {
+  const glob = matcher(pattern);
+  const matches = await place.list((name) => (glob ? glob.test(name) && formatOf(name) !== undefined : name === pattern));
+  if (matches.length === 0) {
+    throw new BackupIntegrityError(glob ? `${path}: no backup matches (a .dump, .backup, .pgdump or .sql.gz file)` : `${path}: no such backup`);
+  }
+  matches.sort((a, b) => b.modifiedAt.localeCompare(a.modifiedAt) || b.name.localeCompare(a.name));
+  return { ...matches[0]!, candidates: matches.length };
+}
+
+/** Fetches a file into the drill's folder, readable by the server's user (the team's may be private to its owner). */
+async function fetchReadable(place: Place, name: string, to: string): Promise<boolean> {
+  if (!(await place.fetch(name, to))) return false;
+  await chmod(to, 0o644);
+  return true;
 }
 
 export const existing = defineMethod({
@@ -79,32 +123,35 @@ export const existing = defineMethod({
     path: z
       .string()
       .min(1)
-      .describe('The dump, or a pattern such as /backups/market_*.dump whose newest match is drilled; relative to the drill file.'),
+      .describe('The dump, or a pattern such as /backups/market_*.dump whose newest match is drilled; relative to the drill file; or in object storage, s3://bucket/nightly/market_*.dump.'),
+    endpoint: z.url().optional().describe('s3:// paths: an S3-compatible endpoint (MinIO, Ceph); AWS when absent. Credentials come from the environment (AWS_ACCESS_KEY_ID, AWS_PROFILE, ...), never the drill file.'),
+    region: z.string().min(1).optional().describe("s3:// paths: the bucket's region (default: the AWS CLI's)."),
   }),
   detail,
   features: ['made-elsewhere'],
   label: (spec) => `existing ${basename(spec.path)}`,
   tools: () => ['pg_restore'],
   take: async (ctx, spec): Promise<Array<ArtifactOf<'existing'>>> => {
-    const { path: source, candidates } = await newest(spec.path);
-    const copy = join(ctx.primary.backupDir, basename(source));
-    await copyIfPresent(source, copy);
-    const hasSidecar = await copyIfPresent(sidecarPath(source), sidecarPath(copy));
-    const hasFingerprint = await copyIfPresent(fingerprintPath(source), fingerprintPath(copy));
-    const { size: sizeBytes, mtime } = await stat(source);
+    const { place, pattern } = placeOf(spec.path, { endpoint: spec.endpoint, region: spec.region });
+    const found = await newest(place, pattern, spec.path);
+    const copy = join(ctx.primary.backupDir, found.name);
+    if (!(await fetchReadable(place, found.name, copy))) throw new BackupIntegrityError(`${place.name(found.name)}: gone before it could be copied`);
+    const hasSidecar = await fetchReadable(place, basename(sidecarPath(found.name)), sidecarPath(copy));
+    const hasFingerprint = await fetchReadable(place, basename(fingerprintPath(found.name)), fingerprintPath(copy));
+    const sizeBytes = (await stat(copy)).size;
     const sha256 = await sha256File(copy);
     return [
       {
         method: 'existing',
-        format: formatOf(source) ?? 'custom',
+        format: formatOf(found.name) ?? 'custom',
         path: copy,
         sidecar: hasSidecar ? sidecarPath(copy) : '',
         files: [{ name: basename(copy), sizeBytes, sha256 }],
         sizeBytes,
         sha256,
-        tool: 'the team\'s backup job',
+        tool: "the team's backup job",
         ...(hasFingerprint ? { fingerprint: fingerprintPath(copy) } : {}),
-        detail: { pattern: spec.path, source, candidates, modifiedAt: mtime.toISOString() },
+        detail: { pattern: spec.path, source: place.name(found.name), candidates: found.candidates, modifiedAt: found.modifiedAt },
       },
     ];
   },

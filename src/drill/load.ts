@@ -159,8 +159,8 @@ async function parseDrill(file: string): Promise<{ drills?: LoadedDrill[]; probl
       problems.push(`${name}: ${path}: ${given} (${resolved}) does not exist or is not executable (a folder is not a script); give a path relative to the drill file and chmod +x it`);
     }
   }
-  // A backup made elsewhere is named relative to the drill file too.
-  if (spec.backup.method === 'existing') spec.backup.path = resolve(dirname(file), spec.backup.path);
+  // A backup made elsewhere on a local path is named relative to the drill file too.
+  if (spec.backup.method === 'existing' && !spec.backup.path.startsWith('s3://')) spec.backup.path = resolve(dirname(file), spec.backup.path);
   const names = [...spec.queries.map((q) => q.name), ...spec.commands.map((c) => c.name)];
   for (const repeated of new Set(names.filter((n, i) => names.indexOf(n) !== i))) problems.push(`${name}: queries/commands: the name ${repeated} is used twice; each check needs its own`);
   const scales = Array.isArray(spec.dataset.scale) ? spec.dataset.scale : undefined;
