@@ -1,5 +1,6 @@
 /** Pure logic: durations, verdicts, loss counting, generators. */
 import { createHash } from 'node:crypto';
+import { segmentOf } from '../src/backup/existing-base-backup.js';
 import { describe, expect, it } from 'vitest';
 import { combine } from '../src/model/verdict.js';
 import { measureLoss } from '../src/checks/targets.js';
@@ -111,5 +112,16 @@ describe('RTO projection', () => {
     const fitOnly = projectionOf(line, [], 3_600_000, undefined);
     expect(fitOnly.check).toBeUndefined();
     expect(fitOnly.record.fit!.slope * GiB).toBeCloseTo(10_000, 6);
+  });
+});
+
+describe('the WAL segment an LSN ends in (as pg_walfile_name names it)', () => {
+  const MiB16 = 16 * 1024 ** 2;
+  it('is the segment holding the byte before the LSN, on its timeline', () => {
+    expect(segmentOf('0/3000028', 1, MiB16)).toBe('000000010000000000000003');
+    // Exactly at a segment boundary: the one before, whose last byte it follows.
+    expect(segmentOf('0/3000000', 1, MiB16)).toBe('000000010000000000000002');
+    expect(segmentOf('1/0000028', 2, MiB16)).toBe('000000020000000100000000');
+    expect(segmentOf('0/8000028', 1, 64 * 1024 ** 2)).toBe('000000010000000000000002');
   });
 });

@@ -6,7 +6,7 @@
  * every check and the restore work on the copy. The team's checksum then
  * proves the copy is what their backup job wrote.
  */
-import { chmod, copyFile, readdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { BackupIntegrityError } from '../errors.js';
@@ -15,7 +15,8 @@ import { sha256File } from '../support/sha256.js';
 import { defineMethod } from './method.js';
 import { dumpChain } from './pg-dump.js';
 import { formatOf } from './script.js';
-import { download, listObjects, parseS3Url, type ObjectStore } from './object-storage.js';
+import { parseS3Url, type ObjectStore } from './object-storage.js';
+import { bucketPrefix, fetchReadable, localFolder, type Place } from './places.js';
 import { fingerprintPath, sidecarPath } from './sidecars.js';
 
 const detail = z.strictObject({
@@ -36,52 +37,6 @@ function matcher(pattern: string): RegExp | undefined {
   if (!/[*?]/.test(pattern)) return undefined;
   const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
   return new RegExp(`^${escaped}$`);
-}
-
-/** Where the team keeps its backups: a local folder, or a bucket prefix in object storage. */
-interface Place {
-  /** The names in it that `wanted` accepts, each with when it was last written. */
-  list(wanted: (name: string) => boolean): Promise<Array<{ name: string; modifiedAt: string }>>;
-  /** Copies one of its files to `to`; false when there is none of that name. */
-  fetch(name: string, to: string): Promise<boolean>;
-  /** A file's full name, as the report gives it. */
-  name(file: string): string;
-}
-
-function localFolder(folder: string): Place {
-  return {
-    list: async (wanted) => {
-      const entries = await readdir(folder).catch((error: NodeJS.ErrnoException) => {
-        throw new BackupIntegrityError(`${folder}: cannot list the backup folder (${error.code ?? error.message})`);
-      });
-      return Promise.all(entries.filter(wanted).map(async (name) => ({ name, modifiedAt: (await stat(join(folder, name))).mtime.toISOString() })));
-    },
-    fetch: async (name, to) => {
-      try {
-        await copyFile(join(folder, name), to);
-        return true;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-        throw new BackupIntegrityError(`${join(folder, name)}: cannot be read (${(error as Error).message})`);
-      }
-    },
-    name: (file) => join(folder, file),
-  };
-}
-
-function bucketPrefix(store: ObjectStore, bucket: string, prefix: string): Place {
-  let listed: Awaited<ReturnType<typeof listObjects>> | undefined;
-  // Only the objects directly under the prefix, as a folder's files.
-  const objects = async () => (listed ??= (await listObjects(store, bucket, prefix)).filter((o) => !o.key.slice(prefix.length).includes('/')));
-  return {
-    list: async (wanted) => (await objects()).map((o) => ({ name: o.key.slice(prefix.length), modifiedAt: o.lastModified })).filter((o) => wanted(o.name)),
-    fetch: async (name, to) => {
-      if (!(await objects()).some((o) => o.key === `${prefix}${name}`)) return false;
-      await download(store, `s3://${bucket}/${prefix}${name}`, to);
-      return true;
-    },
-    name: (file) => `s3://${bucket}/${prefix}${file}`,
-  };
 }
 
 /** The place a drill file's path names, and the file name or pattern within it. */
@@ -105,13 +60,6 @@ async function newest(place: Place, pattern: string, path: string): Promise<{ na
   }
   matches.sort((a, b) => b.modifiedAt.localeCompare(a.modifiedAt) || b.name.localeCompare(a.name));
   return { ...matches[0]!, candidates: matches.length };
-}
-
-/** Fetches a file into the drill's folder, readable by the server's user (the team's may be private to its owner). */
-async function fetchReadable(place: Place, name: string, to: string): Promise<boolean> {
-  if (!(await place.fetch(name, to))) return false;
-  await chmod(to, 0o644);
-  return true;
 }
 
 export const existing = defineMethod({
@@ -151,6 +99,7 @@ export const existing = defineMethod({
         sha256,
         tool: "the team's backup job",
         ...(hasFingerprint ? { fingerprint: fingerprintPath(copy) } : {}),
+        written: { at: found.modifiedAt, by: `the ${spec.path.startsWith('s3://') ? "object's" : "file's"} modification time` },
         detail: { pattern: spec.path, source: place.name(found.name), candidates: found.candidates, modifiedAt: found.modifiedAt },
       },
     ];

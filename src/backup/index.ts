@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { InternalError } from '../errors.js';
 import type { BackupMethodName } from '../model/artifact.js';
 import { existing } from './existing.js';
+import { existingBaseBackup } from './existing-base-backup.js';
 import type { BackupMethod } from './method.js';
 import { pgBasebackup } from './pg-basebackup.js';
 import { pgDump } from './pg-dump.js';
@@ -10,7 +11,7 @@ import { pgbackrest } from './pgbackrest.js';
 import { script } from './script.js';
 import { standby } from './standby.js';
 
-export const BACKUP_METHODS = [pgDump, pgBasebackup, pgbackrest, standby, script, existing] as const;
+export const BACKUP_METHODS = [pgDump, pgBasebackup, pgbackrest, standby, script, existing, existingBaseBackup] as const;
 
 /** The `backup:` section of a parsed drill file. */
 export type BackupSpec = z.output<(typeof BACKUP_METHODS)[number]['schema']>;

@@ -48,7 +48,7 @@ export async function unpackBaseBackup(instance: Instance, backupDir: string, da
  * it runs beside the server, so the files belong to the user pg_verifybackup
  * runs as.
  */
-async function verifyBaseBackup(instance: Instance, backupDir: string): Promise<string> {
+export async function verifyBaseBackup(instance: Instance, backupDir: string): Promise<string> {
   const scratch = `${backupDir}.verify`;
   await instance.runBesideServer('mkdir', ['-m', '0700', '-p', join(scratch, 'pg_wal')]);
   try {

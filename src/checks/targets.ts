@@ -155,15 +155,18 @@ export function rtoCheck(targetMs: number, fault: Instant, verified: Instant, re
  * when it was written to now, is the data loss it stands for; beyond the RPO
  * target the backups are too old (a backup job that stopped shows here).
  */
-export function backupAgeCheck(targetMs: number, writtenAt: string, writtenBy: string, at: Date): { check: CheckResult; rpo: RpoMeasurement } {
-  const ageMs = at.getTime() - Date.parse(writtenAt);
+export function backupAgeCheck(targetMs: number, written: { at: string; by: string } | undefined, at: Date): { check: CheckResult; rpo: RpoMeasurement } {
+  if (!written) {
+    return { check: { name: 'rpo', verdict: 'unknown', summary: 'the backup does not say when it was written: its age, the data a loss would cost, is unknown', evidence: { targetMs } }, rpo: { targetMs } };
+  }
+  const ageMs = at.getTime() - Date.parse(written.at);
   const pass = ageMs <= targetMs;
   return {
     check: {
       name: 'rpo',
       verdict: pass ? 'pass' : 'fail',
-      summary: `the backup was written ${formatDuration(ageMs)} ago (${writtenAt}, ${writtenBy}): losing production now loses up to that; target ${formatDuration(targetMs)}`,
-      evidence: { ageMs, targetMs, writtenAt, writtenBy },
+      summary: `the backup was written ${formatDuration(ageMs)} ago (${written.at}, ${written.by}): losing production now loses up to that; target ${formatDuration(targetMs)}`,
+      evidence: { ageMs, targetMs, writtenAt: written.at, writtenBy: written.by },
     },
     rpo: { targetMs, measuredMs: ageMs },
   };

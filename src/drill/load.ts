@@ -160,7 +160,9 @@ async function parseDrill(file: string): Promise<{ drills?: LoadedDrill[]; probl
     }
   }
   // A backup made elsewhere on a local path is named relative to the drill file too.
-  if (spec.backup.method === 'existing' && !spec.backup.path.startsWith('s3://')) spec.backup.path = resolve(dirname(file), spec.backup.path);
+  const local = (path: string) => (path.startsWith('s3://') ? path : resolve(dirname(file), path));
+  if (spec.backup.method === 'existing') spec.backup.path = local(spec.backup.path);
+  if (spec.backup.method === 'existing-base-backup') Object.assign(spec.backup, { path: local(spec.backup.path), wal: local(spec.backup.wal) });
   const names = [...spec.queries.map((q) => q.name), ...spec.commands.map((c) => c.name)];
   for (const repeated of new Set(names.filter((n, i) => names.indexOf(n) !== i))) problems.push(`${name}: queries/commands: the name ${repeated} is used twice; each check needs its own`);
   const scales = Array.isArray(spec.dataset.scale) ? spec.dataset.scale : undefined;

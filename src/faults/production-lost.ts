@@ -24,7 +24,7 @@ export const productionLost = defineFault({
   schema: z.strictObject({ type: z.literal('production-lost') }),
   detail,
   requires: { backupFeatures: ['made-elsewhere'] },
-  harm: () => 'database-lost',
+  harm: () => 'production-lost',
   label: () => 'production-lost',
   inject: async () => ({ summary: PRODUCTION_LOST, at: now(), detail: {} }),
 });

@@ -21,6 +21,7 @@ export const HARMS = {
   'bad-data': 'committed writes changed data that must be undone',
   'server-down': 'the server process is dead, its data folder intact',
   'instance-lost': 'the server and its data folder are gone',
+  'production-lost': 'production is gone; its backup, made elsewhere, is all there is',
   'disk-full': "the data folder's filesystem is full",
 } as const;
 export type Harm = keyof typeof HARMS;

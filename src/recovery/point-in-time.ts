@@ -7,6 +7,7 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
+import { backupMethod } from '../backup/index.js';
 import { unpackBaseBackup } from '../backup/pg-basebackup.js';
 import { pgbackrestRestore } from '../backup/pgbackrest.js';
 import { InternalError, RecoveryError } from '../errors.js';
@@ -17,6 +18,9 @@ import { archiveGaps, archivedSegments, replayStop } from '../pg/wal.js';
 import { oneOf } from '../support/fields.js';
 import { chooseBackup } from './choose-backup.js';
 import { defineProcedure, recoveryWaitMs } from './procedure.js';
+
+/** pg_hba.conf for a restored production cluster: trust from the server's own host and networks, nothing else. */
+const THROWAWAY_HBA = ['local all all trust', 'host all all samehost trust', 'host all all samenet trust', 'host replication all samehost trust'].join('\n');
 
 const detail = z.strictObject({
   target: z.enum(RECOVERY_TARGET_KINDS),
@@ -44,7 +48,7 @@ export const pointInTime = defineProcedure({
   }),
   detail,
   requires: { families: ['physical'], separateTarget: true },
-  heals: ['instance-lost', 'bad-data'],
+  heals: ['instance-lost', 'bad-data', 'production-lost'],
   cannotHeal: (spec, harm) =>
     harm === 'bad-data' && spec.target === 'end'
       ? 'point-in-time to the end of the archive replays the bad write too: set recovery.target to time, lsn, xid or name'
@@ -59,6 +63,7 @@ export const pointInTime = defineProcedure({
     }
     const backup = await chooseBackup(ctx, spec.verify);
     const viaPgbackrest = backup.method === 'pgbackrest';
+    const elsewhere = backupMethod(backup.method).features?.includes('made-elsewhere') ?? false;
     const targetSettings = viaPgbackrest ? {} : recoveryTargetSettings(spec.target, marker);
     let gaps: string[] | undefined;
     if (!viaPgbackrest) {
@@ -95,12 +100,17 @@ export const pointInTime = defineProcedure({
         }
         await unpackBaseBackup(instance, backup.path, dataDir);
         await instance.runOnHost('touch', [join(dataDir, 'recovery.signal')]);
+        // Production's roles keep production's passwords, which the harness does not have: the throwaway
+        // restore trusts connections from its own host and network only (the engine's instances listen nowhere else).
+        if (elsewhere) await instance.runOnHost('bash', ['-c', 'printf "%s\n" "$2" > "$1/pg_hba.conf"', 'bash', dataDir, THROWAWAY_HBA]);
       },
       // The new server fetches WAL from the struck instance's archive.
       mounts: [instance.archiveDir],
       // At least the source's worker and connection limits, whatever the target's defaults: replay stops below them.
       settings: {
         ...backup.replaySettings,
+        // Production's own settings came with its data folder: its archive_command must never run from a drill, nor its TLS files be looked for.
+        ...(elsewhere ? { archive_mode: 'off', ssl: 'off' } : {}),
         ...(viaPgbackrest ? {} : { restore_command: `cp ${instance.archiveDir}/%f %p`, recovery_target_action: 'promote', ...targetSettings }),
       },
     });

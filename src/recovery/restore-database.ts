@@ -56,7 +56,7 @@ export const restoreDatabase = defineProcedure({
   }),
   detail,
   requires: { families: ['logical'], separateTarget: true },
-  heals: ['table-lost', 'table-damaged', 'database-lost', 'bad-data'],
+  heals: ['table-lost', 'table-damaged', 'database-lost', 'bad-data', 'production-lost'],
   label: (spec) => `restore-database (pg_restore -j ${spec.jobs})`,
   run: async (ctx, spec) => {
     const backup = await chooseBackup(ctx, spec.verify);

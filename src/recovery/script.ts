@@ -26,7 +26,7 @@ export const script = defineProcedure({
   }),
   detail,
   requires: { families: ['logical'] },
-  heals: ['table-lost', 'table-damaged', 'database-lost', 'bad-data'],
+  heals: ['table-lost', 'table-damaged', 'database-lost', 'bad-data', 'production-lost'],
   label: (spec) => `script ${spec.script.split('/').at(-1)}`,
   run: async (ctx, spec) => {
     const backup = await chooseBackup(ctx, true);

@@ -1,0 +1,91 @@
+/**
+ * Drilling a base backup and WAL archive the team already has
+ * (backup.method existing-base-backup): the team's pg_basebackup folder and
+ * archive, only read, replayed to the end of the archive into an empty
+ * instance. The rows written after the backup come back only through the
+ * WAL, so a passing count proves the replay; a segment missing from the
+ * archive fails, naming it.
+ */
+import { cpSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NativeEngine } from '../src/engines/native/engine.js';
+import type { NativeInstance } from '../src/engines/native/instance.js';
+import { check, runDrills, tempDir, writeDrill } from './helpers.js';
+
+describe('a base backup and WAL archive made elsewhere (backup.method existing-base-backup)', () => {
+  let engine: NativeEngine;
+  let production: NativeInstance;
+  const team = tempDir('team-physical');
+  const drills = tempDir('existing-physical-drills');
+  const reports = tempDir('existing-physical-reports');
+  /** The segment holding the first rows written after the backup. */
+  let afterBackupSegment = '';
+
+  const drillOf = (name: string, wal: string) =>
+    writeDrill(drills, {
+      name,
+      database: 'ledger',
+      backup: { method: 'existing-base-backup', path: join(team, 'base'), wal },
+      fault: { type: 'production-lost' },
+      recovery: { procedure: 'point-in-time' },
+      // 30 rows in the backup, 15 more only in the archive.
+      queries: [{ name: 'accounts', sql: 'select count(*) from accounts', expect: { equals: 45 } }],
+      targets: { rto: '15m', rpo: '24h' },
+    });
+
+  beforeAll(async () => {
+    engine = await NativeEngine.create({ runId: 'physicaltest', record: () => undefined });
+    production = await engine.startInstance('production', tempDir('physical-logs'), { walArchive: { timeoutMs: 1000 } });
+    const admin = await production.connect('postgres');
+    await admin.query('create database ledger');
+    const client = await production.connect('ledger');
+    await client.query("create table accounts (id int primary key, name text not null); insert into accounts select g, 'account ' || g from generate_series(1, 30) g");
+    const base = join(production.backupDir, 'base');
+    await production.runPgTool('pg_basebackup', ['--pgdata', base, '--format=tar', '--gzip', '--wal-method=stream', '--checkpoint=fast', '--manifest-checksums=SHA256']);
+    await client.query("insert into accounts select g, 'account ' || g from generate_series(31, 40) g");
+    afterBackupSegment = (await admin.query<{ name: string }>('select pg_walfile_name(pg_switch_wal()) as name')).rows[0]!.name;
+    await client.query("insert into accounts select g, 'account ' || g from generate_series(41, 45) g");
+    const last = (await admin.query<{ name: string }>('select pg_walfile_name(pg_switch_wal()) as name')).rows[0]!.name;
+    for (let i = 0; i < 100; i++) {
+      const archived = (await admin.query<{ wal: string | null }>('select last_archived_wal as wal from pg_stat_archiver')).rows[0]!.wal;
+      if (archived && archived >= last) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await client.end();
+    await admin.end();
+    cpSync(base, join(team, 'base'), { recursive: true });
+    cpSync(production.archiveDir, join(team, 'wal'), { recursive: true });
+    await production.destroy({ keepFiles: false });
+  });
+  afterAll(async () => {
+    await production?.destroy({ keepFiles: false });
+    await engine?.dispose();
+  });
+
+  it('replays the archive to its end into an empty instance and passes; the rows written after the backup are back', async () => {
+    const before = readdirSync(join(team, 'wal')).map((f) => [f, statSync(join(team, 'wal', f)).mtimeMs]);
+    const { journal } = await runDrills([drillOf('physical-honest', join(team, 'wal'))], reports);
+    const drill = journal.drills[0]!;
+    expect(drill.checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.name}: ${c.summary}`)).toEqual([]);
+    expect(check(drill, 'backup-integrity').summary).toMatch(/pg_verifybackup/);
+    expect(check(drill, 'wal-archive').verdict).toBe('pass');
+    expect(check(drill, 'sql accounts').summary).toBe('45, expected = 45');
+    expect(check(drill, 'rpo').summary).toMatch(/the newest archived WAL segment/);
+    expect(drill.backup).toMatchObject({ method: 'existing-base-backup', serverMajor: expect.any(Number), replaySettings: { max_connections: expect.any(Number) } });
+    expect(drill.verdict).toBe('pass');
+    // Only read: the team's archive is as it was.
+    expect(readdirSync(join(team, 'wal')).map((f) => [f, statSync(join(team, 'wal', f)).mtimeMs])).toEqual(before);
+  });
+
+  it('fails naming the segment missing from the archive, and the rows after it do not come back', async () => {
+    const gapped = tempDir('gapped-wal');
+    cpSync(join(team, 'wal'), gapped, { recursive: true });
+    rmSync(join(gapped, afterBackupSegment));
+    const { journal } = await runDrills([drillOf('physical-gap', gapped)], reports);
+    const drill = journal.drills[0]!;
+    expect(check(drill, 'wal-archive')).toMatchObject({ verdict: 'fail', summary: expect.stringContaining(afterBackupSegment) });
+    expect(check(drill, 'sql accounts').verdict).toBe('fail');
+    expect(drill.verdict).toBe('fail');
+  });
+});
