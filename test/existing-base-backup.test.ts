@@ -10,12 +10,11 @@ import { cpSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NativeEngine } from '../src/engines/native/engine.js';
-import type { NativeInstance } from '../src/engines/native/instance.js';
 import { check, runDrills, tempDir, writeDrill } from './helpers.js';
+import { makeTeamBaseBackup } from './team-base-backup.js';
 
 describe('a base backup and WAL archive made elsewhere (backup.method existing-base-backup)', () => {
   let engine: NativeEngine;
-  let production: NativeInstance;
   const team = tempDir('team-physical');
   const drills = tempDir('existing-physical-drills');
   const reports = tempDir('existing-physical-reports');
@@ -36,30 +35,9 @@ describe('a base backup and WAL archive made elsewhere (backup.method existing-b
 
   beforeAll(async () => {
     engine = await NativeEngine.create({ runId: 'physicaltest', record: () => undefined });
-    production = await engine.startInstance('production', tempDir('physical-logs'), { walArchive: { timeoutMs: 1000 } });
-    const admin = await production.connect('postgres');
-    await admin.query('create database ledger');
-    const client = await production.connect('ledger');
-    await client.query("create table accounts (id int primary key, name text not null); insert into accounts select g, 'account ' || g from generate_series(1, 30) g");
-    const base = join(production.backupDir, 'base');
-    await production.runPgTool('pg_basebackup', ['--pgdata', base, '--format=tar', '--gzip', '--wal-method=stream', '--checkpoint=fast', '--manifest-checksums=SHA256']);
-    await client.query("insert into accounts select g, 'account ' || g from generate_series(31, 40) g");
-    afterBackupSegment = (await admin.query<{ name: string }>('select pg_walfile_name(pg_switch_wal()) as name')).rows[0]!.name;
-    await client.query("insert into accounts select g, 'account ' || g from generate_series(41, 45) g");
-    const last = (await admin.query<{ name: string }>('select pg_walfile_name(pg_switch_wal()) as name')).rows[0]!.name;
-    for (let i = 0; i < 100; i++) {
-      const archived = (await admin.query<{ wal: string | null }>('select last_archived_wal as wal from pg_stat_archiver')).rows[0]!.wal;
-      if (archived && archived >= last) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    await client.end();
-    await admin.end();
-    cpSync(base, join(team, 'base'), { recursive: true });
-    cpSync(production.archiveDir, join(team, 'wal'), { recursive: true });
-    await production.destroy({ keepFiles: false });
+    afterBackupSegment = (await makeTeamBaseBackup(engine, team)).afterBackupSegment;
   });
   afterAll(async () => {
-    await production?.destroy({ keepFiles: false });
     await engine?.dispose();
   });
 

@@ -3,7 +3,7 @@
  * its fingerprint uploaded with `aws s3 cp` to a real S3-compatible server
  * (s3rver, from npm: no S3 server is packaged by Debian, and s3rver checks
  * signature-v4 credentials, lists v2 and serves path-style buckets), then
- * drilled from there. A missing object, a byte changed after its checksum
+ * drilled from there, a dump and a base backup with its WAL archive. A missing object, a byte changed after its checksum
  * and refused credentials each fail naming which, and no credential appears
  * in the journal or the report.
  */
@@ -18,6 +18,7 @@ import type { NativeInstance } from '../src/engines/native/instance.js';
 import { findPgBinaries } from '../src/engines/shared/binaries.js';
 import { renderMarkdown } from '../src/report/markdown.js';
 import { check, runDrills, tempDir, writeDrill } from './helpers.js';
+import { makeTeamBaseBackup } from './team-base-backup.js';
 
 const BUCKET = 'team-backups';
 /** s3rver's own key pair; the secret must never be seen in what a run writes. */
@@ -145,6 +146,26 @@ describe.skipIf(noAws !== undefined)(`a backup in object storage (backup.method 
     const drill = journal.drills[0]!;
     expect(check(drill, 'backup').summary).toMatch(/s3:\/\/team-backups\/nightly\/orders_\*\.dump: no backup matches/);
     expect(drill.verdict).toBe('fail');
+  });
+
+  it('a base backup and its WAL archive in a bucket replay to the end of the archive and pass', async () => {
+    const team = await makeTeamBaseBackup(engine, tempDir('s3-physical'));
+    await aws('s3', 'cp', '--recursive', '--only-show-errors', team.base, `s3://${BUCKET}/base/2026-11-21/`);
+    await aws('s3', 'cp', '--recursive', '--only-show-errors', team.wal, `s3://${BUCKET}/wal/`);
+    const file = writeDrill(drills, {
+      name: 's3-physical',
+      database: 'ledger',
+      backup: { method: 'existing-base-backup', path: `s3://${BUCKET}/base/2026-11-21/`, wal: `s3://${BUCKET}/wal/`, endpoint },
+      fault: { type: 'production-lost' },
+      recovery: { procedure: 'point-in-time' },
+      queries: [{ name: 'accounts', sql: 'select count(*) from accounts', expect: { equals: 45 } }],
+      targets: { rto: '15m', rpo: '24h' },
+    });
+    const { journal } = await runDrills([file], reports);
+    const drill = journal.drills[0]!;
+    expect(drill.checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.name}: ${c.summary}`)).toEqual([]);
+    expect(drill.backup).toMatchObject({ detail: { source: `s3://${BUCKET}/base/2026-11-21/`, walSource: `s3://${BUCKET}/wal/` } });
+    expect(drill.verdict).toBe('pass');
   });
 
   it('fails saying the credentials were refused, and no credential appears in the journal or the report', async () => {
