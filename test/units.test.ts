@@ -1,6 +1,6 @@
 /** Pure logic: durations, verdicts, loss counting, generators. */
 import { createHash } from 'node:crypto';
-import { segmentOf } from '../src/backup/existing-base-backup.js';
+import { segmentOf } from '../src/backup/base-backup-folder.js';
 import { describe, expect, it } from 'vitest';
 import { combine } from '../src/model/verdict.js';
 import { measureLoss } from '../src/checks/targets.js';

@@ -9,18 +9,16 @@
  * range from its manifest, the major from PG_VERSION, the replay floor
  * (max_connections, ...) from its pg_control.
  */
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { BackupIntegrityError } from '../errors.js';
 import type { Instance } from '../engines/types.js';
 import { TOOL_TIMEOUT_MS } from '../exec/command.js';
-import type { ArtifactFile, ArtifactOf } from '../model/artifact.js';
-import { sha256File } from '../support/sha256.js';
+import type { ArtifactOf } from '../model/artifact.js';
 import { defineMethod } from './method.js';
-import { verifyBaseBackup } from './pg-basebackup.js';
+import { BASE_BACKUP_FILES, baseBackupChain, describeBaseBackup } from './base-backup-folder.js';
 import { fetchReadable, folderPlace } from './places.js';
-import { verifyFolderSums } from './sidecars.js';
 
 const detail = z.strictObject({
   source: z.string().describe('The team\'s base backup folder the copy was made from.'),
@@ -37,7 +35,6 @@ declare module '../model/artifact.js' {
 /** A WAL segment's file name, a timeline history file, or a backup history file. */
 const WAL_FILE = /^[0-9A-F]{24}(\.partial|\.[0-9A-F]{8}\.backup)?$|^[0-9A-F]{8}\.history$/;
 const SEGMENT = /^[0-9A-F]{24}$/;
-const REQUIRED = ['base.tar.gz', 'pg_wal.tar.gz', 'backup_manifest'] as const;
 
 /** pg_control's names of the settings replay needs at least, and the settings' own names. */
 const CONTROL_SETTINGS: Record<string, string> = {
@@ -47,15 +44,6 @@ const CONTROL_SETTINGS: Record<string, string> = {
   'max_prepared_xacts setting': 'max_prepared_transactions',
   'max_locks_per_xact setting': 'max_locks_per_transaction',
 };
-
-/** The WAL segment an LSN ends in, as pg_walfile_name names it (the segment holding the byte before it). */
-export function segmentOf(lsn: string, timeline: number, segmentBytes: number): string {
-  const [hi, lo] = lsn.split('/').map((part) => BigInt(`0x${part}`));
-  const segment = ((hi! << 32n) + lo! - 1n) / BigInt(segmentBytes);
-  const perId = 0x1_0000_0000n / BigInt(segmentBytes);
-  const hex = (n: bigint | number) => n.toString(16).toUpperCase().padStart(8, '0');
-  return `${hex(timeline)}${hex(segment / perId)}${hex(segment % perId)}`;
-}
 
 /** The major version and the replay floor, read from the backup without unpacking it all. */
 async function readControl(instance: Instance, folder: string): Promise<{ major: number; settings: Record<string, number> }> {
@@ -98,12 +86,12 @@ export const existingBaseBackup = defineMethod({
     const backup = folderPlace(spec.path, store);
     const folder = join(ctx.primary.backupDir, basename(spec.path.replace(/\/+$/, '')) || 'base');
     await mkdir(folder, { recursive: true });
-    for (const name of REQUIRED) {
+    for (const name of BASE_BACKUP_FILES) {
       if (!(await fetchReadable(backup, name, join(folder, name)))) {
-        throw new BackupIntegrityError(`${backup.name(name)}: missing; a tar-format base backup has ${REQUIRED.join(', ')}`);
+        throw new BackupIntegrityError(`${backup.name(name)}: missing; a tar-format base backup has ${BASE_BACKUP_FILES.join(', ')}`);
       }
     }
-    const hasSums = await fetchReadable(backup, 'SHA256SUMS', join(folder, 'SHA256SUMS'));
+    await fetchReadable(backup, 'SHA256SUMS', join(folder, 'SHA256SUMS'));
     // The WAL goes where the instance's restore_command reads its archive.
     const archive = folderPlace(spec.wal, store);
     const walFiles = await archive.list((name) => WAL_FILE.test(name));
@@ -113,22 +101,13 @@ export const existingBaseBackup = defineMethod({
     const segments = walFiles.filter((f) => SEGMENT.test(f.name));
     const segmentBytes = Math.max(...(await Promise.all(segments.map(async (f) => (await stat(join(ctx.primary.archiveDir, f.name))).size))));
     const newest = segments.reduce((a, b) => (b.modifiedAt > a.modifiedAt ? b : a));
-    const manifest = JSON.parse(await readFile(join(folder, 'backup_manifest'), 'utf8')) as { 'WAL-Ranges': Array<{ Timeline: number; 'Start-LSN': string; 'End-LSN': string }> };
-    const range = manifest['WAL-Ranges'][0]!;
     const control = await readControl(ctx.primary, folder);
-    const files: ArtifactFile[] = [];
-    for (const name of [...REQUIRED, ...(hasSums ? ['SHA256SUMS'] : [])]) files.push({ name, sizeBytes: (await stat(join(folder, name))).size, sha256: await sha256File(join(folder, name)) });
     return [
       {
         method: 'existing-base-backup',
         format: 'tar.gz',
-        path: folder,
-        sidecar: hasSums ? join(folder, 'SHA256SUMS') : '',
-        files,
-        sizeBytes: files.reduce((n, f) => n + f.sizeBytes, 0),
-        sha256: files.find((f) => f.name === 'backup_manifest')!.sha256,
+        ...(await describeBaseBackup(folder, segmentBytes)),
         tool: "the team's backup job",
-        wal: { timeline: range.Timeline, startLsn: range['Start-LSN'], endLsn: range['End-LSN'], endSegment: segmentOf(range['End-LSN'], range.Timeline, segmentBytes), segmentBytes },
         serverMajor: control.major,
         replaySettings: control.settings,
         // The archive's newest segment is the newest data a restore can bring back.
@@ -137,8 +116,5 @@ export const existingBaseBackup = defineMethod({
       },
     ];
   },
-  integrityChain: (artifact, instance, besideServer) => [
-    ...(artifact.sidecar ? [{ check: 'SHA256SUMS', run: async () => (await verifyFolderSums(artifact.path), `${artifact.files.length - 1} files match`) }] : []),
-    ...(besideServer ? [{ check: 'pg_verifybackup', run: () => verifyBaseBackup(instance, artifact.path) }] : []),
-  ],
+  integrityChain: baseBackupChain,
 });

@@ -9,9 +9,10 @@ import { pgBasebackup } from './pg-basebackup.js';
 import { pgDump } from './pg-dump.js';
 import { pgbackrest } from './pgbackrest.js';
 import { script } from './script.js';
+import { scriptBaseBackup } from './script-base-backup.js';
 import { standby } from './standby.js';
 
-export const BACKUP_METHODS = [pgDump, pgBasebackup, pgbackrest, standby, script, existing, existingBaseBackup] as const;
+export const BACKUP_METHODS = [pgDump, pgBasebackup, pgbackrest, standby, script, scriptBaseBackup, existing, existingBaseBackup] as const;
 
 /** The `backup:` section of a parsed drill file. */
 export type BackupSpec = z.output<(typeof BACKUP_METHODS)[number]['schema']>;

@@ -163,6 +163,9 @@ async function parseDrill(file: string): Promise<{ drills?: LoadedDrill[]; probl
   const local = (path: string) => (path.startsWith('s3://') ? path : resolve(dirname(file), path));
   if (spec.backup.method === 'existing') spec.backup.path = local(spec.backup.path);
   if (spec.backup.method === 'existing-base-backup') Object.assign(spec.backup, { path: local(spec.backup.path), wal: local(spec.backup.wal) });
+  // The team's WAL commands run from the server's data folder: a relative program path is the drill file's.
+  const program = (command: string) => command.replace(/^(\S+)/, (first) => (first.includes('/') && !first.startsWith('/') ? resolve(dirname(file), first) : first));
+  if (spec.backup.method === 'script-base-backup') Object.assign(spec.backup, { archiveCommand: program(spec.backup.archiveCommand), restoreCommand: program(spec.backup.restoreCommand) });
   const names = [...spec.queries.map((q) => q.name), ...spec.commands.map((c) => c.name)];
   for (const repeated of new Set(names.filter((n, i) => names.indexOf(n) !== i))) problems.push(`${name}: queries/commands: the name ${repeated} is used twice; each check needs its own`);
   const scales = Array.isArray(spec.dataset.scale) ? spec.dataset.scale : undefined;

@@ -23,6 +23,7 @@ export const CAPABILITIES = {
   pgbackrest: 'pgBackRest beside the server: archive-push, backup, restore',
   hostDataFiles: "the server's data files reachable from the harness, to damage a page on disk",
   sizeLimitedFolder: 'a new folder of a fixed size the server can write to, to fill a backup destination',
+  serverRunsHostCommands: "the server runs the team's archive_command and restore_command from the host's folders",
 } as const;
 export type CapabilityName = keyof typeof CAPABILITIES;
 

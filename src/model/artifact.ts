@@ -30,6 +30,8 @@ export const artifactCommonSchema = z.strictObject({
   wal: walRangeSchema.optional(),
   /** The source's fingerprint taken in the dump's snapshot (restore-drill fingerprint), written beside it: the restore must equal it. */
   fingerprint: z.string().optional(),
+  /** The command a restored server fetches archived WAL with (the team's own); `cp` from the archive folder when absent. */
+  restoreCommand: z.string().optional(),
   /** A backup made elsewhere: when its newest data was written, and how that is known (its age is what losing production now would cost). */
   written: z.strictObject({ at: z.string(), by: z.string() }).optional(),
   /** The timescaledb extension version of the database when it was backed up: a restore must start from the same. */

@@ -111,7 +111,7 @@ export const pointInTime = defineProcedure({
         ...backup.replaySettings,
         // Production's own settings came with its data folder: its archive_command must never run from a drill, nor its TLS files be looked for.
         ...(elsewhere ? { archive_mode: 'off', ssl: 'off' } : {}),
-        ...(viaPgbackrest ? {} : { restore_command: `cp ${instance.archiveDir}/%f %p`, recovery_target_action: 'promote', ...targetSettings }),
+        ...(viaPgbackrest ? {} : { restore_command: backup.restoreCommand ?? `cp ${instance.archiveDir}/%f %p`, recovery_target_action: 'promote', ...targetSettings }),
       },
     });
     ctx.track(restored);

@@ -147,6 +147,7 @@ export class DockerEngine implements Engine {
           : unsupported(
               "a running container's mounts are fixed, so the folder must be prepared when the instance starts (InstanceOptions.sizeLimitedFolders), and this instance was not asked for it",
             ),
+      serverRunsHostCommands: unsupported("the server runs in a container, where the team's scripts on the host are not: build them into the image, or drill them on the native engine"),
     };
   }
 

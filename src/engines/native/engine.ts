@@ -88,6 +88,7 @@ export class NativeEngine implements Engine {
       pgbackrest: this.pgbackrestInstalled ? SUPPORTED : unsupported('pgbackrest is not installed on this machine (Debian/Ubuntu: apt-get install pgbackrest)'),
       hostDataFiles: SUPPORTED,
       sizeLimitedFolder: mount,
+      serverRunsHostCommands: SUPPORTED,
     };
   }
 
