@@ -13,7 +13,8 @@ import { backupMethod } from './index.js';
 export async function verifyArtifact(instance: Instance, backup: BackupArtifact): Promise<IntegrityReport> {
   const steps: IntegrityStep[] = [];
   try {
-    await access(backup.path);
+    // A repository in object storage is checked by its own tools below; a local one must still be there.
+    if (!backup.path.startsWith('s3://')) await access(backup.path);
   } catch {
     return { path: backup.path, ok: false, steps: [{ check: 'exists', ok: false, detail: 'the artifact is gone' }], caughtBy: 'exists' };
   }

@@ -1,0 +1,100 @@
+/**
+ * pgBackRest with its repository in S3, as the runbooks keep it: a real
+ * S3-compatible server over TLS (s3rver with a certificate made here, which
+ * pgBackRest verifies), archive-push from the server, full and incremental
+ * backups, verify, and a point-in-time restore that fetches its WAL from the
+ * bucket. The credentials come from the environment and are never written:
+ * not in the journal, the report, nor the server's configuration.
+ */
+import { rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { chmodSync } from 'node:fs';
+import { execa, type ResultPromise } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderMarkdown } from '../src/report/markdown.js';
+import { check, drillYaml, runDrills, tempDir, writeDrill } from './helpers.js';
+
+const noPgbackrest = (await execa('pgbackrest', ['version'], { reject: false }).catch(() => ({ exitCode: 1 }))).exitCode === 0 ? undefined : 'pgbackrest is not installed';
+const BUCKET = 'pgbackrest-repo';
+
+async function freePort(): Promise<number> {
+  return new Promise((done) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
+
+describe.skipIf(noPgbackrest !== undefined)(`pgBackRest with an S3 repository${noPgbackrest ? ` (skipped: ${noPgbackrest})` : ''}`, () => {
+  let s3: ResultPromise;
+  let port = 0;
+  const tls = tempDir('s3-tls');
+  const saved: Record<string, string | undefined> = {};
+
+  beforeAll(async () => {
+    // pgBackRest verifies the endpoint by its host name (not an IP address): the certificate is localhost's.
+    // The server's user reads the CA file it verifies with.
+    chmodSync(tls, 0o755);
+    await execa('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(tls, 'key.pem'), '-out', join(tls, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost']);
+    chmodSync(join(tls, 'cert.pem'), 0o644);
+    port = await freePort();
+    s3 = execa(resolve('node_modules/.bin/s3rver'), ['--directory', tempDir('s3-repo'), '--port', String(port), '--address', '127.0.0.1', '--key', join(tls, 'key.pem'), '--cert', join(tls, 'cert.pem'), '--configure-bucket', BUCKET, '--silent'], { reject: false });
+    for (let i = 0; i < 100; i++) {
+      const up = await execa('curl', ['-sk', '-o', '/dev/null', '-w', '%{http_code}', `https://127.0.0.1:${port}/${BUCKET}`], { reject: false });
+      if (up.stdout === '200') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    for (const [name, value] of Object.entries({ AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' })) {
+      saved[name] = process.env[name];
+      process.env[name] = value;
+    }
+  });
+  afterAll(async () => {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    s3?.kill();
+    await s3;
+  });
+
+  it('backs up to the bucket, verifies, and restores to the moment before a bad write, fetching WAL from the bucket; no credential is written', async () => {
+    const drills = tempDir('pgbackrest-s3-drills');
+    const file = writeDrill(
+      drills,
+      drillYaml({
+        name: 'pgbackrest-s3',
+        backup: {
+          method: 'pgbackrest',
+          archiveTimeout: '1s',
+          s3: { bucket: BUCKET, endpoint: 'localhost', port, uriStyle: 'path', caFile: join(tls, 'cert.pem') },
+        },
+        fault: { type: 'bad-write', sql: 'delete from trades' },
+        recovery: { procedure: 'point-in-time', target: 'name' },
+        targets: { rto: '15m', rpo: '5m' },
+      }),
+    );
+    const { journal } = await runDrills([file], tempDir('pgbackrest-s3-reports'), { keep: true });
+    const drill = journal.drills[0]!;
+    try {
+      expect(drill.checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.name}: ${c.summary}`), JSON.stringify(drill.recovery)).toEqual([]);
+      expect(drill.backup).toMatchObject({ method: 'pgbackrest', path: expect.stringMatching(new RegExp(`^s3://${BUCKET}/restore-drill/`)), format: 'full + incr' });
+      expect(check(drill, 'backup-integrity').summary).toMatch(/pgbackrest verify/);
+      expect(drill.verdict).toBe('pass');
+      // The secret is nowhere the run wrote: the journal, the report, any file of the servers' kept folders (configuration, logs, data).
+      expect(JSON.stringify(journal) + renderMarkdown(journal)).not.toMatch(/S3RVER/);
+      const kept = drill.keptFiles ?? [];
+      expect(kept.length).toBeGreaterThan(0);
+      const grep = await execa('grep', ['-rl', 'S3RVER', ...kept], { reject: false });
+      expect({ exit: grep.exitCode, files: grep.stdout }).toEqual({ exit: 1, files: '' });
+      // What the configuration holds is the variables' names.
+      const conf = await execa('grep', ['-rh', 'archive-push', ...kept], { reject: false });
+      expect(conf.stdout).toContain('PGBACKREST_REPO1_S3_KEY_SECRET="$AWS_SECRET_ACCESS_KEY"');
+    } finally {
+      // Only this drill's kept folders: others' are not ours to remove.
+      for (const folder of drill.keptFiles ?? []) rmSync(folder, { recursive: true, force: true });
+    }
+  });
+});
