@@ -224,7 +224,7 @@ describe.skipIf(missing !== undefined)(`docker engine${missing ? ` (skipped: ${m
     expect(fault.partialBytes).toBeGreaterThan(0);
     // pg_dump ran inside the container, into the folder whose tmpfs was sized for it.
     const commands = drill.phases.find((p) => p.name === 'fault')!.commands.map((c) => c.command);
-    expect(commands.find((c) => c.includes('pg_dump'))).toMatch(/^docker exec --user postgres [0-9a-f]{12} pg_dump --format=custom --file=.*\/limited\/tonight\//);
+    expect(commands.find((c) => c.includes('pg_dump'))).toMatch(/^docker exec --user postgres [0-9a-f]{12} pg_dump --format=custom '?--file=.*\/limited\/tonight\//);
     const { used, reports: checked } = check(drill, 'backup-integrity').evidence as { used: string; reports: Array<{ path: string; ok: boolean; caughtBy?: string }> };
     expect(checked[0]).toMatchObject({ path: fault.partial, ok: false, caughtBy: 'sha256 sidecar' });
     expect(used).not.toBe(fault.partial);

@@ -150,8 +150,9 @@ describe('parallel and tar dumps (the runbooks\' pg_dump -Fd -j 4)', () => {
     });
     expect(drill.verdict).toBe('pass');
     const commands = commandsOf(drill);
-    expect(commands.some((c) => /pg_dump --format=directory --jobs=3 /.test(c))).toBe(true);
-    expect(commands.some((c) => /pg_restore --jobs=3 --exit-on-error /.test(c))).toBe(true);
+    // The journal records each command as a shell would need it: arguments with '=' quoted.
+    expect(commands.some((c) => /pg_dump '--format=directory' '--jobs=3' /.test(c))).toBe(true);
+    expect(commands.some((c) => /pg_restore '--jobs=3' --exit-on-error /.test(c))).toBe(true);
     expect(check(drill, 'backup-integrity').summary).toMatch(/passed SHA256SUMS, pg_restore --list, pg_restore --file=\/dev\/null/);
     // Every file of the dump is listed with its digest, and sha256sum -c accepts the list.
     expect(drill.backup!.files.length).toBeGreaterThan(5);
@@ -170,7 +171,7 @@ describe('parallel and tar dumps (the runbooks\' pg_dump -Fd -j 4)', () => {
       targets: { rto: '1h', rpo: '24h' },
     });
     expect(full.drill.verdict).toBe('pass');
-    expect(commandsOf(full.drill).some((c) => /pg_restore --jobs=1 /.test(c))).toBe(true);
+    expect(commandsOf(full.drill).some((c) => /pg_restore '--jobs=1' /.test(c))).toBe(true);
     expect(recoveryOf(full.drill)).toMatchObject({ jobs: 1 });
     expect(recoveryOf(full.drill)?.summary).toMatch(/a tar archive restores single-threaded; 4 jobs asked/);
   });
