@@ -1,13 +1,14 @@
 /**
- * A drill of a backup the team already has (backup.method existing), as its
- * phases:
+ * A drill of a backup the team already has (the methods made elsewhere:
+ * existing, existing-base-backup), as its phases:
  *   setup → backup (found, copied, only read) → fault (production lost) → recovery → verify → teardown
  * Nothing is seeded and nothing written, so there is no synthetic baseline;
  * the restore is verified by what holds without one: the backup's integrity
  * before it is trusted, the recovery itself, every table's rows against the
- * rows the dump holds, pg_amcheck on the restored database, the source's fingerprint when the backup came with one, the
- * team's own queries and smoke tests, RTO, and the backup's age against the
- * RPO target. It never connects to production.
+ * rows a dump holds, pg_amcheck on the restored database, the source's
+ * fingerprint when the backup came with one, the team's own queries and
+ * smoke tests, RTO, and the backup's age against the RPO target. It never
+ * connects to production.
  */
 import { readFile } from 'node:fs/promises';
 import { backupMethod } from '../backup/index.js';
