@@ -13,7 +13,7 @@ import { resizeTmpfs, unmountAll } from '../shared/mounts.js';
 import { waitForPromotion, waitForSelect1, type ProbeOptions } from '../shared/readiness.js';
 import { keepServerLog } from '../shared/server-log.js';
 import { ToolVersions } from '../shared/tool-versions.js';
-import { markKept } from '../shared/workdir.js';
+import { markKept, removeWorkDir } from '../shared/workdir.js';
 import type { Capabilities, Instance, ServerSide, ServerToolOptions, SizeLimitedFolder } from '../types.js';
 import type { PgBinaries } from '../shared/binaries.js';
 import type { HelperRun, ImageFacts } from './helper.js';
@@ -325,7 +325,7 @@ export class DockerInstance implements Instance {
    */
   private async removeTree(path: string): Promise<void> {
     try {
-      await rm(path, { recursive: true, force: true });
+      await removeWorkDir(path);
     } catch {
       await this.engine.runHelper(
         { command: ['find', path, '-mindepth', '1', '-delete'], user: 'root', binds: [{ source: path, target: path }], labels: labelsFor(this.engine.runId, `${this.name}-helper`) },

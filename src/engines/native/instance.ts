@@ -18,7 +18,7 @@ import { recorded } from '../shared/recorded.js';
 import { keepServerLog } from '../shared/server-log.js';
 import { ToolVersions } from '../shared/tool-versions.js';
 import { isAlive } from '../../support/processes.js';
-import { markKept } from '../shared/workdir.js';
+import { markKept, removeWorkDir } from '../shared/workdir.js';
 import type { Capabilities, Instance, ServerSide, ServerToolOptions, SizeLimitedFolder } from '../types.js';
 import type { CommandContext } from '../../exec/command.js';
 import { unmountAll } from '../shared/mounts.js';
@@ -258,7 +258,7 @@ export class NativeInstance implements Instance {
       await markKept(this.workDir);
       return { keptAt: this.workDir };
     }
-    await rm(this.workDir, { recursive: true, force: true });
+    await removeWorkDir(this.workDir);
     return {};
   }
 }

@@ -45,6 +45,17 @@ export async function makeWorkDir(root: string, runId: string, label: string, ru
   return dir;
 }
 
+/**
+ * Removes a harness folder with its marker last: a harness killed halfway
+ * leaves a folder that still says whose it was, which the next run removes,
+ * rather than an unmarked one that must first grow old.
+ */
+export async function removeWorkDir(dir: string): Promise<void> {
+  const entries = await readdir(dir).catch(() => [] as string[]);
+  for (const entry of entries) if (entry !== MARKER) await rm(join(dir, entry), { recursive: true, force: true });
+  await rm(dir, { recursive: true, force: true });
+}
+
 interface Marker {
   pid: number;
   runId: string;
@@ -105,7 +116,7 @@ export async function removeOrphanedWorkDirs(
   for (const found of await workDirs(root)) {
     if (!found.orphaned || (found.kept && !kept)) continue;
     await release(found.dir);
-    await rm(found.dir, { recursive: true, force: true });
+    await removeWorkDir(found.dir);
     removed.push(found.dir);
   }
   return removed;
