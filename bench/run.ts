@@ -43,6 +43,8 @@ import { procedureModule } from '../src/recovery/index.js';
 import { databaseLossDrill } from './drill-file.js';
 import { machine, medianOf, timed } from './timing.js';
 
+// As the CLI does: testcontainers' reaper image cannot be pulled everywhere, and the engine removes what it starts.
+process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SCALE = (process.env.BENCH_SCALE ?? 'medium') as ScaleName;
 if (!SCALE_NAMES.includes(SCALE)) throw new Error(`BENCH_SCALE: expected one of ${SCALE_NAMES.join(', ')}, got "${SCALE}"`);
