@@ -30,7 +30,10 @@ export function localFolder(folder: string): Place {
       // Absent is an answer; any other failure (unreadable, no room where it goes) is an error, never "absent".
       const there = await stat(join(folder, name)).then(
         () => true,
-        (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? false : Promise.reject(error)),
+        (error: NodeJS.ErrnoException) => {
+          if (error.code === 'ENOENT') return false;
+          throw new BackupIntegrityError(`${join(folder, name)}: cannot be read (${error.code ?? error.message})`);
+        },
       );
       if (!there) return false;
       await copyFile(join(folder, name), to).catch((error: Error) => {
