@@ -51,7 +51,7 @@ describe.skipIf(!present)(`TimescaleDB${present ? '' : ` (skipped: ${why})`}`, (
 
   it.each([
     // With restore mode left on, compressed chunks read as empty: the content checks see that much too.
-    ['restore_forgets_post_restore.sh', /timescaledb\.restoring is on: timescaledb_post_restore\(\) never ran.*a new row of candles lands in candles, not in a chunk/, false],
+    ['restore_forgets_post_restore.sh', /timescaledb\.restoring is on: timescaledb_post_restore\(\) never ran.*a new row of candles lands in (candles|no row to copy), not in a chunk/, false],
     ['restore_drops_aggregate.sh', /continuous aggregate candles_1d is missing/, true],
   ])('a restore script %s fails the timescaledb check, naming what it left wrong', async (script, why, contentPasses) => {
     const file = writeDrill(
