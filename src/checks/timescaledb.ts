@@ -69,8 +69,14 @@ async function probe(client: pg.Client, expected: TimescaleState, recovered: Tim
   const landed: Record<string, string> = {};
   for (const name of Object.keys(recovered.hypertables)) {
     try {
-      landed[name] = await probeInsert(client, name);
-      if (!/_hyper_\d+_\d+_chunk/.test(landed[name])) problems.push(`a new row of ${name} lands in ${landed[name]}, not in a chunk`);
+      const probed = await probeInsert(client, name);
+      if ('unprobed' in probed) {
+        landed[name] = `not probed: ${probed.unprobed}`;
+        problems.push(`a new row of ${name} could not be probed: ${probed.unprobed}`);
+      } else {
+        landed[name] = probed.landed;
+        if (!/_hyper_\d+_\d+_chunk/.test(probed.landed)) problems.push(`a new row of ${name} lands in ${probed.landed}, not in a chunk`);
+      }
     } catch (error) {
       landed[name] = `insert failed: ${errorMessage(error)}`;
       problems.push(`a new row of ${name} cannot be inserted: ${errorMessage(error)}`);

@@ -132,15 +132,16 @@ export async function schedulerRunning(client: pg.Client): Promise<boolean> {
  * Copies the hypertable's newest row one microsecond later, in a transaction
  * that is rolled back, and says where the copy landed: a chunk, or (after a
  * restore whose timescaledb_post_restore() never ran) the hypertable's own
- * root table, where rows are invisible to TimescaleDB.
+ * root table, where rows are invisible to TimescaleDB. A hypertable that
+ * reads as empty (in restore mode every chunk is hidden) has no row to copy.
  */
-export async function probeInsert(client: pg.Client, hypertable: string): Promise<string> {
+export async function probeInsert(client: pg.Client, hypertable: string): Promise<{ landed: string } | { unprobed: string }> {
   const { rows: dims } = await client.query<{ col: string }>(
     "select column_name as col from timescaledb_information.dimensions where hypertable_name = $1 and dimension_type = 'Time' order by dimension_number limit 1",
     [hypertable],
   );
   const time = dims[0]?.col;
-  if (!time) return 'no time dimension to probe';
+  if (!time) return { unprobed: 'it has no time dimension' };
   const table = quoteIdent(hypertable);
   await client.query('begin');
   try {
@@ -151,7 +152,7 @@ export async function probeInsert(client: pg.Client, hypertable: string): Promis
        returning tableoid::regclass::text as landed`,
       [time],
     );
-    return rows[0]?.landed ?? 'no row to copy';
+    return rows[0] ? { landed: rows[0].landed } : { unprobed: 'it reads as empty, with no row to copy' };
   } finally {
     await client.query('rollback');
   }

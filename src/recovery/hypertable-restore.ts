@@ -63,6 +63,30 @@ async function copyRows(source: pg.Client, target: pg.Client, table: string, whe
   return Number(sink.rowCount ?? 0);
 }
 
+/**
+ * The chunks compressed in the backup (those meeting `range`, when given)
+ * compressed again: a chunk rebuilt or refilled from the dump starts
+ * uncompressed, and one refilled in part holds rows outside its compression.
+ * The target's chunks cover the same time ranges as the source's.
+ */
+async function compressAsInBackup(source: pg.Client, target: pg.Client, table: string, range?: TimeRange): Promise<number> {
+  const compressed = await source.query<{ start: string }>(
+    `select range_start::text as start from timescaledb_information.chunks
+      where hypertable_name = $1 and is_compressed${range ? ' and range_end > $2::timestamptz and range_start < $3::timestamptz' : ''}`,
+    range ? [table, range.from, range.to] : [table],
+  );
+  let count = 0;
+  for (const { start } of compressed.rows) {
+    const chunk = await target.query<{ c: string }>(
+      'select format($$%I.%I$$, chunk_schema, chunk_name) as c from timescaledb_information.chunks where hypertable_name = $1 and range_start = $2::timestamptz',
+      [table, start],
+    );
+    for (const { c } of chunk.rows) await target.query('select compress_chunk($1::regclass, if_not_compressed => true)', [c]);
+    count += chunk.rows.length;
+  }
+  return count;
+}
+
 /** Rebuilds `table` (a hypertable in `database`) from the dump; with `range`, replaces only the rows in it. */
 export async function restoreHypertable(
   instance: Instance,
@@ -107,6 +131,7 @@ async function rebuild(instance: Instance, source: pg.Client, target: pg.Client,
     await target.query(`select drop_chunks(${literal(table)}, newer_than => $1::timestamptz, older_than => $2::timestamptz)`, [range.from, range.to]);
     await target.query(`delete from ${quoteIdent(table)} where ${time} >= $1 and ${time} < $2`, [range.from, range.to]);
     result.rows = await copyRows(source, target, table, `where ${time} >= ${literal(range.from)} and ${time} < ${literal(range.to)}`);
+    result.compressedChunks = await compressAsInBackup(source, target, table, range);
     for (const { view } of (await target.query<{ view: string }>(
       'select view_name as view from timescaledb_information.continuous_aggregates where hypertable_name = $1',
       [table],
@@ -139,19 +164,7 @@ async function rebuild(instance: Instance, source: pg.Client, target: pg.Client,
     );
   }
   result.rows = await copyRows(source, target, table, '');
-  // The same chunks compressed: the target's chunks cover the same ranges as the source's.
-  const compressed = await source.query<{ start: string }>(
-    'select range_start::text as start from timescaledb_information.chunks where hypertable_name = $1 and is_compressed',
-    [table],
-  );
-  for (const { start } of compressed.rows) {
-    const chunk = await target.query<{ c: string }>(
-      'select format($$%I.%I$$, chunk_schema, chunk_name) as c from timescaledb_information.chunks where hypertable_name = $1 and range_start = $2::timestamptz',
-      [table, start],
-    );
-    for (const { c } of chunk.rows) await target.query('select compress_chunk($1::regclass, if_not_compressed => true)', [c]);
-    result.compressedChunks += chunk.rows.length;
-  }
+  result.compressedChunks = await compressAsInBackup(source, target, table);
   // Continuous aggregates on it that are gone (DROP ... CASCADE takes them along), defined as in the backup.
   const aggregates = await source.query<{ view: string; definition: string; materializedOnly: boolean }>(
     'select view_name as view, view_definition as definition, materialized_only as "materializedOnly" from timescaledb_information.continuous_aggregates where hypertable_name = $1',
