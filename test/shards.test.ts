@@ -4,13 +4,14 @@
  * merge-reports. The merge lists exactly the drills and verdicts one
  * unsharded run gives; a missing, repeated or tampered shard is refused,
  * naming what is wrong; a shard index that was never set is a usage error.
+ * The same drills run three at once (--jobs) give the same verdicts.
  */
 import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RunJournal } from '../src/model/journal.js';
-import { drillYaml, tempDir, writeDrill } from './helpers.js';
+import { drillYaml, processesMentioning, tempDir, writeDrill } from './helpers.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 const cli = (args: string[]) => execa('node', [...CLI, ...args], { reject: false, timeout: 300_000 });
@@ -87,6 +88,39 @@ describe('shards and merge-reports', () => {
     expect(changed.exitCode).toBe(2);
     expect(changed.stderr).toMatch(/does not match its manifest, so it cannot be merged: .*report\.md/);
     expect(readdirSync(tampered)).toEqual([]);
+  });
+
+  it('with --jobs 3, one run gives the verdicts of one after another, files each command to its own drill, and says the timings competed', async () => {
+    const reports = tempDir('jobs-reports');
+    const result = await cli(['run', drills, '--jobs', '3', '--reports-dir', reports]);
+    expect(result.exitCode).toBe(1); // shard-c fails by design
+    const { folder, journal } = onlyRun(reports);
+    expect(verdicts(journal)).toEqual(verdicts(unsharded));
+    expect(journal.options.jobs).toBe(3);
+    const spans = journal.drills.map((d) => [Date.parse(d.startedAt), Date.parse(d.endedAt!)] as const);
+    const overlapping = spans.some(([start, end], i) => spans.some(([otherStart, otherEnd], j) => i !== j && start < otherEnd && otherStart < end));
+    expect(overlapping).toBe(true);
+    for (const drill of journal.drills) {
+      expect(drill.concurrency).toBeGreaterThan(1);
+      // Every command that names a drill's temp folder names its own: none was filed to a drill running beside it.
+      // (The engine's initdb template is the run's, made once for whichever drill needed it first.)
+      const commands = drill.phases.flatMap((p) => p.commands.map((c) => c.command));
+      const folders = commands
+        .flatMap((c) => [...c.matchAll(new RegExp(`restore-drill-${journal.runId}-([\\w-]+?)-\\w{6}/`, 'g'))].map((m) => m[1]))
+        .filter((name) => name !== 'template');
+      expect(folders.length).toBeGreaterThan(0);
+      expect(new Set(folders)).toEqual(new Set([drill.name]));
+    }
+    const report = readFileSync(join(folder, 'report.md'), 'utf8');
+    expect(report).toMatch(/up to 3 drills at once \(--jobs\): their timings competed for the machine/);
+    expect(report).toMatch(/\*\*Timed beside other drills:\*\* up to [23] drills ran at once while this one did/);
+    expect(processesMentioning(journal.runId)).toEqual([]);
+  });
+
+  it('--jobs that is not a whole number from 1 to 64 is a usage error', async () => {
+    const result = await cli(['run', drills, '--jobs', '0', '--reports-dir', tempDir('jobs-zero')]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/--jobs: expected a whole number of drills at once from 1 to 64 \(e\.g\. --jobs 2\), got "0"/);
   });
 
   it('a shard index that was never set is a usage error, never "run everything"', async () => {

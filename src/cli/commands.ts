@@ -37,6 +37,13 @@ function outputsHistory(values: Record<string, unknown>, reportsDir: string): st
   return (values.history as string | undefined) ?? join(reportsDir, 'history.jsonl');
 }
 
+/** `--jobs N`: a whole number of drills at once; more than a few per core only makes every timing worse. */
+function parseJobs(text: string): number {
+  const jobs = Number(text);
+  if (!/^\d+$/.test(text.trim()) || jobs < 1 || jobs > 64) throw new InputError('USAGE', `--jobs: expected a whole number of drills at once from 1 to 64 (e.g. --jobs 2), got "${text}"`);
+  return jobs;
+}
+
 function isEngineKind(value: string): value is EngineKind {
   return (ENGINE_KINDS as readonly string[]).includes(value);
 }
@@ -63,6 +70,7 @@ async function checkedOutputs(values: Record<string, unknown>, reportsDir: strin
 async function runCommand(paths: string[], values: Record<string, unknown>, io: Io): Promise<number> {
   const named = await loadDrills(paths);
   const shard = values.shard === undefined ? undefined : parseShard(values.shard as string);
+  const jobs = values.jobs === undefined ? 1 : parseJobs(values.jobs as string);
   const reportsDir = (values['reports-dir'] as string | undefined) ?? 'reports';
   const engine = values.engine as string | undefined;
   if (engine !== undefined && !isEngineKind(engine)) {
@@ -83,6 +91,7 @@ async function runCommand(paths: string[], values: Record<string, unknown>, io: 
     keep: Boolean(values.keep),
     binDir: values['pg-bin'] as string | undefined,
     listeners: [consoleProgress(io.err)],
+    jobs,
     ...(shard ? { shard: { ...shard, owned: drills.map((d) => d.spec.name), all: named.map((d) => d.spec.name) } } : {}),
   });
   for (const dir of await markAbandonedRuns(reportsDir, run.journal.runId)) io.err(`${dir}: its harness died mid-run (killed or crashed); its journal now says interrupted`);
@@ -244,6 +253,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
         'public-key': { type: 'string' },
         'max-age': { type: 'string' },
         shard: { type: 'string' },
+        jobs: { type: 'string' },
         out: { type: 'string' },
         dbname: { type: 'string' },
         help: { type: 'boolean', short: 'h' },

@@ -10,9 +10,9 @@ import { VERSION } from '../support/version.js';
 const COMMANDS: Record<string, { synopsis: string; does: string; options: string[] }> = {
   run: {
     synopsis: `run <drill.yaml|folder>... [--engine native|docker] [--image IMAGE] [--reports-dir reports] [--keep] [--pg-bin DIR]
-                    [--junit FILE] [--metrics FILE] [--history FILE] [--sign-key KEY] [--shard K/N]`,
-    does: 'runs the drills one after another and writes reports/<run-id>/ (report.md, report.html, journal.json, junit.xml, metrics.prom, each drill file, manifest.json)',
-    options: ['--engine', '--image', '--reports-dir', '--keep', '--pg-bin', '--junit', '--metrics', '--history', '--sign-key', '--shard'],
+                    [--junit FILE] [--metrics FILE] [--history FILE] [--sign-key KEY] [--shard K/N] [--jobs N]`,
+    does: 'runs the drills one after another (--jobs: up to N at once) and writes reports/<run-id>/ (report.md, report.html, journal.json, junit.xml, metrics.prom, each drill file, manifest.json)',
+    options: ['--engine', '--image', '--reports-dir', '--keep', '--pg-bin', '--junit', '--metrics', '--history', '--sign-key', '--shard', '--jobs'],
   },
   validate: { synopsis: 'validate <drill.yaml|folder>...', does: 'checks every drill file completely and reports every problem of every file; runs nothing', options: [] },
   list: { synopsis: 'list <drill.yaml|folder>...', does: 'one line per drill: engine, backup, fault, recovery, targets', options: [] },
@@ -58,6 +58,7 @@ const OPTIONS: Array<[flag: string, text: string]> = [
   ['--sign-key KEY', "sign the run's evidence manifest with this Ed25519 private key (restore-drill keygen)"],
   ['--public-key PUB', 'verify-evidence: the signature must be by this key, not only the one the manifest names'],
   ['--shard K/N', 'run: only shard K of N of the drills named (split by their last durations); merge the shards with merge-reports'],
+  ['--jobs N', "run: up to N drills at once (default 1); each drill's report says how many ran beside it, as its timings competed for the cores"],
   ['--max-age AGE', 'status: a drill whose last success is older fails the command (default 35d)'],
   ['--out FILE', 'fingerprint: the file to write (beside a dump: <dump>.fingerprint.json, which a drill picks up)'],
   ['--dbname URL', 'fingerprint: the database to read (default: the PG* variables, as pg_dump)'],

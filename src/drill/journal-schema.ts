@@ -81,6 +81,7 @@ const drillJournalSchema = z.strictObject({
   errorCode: z.string().optional(),
   logErrors: z.array(z.string()).optional(),
   keptFiles: z.array(z.string()).optional(),
+  concurrency: z.number().optional(),
 });
 
 export const runJournalSchema = z

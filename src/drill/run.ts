@@ -1,8 +1,13 @@
 /**
  * A run: the journal, its listeners, the engines the drills share, and
- * Ctrl-C. Drills run one after another: their timings are measurements and
- * must not compete for the machine's cores. What a drill does is in drill.ts.
+ * Ctrl-C. Drills run one after another by default: their timings are
+ * measurements and should not compete for the machine's cores. `--jobs N`
+ * runs up to N at once where a run's time matters more than its timings;
+ * each drill then records how many ran beside it, and the report says so.
+ * A file run at several sizes stays one after another (its RTO is fitted
+ * against size). What a drill does is in drill.ts.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +41,8 @@ export interface RunOptions {
   listeners: RunListener[];
   /** `--shard K/N`: this run's part of the drills named, recorded for merge-reports. */
   shard?: NonNullable<RunJournal['shard']>;
+  /** `--jobs N`: how many drills may run at once (default 1). */
+  jobs?: number;
   /** Where a listener that throws is reported; the run goes on without it. Default: stderr. */
   onListenerError?: (message: string) => void;
 }
@@ -64,8 +71,13 @@ export class DrillRun {
   readonly journal: RunJournal;
   readonly dir: string;
   private stopped = false;
-  /** The drill running now: its recorder files the commands the shared engines run. */
-  private recorder?: PhaseRecorder;
+  /**
+   * The drill whose code is running: its recorder files the commands the
+   * shared engines run. Async context, not a field: with --jobs, several drills' commands interleave.
+   */
+  private readonly current = new AsyncLocalStorage<{ recorder?: PhaseRecorder }>();
+  /** The drills running now, each with the most that ran at once while it did. */
+  private readonly running = new Map<DrillJournal, number>();
   private readonly journalFile: RunListener;
   private readonly listeners: RunListener[];
   /** Set when the journal could not be written; the run stops and ends with it. */
@@ -87,7 +99,7 @@ export class DrillRun {
       status: 'running',
       startedAt: new Date().toISOString(),
       host: { hostname: hostname(), platform: `${process.platform}-${process.arch}`, node: process.version, pid: process.pid },
-      options: { keep: options.keep, binDir: options.binDir ?? null, drills: drills.map((d) => d.file) },
+      options: { keep: options.keep, binDir: options.binDir ?? null, drills: drills.map((d) => d.file), ...((options.jobs ?? 1) > 1 ? { jobs: options.jobs } : {}) },
       ...(options.shard ? { shard: options.shard } : {}),
       drills: [],
     };
@@ -157,12 +169,7 @@ export class DrillRun {
     this.emit((l) => l.runStarted?.(this.journal));
     await reserveRoom(this.dir).catch((error: unknown) => this.failOutputs(error));
     try {
-      for (const drill of this.drills) {
-        if (this.stopped) break;
-        // A backup made elsewhere has no seed, workload or fault of ours: its drill runs a flow of its own.
-        const flow = backupMethod(drill.spec.backup.method).features?.includes('made-elsewhere') ? runExistingDrill : runDrill;
-        await flow(this.host(drill), drill);
-      }
+      await this.runAll();
       if (!this.stopped) this.journal.status = 'completed';
     } catch (error) {
       // A drill's own failures are findings recorded in its journal; reaching here is a
@@ -195,6 +202,40 @@ export class DrillRun {
     return this.journal;
   }
 
+  /**
+   * The drills, up to --jobs at once, in the order named. A file run at
+   * several sizes is one unit: its sizes run one after another. A harness
+   * error stops new drills from starting; the running ones end, then it is thrown.
+   */
+  private async runAll(): Promise<void> {
+    const units: LoadedDrill[][] = [];
+    const groups = new Map<string, LoadedDrill[]>();
+    for (const drill of this.drills) {
+      const group = drill.projection?.name;
+      const unit = group === undefined ? undefined : groups.get(group);
+      if (unit) unit.push(drill);
+      else {
+        units.push([drill]);
+        if (group !== undefined) groups.set(group, units.at(-1)!);
+      }
+    }
+    let failure: { error: unknown } | undefined;
+    const worker = async () => {
+      for (let unit = units.shift(); unit && !failure; unit = units.shift()) {
+        for (const drill of unit) {
+          if (this.stopped || failure) return;
+          // A backup made elsewhere has no seed, workload or fault of ours: its drill runs a flow of its own.
+          const flow = backupMethod(drill.spec.backup.method).features?.includes('made-elsewhere') ? runExistingDrill : runDrill;
+          await this.current.run({}, () => flow(this.host(drill), drill)).catch((error: unknown) => {
+            failure ??= { error };
+          });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(this.options.jobs ?? 1, units.length)) }, worker));
+    if (failure) throw failure.error;
+  }
+
   /** What one drill may use of the run. */
   private host({ spec, projection }: LoadedDrill): DrillHost {
     return {
@@ -209,7 +250,9 @@ export class DrillRun {
       },
       begin: (drill) => {
         this.journal.drills.push(drill);
-        this.recorder = new PhaseRecorder(
+        this.running.set(drill, 0);
+        for (const [other, most] of this.running) this.running.set(other, Math.max(most, this.running.size));
+        const recorder = new PhaseRecorder(
           {
             interrupted: () => this.stopped,
             phaseStarted: (d, phase) => this.emit((l) => l.phaseStarted?.(this.journal, d, phase)),
@@ -219,10 +262,15 @@ export class DrillRun {
           },
           drill,
         );
+        const context = this.current.getStore();
+        if (context) context.recorder = recorder;
         this.emit((l) => l.drillStarted?.(this.journal, drill));
-        return this.recorder;
+        return recorder;
       },
       end: (drill) => {
+        const most = this.running.get(drill) ?? 1;
+        this.running.delete(drill);
+        if (most > 1) drill.concurrency = most;
         if (projection && drill.name === projection.members.at(-1) && !this.stopped) this.project(drill, projection, spec.targets.rto);
         this.emit((l) => l.drillEnded?.(this.journal, drill));
       },
@@ -252,7 +300,7 @@ export class DrillRun {
     const key = JSON.stringify(choice);
     let engine = this.engines.get(key);
     if (!engine) {
-      engine = createEngine(choice, { runId: this.journal.runId, record: (command: CommandRecord) => this.recorder?.record(command) });
+      engine = createEngine(choice, { runId: this.journal.runId, record: (command: CommandRecord) => this.current.getStore()?.recorder?.record(command) });
       this.engines.set(key, engine);
     }
     return engine;

@@ -186,6 +186,8 @@ export interface DrillJournal {
   logErrors?: string[];
   /** Where the throwaway instance's files were kept, when they were. */
   keptFiles?: string[];
+  /** The most drills that ran at once while this one did, when more than one (--jobs): its timings competed for the machine. */
+  concurrency?: number;
 }
 
 export const hostSchema = z.strictObject({ hostname: z.string(), platform: z.string(), node: z.string(), pid: z.number() });
@@ -204,6 +206,7 @@ export const runOptionsSchema = z.strictObject({
   keep: z.boolean(),
   binDir: z.string().nullable(),
   drills: z.array(z.string()),
+  jobs: z.number().optional().describe('`--jobs N` when above 1: up to N drills ran at once.'),
 });
 
 /** `run --shard K/N`: which shard this run was, and which drills it owned of all the drill files named. */

@@ -148,6 +148,7 @@ function facts(drill: DrillJournal, tidy: (text: string) => string): string[] {
     const after = rpo.afterTargetRows === undefined ? '' : `; ${rpo.afterTargetRows} rows written after the recovery target, ${rpo.pastTargetRows} of them wrongly back`;
     lines.push(`**Data loss:** ${rpo.total ? `all ${rpo.committedRows} committed ledger rows` : `${rpo.lostRows} of ${rpo.committedRows} committed ledger rows`} lost (${shortDuration(rpo.total ? Infinity : rpo.measuredMs)} of writes)${after}`);
   }
+  if (drill.concurrency) lines.push(`**Timed beside other drills:** up to ${drill.concurrency} drills ran at once while this one did (--jobs), so its RTO and durations are not those of a drill alone`);
   for (const warning of drill.warnings ?? []) lines.push(`⚠️ **Warning:** ${mdText(tidy(warning))}`);
   if (drill.error) lines.push(`**Stopped:** ${mdText(tidy(drill.error))}`);
   if (drill.keptFiles?.length) lines.push(`**Files kept for inspection** (remove with \`restore-drill clean\`): ${drill.keptFiles.map(mdCode).join(', ')}`);
@@ -302,7 +303,7 @@ export function reportView(run: RunJournal, context: ReportContext = {}) {
   const shares = (['RTO', 'RPO'] as const).map((metric) => shareOfTarget(run, metric)).filter((c) => c.bars.length);
   return {
     headline: headline(run, verdict, failures),
-    meta: `Run ${mdCode(run.runId)} · ${run.status} · ${utc(run.startedAt)}${run.endedAt ? ` – ${utc(run.endedAt).slice(11)}` : ''} (${run.endedAt ? formatDuration(Date.parse(run.endedAt) - Date.parse(run.startedAt)) : 'still running'}) · host ${mdCode(run.host.hostname)} (${mdText(run.host.platform)}, Node ${mdText(run.host.node)}) · restore-drill ${mdText(run.version)}`,
+    meta: `Run ${mdCode(run.runId)} · ${run.status} · ${utc(run.startedAt)}${run.endedAt ? ` – ${utc(run.endedAt).slice(11)}` : ''} (${run.endedAt ? formatDuration(Date.parse(run.endedAt) - Date.parse(run.startedAt)) : 'still running'}) · host ${mdCode(run.host.hostname)} (${mdText(run.host.platform)}, Node ${mdText(run.host.node)}) · restore-drill ${mdText(run.version)}${run.options.jobs ? ` · up to ${run.options.jobs} drills at once (--jobs): their timings competed for the machine` : ''}`,
     runError: run.error ? mdText(tidy(run.error)) : undefined,
     failures: { linked: failures.map((f) => failureLine(f, tidy, true)), plain: failures.map((f) => failureLine(f, tidy, false)) },
     rows: run.drills.map((d) => ({

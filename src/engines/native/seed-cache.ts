@@ -8,8 +8,10 @@
  * The folder is RESTORE_DRILL_CACHE, or restore-drill/ in the user's cache
  * folder; RESTORE_DRILL_CACHE=off seeds every drill afresh. An entry is
  * filed under a temp name and renamed into place, so a half-built entry is
- * never used and two runs building the same one do not clash.
+ * never used and two runs (or two drills of one run) building the same one
+ * do not clash.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -61,7 +63,8 @@ export async function fileCluster(
   ctx: CommandContext,
 ): Promise<CachedCluster> {
   await mkdir(root, { recursive: true });
-  const staging = join(root, `.building-${entry.key}-${process.pid}`);
+  // Unique per call, the pid last: two drills of one run (--jobs) may file the same key at once.
+  const staging = join(root, `.building-${entry.key}-${randomBytes(4).toString('hex')}-${process.pid}`);
   await rm(staging, { recursive: true, force: true });
   await mkdir(staging, { mode: 0o700 });
   try {
