@@ -8,6 +8,8 @@ import type { DrillJournal, RunJournal } from '../src/model/journal.js';
 import { journalProblems } from '../src/drill/journal-schema.js';
 import { loadDrills } from '../src/drill/load.js';
 import { DrillRun, type RunOptions } from '../src/drill/run.js';
+import { dockerAvailable } from '../src/engines/docker/runtime.js';
+import { execa } from 'execa';
 
 export function tempDir(label: string): string {
   return mkdtempSync(join(tmpdir(), `rd-test-${label}-`));
@@ -73,4 +75,24 @@ export function processesMentioning(text: string): string[] {
 /** The harness's temp folders of a run still on disk. */
 export function tempFoldersOf(runId: string): string[] {
   return readdirSync(tmpdir()).filter((name) => name.startsWith(`restore-drill-${runId}`));
+}
+
+/** Why the tool's own image (scripts/docker/build-tool-image.sh) cannot be used here, or undefined; CI (RESTORE_DRILL_REQUIRE_DOCKER=1) must have it. */
+export async function toolImageMissing(image: string): Promise<string | undefined> {
+  const noDocker = await dockerAvailable();
+  const missing = noDocker
+    ? `no Docker engine answers (${noDocker.split('\n')[0]})`
+    : (await execa('docker', ['image', 'inspect', image], { reject: false })).exitCode === 0
+      ? undefined
+      : `image ${image} is not present (build it: scripts/docker/build-tool-image.sh)`;
+  if (process.env.RESTORE_DRILL_REQUIRE_DOCKER === '1' && missing) throw new Error(`RESTORE_DRILL_REQUIRE_DOCKER=1 but ${missing}`);
+  return missing;
+}
+
+/** The one run folder a command wrote under `reports`, and its journal. */
+export function onlyRun(reports: string): { folder: string; journal: RunJournal } {
+  const runs = readdirSync(reports).filter((name) => /^\d{8}T/.test(name));
+  expect(runs).toHaveLength(1);
+  const folder = join(reports, runs[0]!);
+  return { folder, journal: JSON.parse(readFileSync(join(folder, 'journal.json'), 'utf8')) as RunJournal };
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RunJournal } from '../src/model/journal.js';
-import { drillYaml, processesMentioning, tempDir, writeDrill } from './helpers.js';
+import { drillYaml, onlyRun, processesMentioning, tempDir, writeDrill } from './helpers.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 const cli = (args: string[]) => execa('node', [...CLI, ...args], { reject: false, timeout: 300_000 });
@@ -22,11 +22,6 @@ writeDrill(drills, drillYaml({ name: 'shard-b', fault: { type: 'drop-table', tab
 writeDrill(drills, drillYaml({ name: 'shard-c', recovery: { procedure: 'none' } })); // fails by design
 writeDrill(drills, drillYaml({ name: 'shard-d', fault: { type: 'drop-database' }, recovery: { procedure: 'restore-database' } }));
 
-function onlyRun(reports: string): { folder: string; journal: RunJournal } {
-  const [runId] = readdirSync(reports).filter((name) => /^\d{8}T/.test(name));
-  const folder = join(reports, runId!);
-  return { folder, journal: JSON.parse(readFileSync(join(folder, 'journal.json'), 'utf8')) as RunJournal };
-}
 
 const verdicts = (journal: RunJournal) => Object.fromEntries(journal.drills.map((d) => [d.name, d.verdict]));
 const shardFolders: string[] = [];

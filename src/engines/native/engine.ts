@@ -21,11 +21,13 @@ import { makeWorkDir } from '../shared/workdir.js';
 import { SUPPORTED, unsupported, type Capabilities, type Engine, type EngineOptions, type Instance, type InstanceOptions, type SeededCluster } from '../types.js';
 import { findPgBinaries, hasTimescaleLibrary, timescaleVersions, type PgBinaries } from '../shared/binaries.js';
 import { NativeInstance } from './instance.js';
+import { mayMount } from './procfs.js';
 import { removeLeftovers } from './leftovers.js';
 import { fileCluster, findCached, seedCacheRoot } from './seed-cache.js';
 
 const SUPERUSER = 'postgres';
 const MOUNT_NEEDS_ROOT = 'a size-limited folder is a tmpfs mount, and mounting needs root on the native engine; run the harness as root';
+const MOUNT_NEEDS_PRIVILEGE = 'a size-limited folder is a tmpfs mount, and this root may not mount (no CAP_SYS_ADMIN, as in a container); run the container with --privileged';
 
 export interface NativeEngineOptions extends EngineOptions {
   binDir?: string;
@@ -54,6 +56,8 @@ export class NativeEngine implements Engine {
     readonly runAs: RunAs | undefined,
     private readonly options: NativeEngineOptions,
     readonly timescaleLibrary: boolean,
+    /** Why a tmpfs cannot be mounted here, if it cannot. */
+    private readonly noMount: string | undefined,
   ) {
     this.ctx = { record: options.record, secrets: [this.password], runAs };
     this.unregister = registerCleanup(() => this.dispose());
@@ -64,7 +68,8 @@ export class NativeEngine implements Engine {
     const runAs = unprivilegedUser();
     await removeLeftovers(options.workRoot);
     const timescale = await hasTimescaleLibrary(binaries.binDir);
-    return new NativeEngine(binaries, runAs, options, timescale);
+    const noMount = !runAs ? MOUNT_NEEDS_ROOT : (await mayMount()) ? undefined : MOUNT_NEEDS_PRIVILEGE;
+    return new NativeEngine(binaries, runAs, options, timescale, noMount);
   }
 
   get secrets(): readonly string[] {
@@ -80,7 +85,7 @@ export class NativeEngine implements Engine {
   }
 
   capabilities(): Capabilities {
-    const mount = this.runAs ? SUPPORTED : unsupported(MOUNT_NEEDS_ROOT);
+    const mount = this.noMount ? unsupported(this.noMount) : SUPPORTED;
     return {
       kill: SUPPORTED,
       sizeLimitedVolume: mount,
@@ -110,7 +115,7 @@ export class NativeEngine implements Engine {
 
   /** A new folder on a tmpfs of `bytes`, owned by the server's user. */
   async mountTmpfs(path: string, bytes: number): Promise<void> {
-    if (!this.runAs) throw new UnsupportedError(MOUNT_NEEDS_ROOT);
+    if (this.noMount) throw new UnsupportedError(this.noMount);
     await mkdir(path, { mode: 0o700 });
     const owner = this.runAs ? `,uid=${this.runAs.uid},gid=${this.runAs.gid}` : '';
     await mountTmpfs(path, `size=${bytes},mode=0700${owner}`, this.ctx);

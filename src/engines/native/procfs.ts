@@ -1,6 +1,6 @@
 /**
- * What the native engine reads from Linux's /proc: a free port, the
- * postmaster's pid, and whether a process group still has live members.
+ * What the native engine reads from Linux's /proc: a free port, whether it
+ * may mount, the postmaster's pid, and whether a process group still has live members.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -16,6 +16,14 @@ export async function freePort(): Promise<number> {
       server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('the OS gave no port'))));
     });
   });
+}
+
+/** Whether this process may mount a filesystem: CAP_SYS_ADMIN in its effective set, which root in a container usually lacks. */
+export async function mayMount(): Promise<boolean> {
+  const status = await readFile('/proc/self/status', 'utf8').catch(() => '');
+  const effective = /^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  const CAP_SYS_ADMIN = 21n;
+  return effective !== undefined && ((BigInt(`0x${effective}`) >> CAP_SYS_ADMIN) & 1n) === 1n;
 }
 
 export async function postmasterPid(dataDir: string): Promise<number | undefined> {
