@@ -87,6 +87,32 @@ describe.skipIf(missing !== undefined)(`docker engine${missing ? ` (skipped: ${m
     }
   });
 
+  it.runIf(process.getuid?.() === 0)('keeps a seed cache as the native engine does: built once, then copied; the copy holds exactly what a fresh seed holds, and passes', async () => {
+    const sharedCache = process.env.RESTORE_DRILL_CACHE;
+    const cache = tempDir('docker-cache');
+    const run = async (name: string, setting: string) => {
+      process.env.RESTORE_DRILL_CACHE = setting;
+      return (await runDrills([writeDrill(drills, onDocker({ name, dataset: { scale: 'tiny', seed: 13 } }))], reports)).journal.drills[0]!;
+    };
+    try {
+      const built = await run('docker-cache-built', cache);
+      const copied = await run('docker-cache-copied', cache);
+      const fresh = await run('docker-cache-off', 'off');
+      expect(built.phases[0]!.detail).toMatchObject({ seedCache: 'built' });
+      expect(copied.phases[0]!.detail).toMatchObject({ seedCache: 'copied' });
+      expect(copied.dataset!.cache).toMatchObject({ builtNow: false, key: built.dataset!.cache!.key });
+      expect(fresh.dataset!.cache).toBeUndefined();
+      for (const drill of [built, copied, fresh]) expect(drill.verdict, drill.name).toBe('pass');
+      // Every seeded table's fingerprint, equal to the last bit; the copy's superuser took this run's password.
+      const seeded = (drill: typeof built) => drill.phases.find((p) => p.name === 'baseline')!.detail!.tables;
+      expect(seeded(copied)).toEqual(seeded(fresh));
+      expect(copied.phases[0]!.commands.map((c) => c.command).join('\n')).toMatch(/postgres --single/);
+      expect(readdirSync(cache).filter((name) => name.startsWith('seed-'))).toHaveLength(1);
+    } finally {
+      process.env.RESTORE_DRILL_CACHE = sharedCache;
+    }
+  });
+
   it('kills the server mid-write and recovers it by restart with no committed row lost', async () => {
     const file = writeDrill(drills, onDocker({ name: 'docker-kill', fault: { type: 'kill-server' }, recovery: { procedure: 'restart' }, targets: { rto: '5m', rpo: '0' } }));
     const { journal } = await runDrills([file], reports);

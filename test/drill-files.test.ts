@@ -39,7 +39,7 @@ describe('drill files', () => {
     const name = file.replace(`${process.cwd()}/`, '');
     expect(lines).toEqual(
       expect.arrayContaining([
-        `${name}: dataset.scale: expected one of tiny, small, medium, large, or a list of 2 to 4 of them, got "huge"`,
+        `${name}: dataset.scale: expected one of tiny, small, medium, large or a whole number of candle rows from 1000 to 200000000, or a list of 2 to 4 of them, got "huge"`,
         expect.stringMatching(new RegExp(`^${name}: dataset: unknown key "sede"`)),
         `${name}: fault.table: expected one of symbols, candles, orders, trades, positions, drill_ledger, got "candels"`,
         expect.stringMatching(new RegExp(`^${name}: targets.rto: expected a duration`)),
@@ -70,10 +70,12 @@ describe('drill files', () => {
     writeDrill(bad, drillYaml({ name: 'one-size', targets: { rto: '1h', rpo: '1h', productionSize: '800GB' } }));
     writeDrill(bad, drillYaml({ name: 'twice', dataset: { scale: ['tiny', 'tiny'] } }));
     writeDrill(bad, drillYaml({ name: 'x'.repeat(60), dataset: { scale: ['tiny', 'medium'] } }));
+    writeDrill(bad, drillYaml({ name: 'too-few', dataset: { scale: [500, 'small'] } }));
     const error = await loadDrills([bad]).catch((e: Error) => e.message);
     expect(error).toMatch(/one-size\.yaml: targets\.productionSize: a projection needs the drill at several sizes/);
     expect(error).toMatch(/twice\.yaml: dataset\.scale: tiny, tiny names a scale twice/);
     expect(error).toMatch(/x{60}-medium \(the drill at one of its scales\) is longer than 63 characters/);
+    expect(error).toMatch(/too-few\.yaml: dataset\.scale\.0: a scale in candle rows must be a whole number from 1000 to 200000000, got 500/);
   });
 
   it('rejects two drills with the same name', async () => {

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { renderMarkdown } from '../src/report/markdown.js';
 import { check, drillYaml, processesMentioning, recoveryOf, runDrills, tempDir, tempFoldersOf, writeDrill } from './helpers.js';
 
 const reports = tempDir('drill-reports');
@@ -191,4 +192,41 @@ describe('killed server → crash recovery', () => {
     expect(drill.rpo).toMatchObject({ lostRows: 0, measuredMs: 0 });
     expect(drill.rpo!.committedRows).toBeGreaterThan(10);
   });
+});
+
+describe('several sizes → RTO projection', () => {
+  it('runs at three sizes given as candle rows, fits RTO against size, and the report shows each size beside the line and the projection labelled as one', async () => {
+    const file = writeDrill(
+      drills,
+      drillYaml({
+        name: 'sized',
+        dataset: { scale: [2_000, 8_000, 20_000], seed: 5 },
+        fault: { type: 'drop-database' },
+        recovery: { procedure: 'restore-database' },
+        targets: { rto: '15m', rpo: '24h', productionSize: '800GB' },
+      }),
+    );
+    const { journal } = await runDrills([file], reports);
+    expect(journal.drills.map((d) => [d.name, d.dataset?.scale])).toEqual([
+      ['sized-2000', '2000'],
+      ['sized-8000', '8000'],
+      ['sized-20000', '20000'],
+    ]);
+    // Every measured check passes; the last drill's verdict also counts the projection, which may well say 800 GB would not make it.
+    for (const drill of journal.drills) expect(drill.checks.filter((c) => c.name !== 'rto-projection' && c.verdict !== 'pass')).toEqual([]);
+    // Candle rows as asked, the other tables in proportion.
+    expect(journal.drills.map((d) => d.dataset!.rows.candles)).toEqual([2_000, 8_000, 20_000]);
+    expect(journal.drills[2]!.dataset!.rows.trades).toBe(10_000);
+    const sizes = journal.drills.map((d) => d.dataset!.sizeBytes!);
+    expect(sizes[0]).toBeLessThan(sizes[2]!);
+    const last = journal.drills[2]!;
+    expect(last.projection).toMatchObject({ productionSizeBytes: 800 * 1024 ** 3, points: sizes.map((sizeBytes) => expect.objectContaining({ sizeBytes })) });
+    expect(last.projection!.fit!.r2).toBeDefined();
+    expect(check(last, 'rto-projection').summary).toMatch(/^PROJECTION, not a measurement: RTO at 800\.0 GiB .* ± .* \(95%\); target 15m 00s/);
+    const report = renderMarkdown(journal);
+    expect(report).toMatch(/### RTO against size\n\n\| Drill \| Database size at the backup \| RTO measured \| RTO on the fitted line \|/);
+    for (const name of ['sized-2000', 'sized-8000', 'sized-20000']) expect(report).toMatch(new RegExp(`\\| ${name} \\| [\\d.]+ MiB \\| `));
+    expect(report).toMatch(/\*\*Fitted line:\*\* RTO ≈ .* per GiB \(R² -?\d\.\d{3}, residual standard error/);
+    expect(report).toMatch(/\*\*Method:\*\* least-squares line of RTO against pg_database_size/);
+  }, 300_000);
 });

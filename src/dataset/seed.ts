@@ -11,11 +11,11 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { datasetStreams, spanMs, type TableStream } from './generators.js';
-import { SCALES, type ScaleName } from './scale.js';
+import { scaleOf, type ScaleSetting } from './scale.js';
 import { IDENTITY_COLUMNS, SCHEMA_SQL, TIMESCALE_SQL } from './schema.js';
 
 export interface SeedOptions {
-  scale: ScaleName;
+  scale: ScaleSetting;
   seed: number;
   /** Build candles as a hypertable; only when the server has the extension. */
   timescale: boolean;
@@ -31,8 +31,8 @@ export interface SeedResult {
 }
 
 /** The rows the seed wrote to the tables that get more later (orders and trades): their identity keys up to the scale's count. */
-export function seededRange(scale: ScaleName): Record<string, { column: string; max: number }> {
-  return Object.fromEntries(IDENTITY_COLUMNS.map(({ table, column }) => [table, { column, max: SCALES[scale][table as 'orders' | 'trades'] }]));
+export function seededRange(scale: ScaleSetting): Record<string, { column: string; max: number }> {
+  return Object.fromEntries(IDENTITY_COLUMNS.map(({ table, column }) => [table, { column, max: scaleOf(scale)[table as 'orders' | 'trades'] }]));
 }
 
 /** The start of the current UTC day: where the time series end (a seed of another day has other timestamps). */
@@ -53,7 +53,7 @@ export async function seedDataset(client: pg.Client, options: SeedOptions): Prom
     await client.query(TIMESCALE_SQL.compression);
     for (const aggregate of TIMESCALE_SQL.aggregates) await client.query(aggregate);
   }
-  const scale = SCALES[options.scale];
+  const scale = scaleOf(options.scale);
   const end = dataEnd();
   const rows: Record<string, number> = {};
   for (const source of datasetStreams(options.seed, scale, end - spanMs(scale))) {

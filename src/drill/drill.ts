@@ -14,7 +14,7 @@ import { measureLoss, rpoCheck, rtoCheck } from '../checks/targets.js';
 import { judgeCommand, judgeQuery, type QueryValue } from '../checks/team.js';
 import { timescaleCheck, type TimescaleExpectations } from '../checks/timescaledb.js';
 import { DATASET_TABLES } from '../dataset/schema.js';
-import { SCALES } from '../dataset/scale.js';
+import { scaleOf } from '../dataset/scale.js';
 import { seededRange, seedDataset } from '../dataset/seed.js';
 import type { CapabilityName, Instance, InstanceOptions } from '../engines/types.js';
 import { InputError, SetupError, UnsupportedError } from '../errors.js';
@@ -87,10 +87,16 @@ export async function runDrill(host: DrillHost, loaded: LoadedDrill): Promise<vo
       await checkRoom(spec.dataset.scale);
       // Seeded once per dataset, day and binaries, then copied for each drill (where the engine keeps a cache).
       const identity = await seedIdentity(engine, spec.dataset, db);
-      const cached = await engine.seededCluster?.(identity.key, identity.day, host.logDir, (builder) => {
-        progress.report('seeding once into the seed cache');
-        return seedInto(builder, db, spec, (note) => progress.report(`seeding the cache: ${note}`));
-      });
+      const cached = await engine.seededCluster?.(
+        identity.key,
+        identity.day,
+        host.logDir,
+        (builder) => {
+          progress.report('seeding once into the seed cache');
+          return seedInto(builder, db, spec, (note) => progress.report(`seeding the cache: ${note}`));
+        },
+        options,
+      );
       const primary = await engine.startInstance(spec.name, host.logDir, { ...options, ...(cached ? { cluster: cached.dataDir } : {}) });
       instances.push(primary);
       const info = await primary.serverInfo();
@@ -116,7 +122,7 @@ export async function runDrill(host: DrillHost, loaded: LoadedDrill): Promise<vo
     await phases.run('seed', async (phase, progress) => {
       const facts = cached ? (cached.facts as SeedFacts) : await seedInto(primary, db, spec, (note) => progress.report(note));
       drill.dataset = {
-        scale: spec.dataset.scale,
+        scale: String(spec.dataset.scale),
         seed: spec.dataset.seed,
         ...facts,
         ...(cached ? { cache: { key: cached.key, builtAt: cached.builtAt, builtNow: cached.builtNow } } : {}),
@@ -134,7 +140,7 @@ export async function runDrill(host: DrillHost, loaded: LoadedDrill): Promise<vo
     });
 
     workload = await phases.run('workload', async (phase) => {
-      const writer = new LedgerWorkload(() => primary.connect(db), spec.workload.rate, { run: host.runId, drill: spec.name }, SCALES[spec.dataset.scale]);
+      const writer = new LedgerWorkload(() => primary.connect(db), spec.workload.rate, { run: host.runId, drill: spec.name }, scaleOf(spec.dataset.scale));
       await writer.start();
       await sleep(spec.workload.lead);
       phase.detail = { ratePerSecond: spec.workload.rate, writers: writer.writers, leadMs: spec.workload.lead, committedBeforeBackup: writer.commits.length };

@@ -171,7 +171,7 @@ async function parseDrill(file: string): Promise<{ drills?: LoadedDrill[]; probl
   const scales = Array.isArray(spec.dataset.scale) ? spec.dataset.scale : undefined;
   if (scales) {
     if (new Set(scales).size !== scales.length) problems.push(`${name}: dataset.scale: ${scales.join(', ')} names a scale twice; name each once`);
-    const longest = `${spec.name}-${[...scales].sort((a, b) => b.length - a.length)[0]}`;
+    const longest = `${spec.name}-${scales.map(String).sort((a, b) => b.length - a.length)[0]}`;
     if (longest.length > 63) problems.push(`${name}: name: ${longest} (the drill at one of its scales) is longer than 63 characters; shorten the name`);
   } else if (spec.targets.productionSize !== undefined) {
     problems.push(`${name}: targets.productionSize: a projection needs the drill at several sizes; give dataset.scale a list, e.g. [small, medium]`);

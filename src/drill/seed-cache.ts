@@ -6,7 +6,7 @@
  * drills only after the seed.
  */
 import { createHash } from 'node:crypto';
-import { SCALES, type ScaleName } from '../dataset/scale.js';
+import { scaleOf, type ScaleSetting } from '../dataset/scale.js';
 import { SCHEMA_SQL, TIMESCALE_SQL } from '../dataset/schema.js';
 import { dataEnd } from '../dataset/seed.js';
 import type { Engine } from '../engines/types.js';
@@ -18,12 +18,12 @@ export interface SeedIdentity {
   day: string;
 }
 
-export async function seedIdentity(engine: Engine, dataset: { scale: ScaleName; seed: number }, database: string): Promise<SeedIdentity> {
+export async function seedIdentity(engine: Engine, dataset: { scale: ScaleSetting; seed: number }, database: string): Promise<SeedIdentity> {
   const day = new Date(dataEnd()).toISOString().slice(0, 10);
   const identity = {
     harness: VERSION,
     schema: createHash('sha256').update(SCHEMA_SQL).update(JSON.stringify(TIMESCALE_SQL)).digest('hex'),
-    scale: SCALES[dataset.scale],
+    scale: scaleOf(dataset.scale),
     seed: dataset.seed,
     day,
     database,

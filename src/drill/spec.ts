@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { BACKUP_METHODS, type BackupSpec } from '../backup/index.js';
 import { CONTENT_CHECKS } from '../checks/content.js';
 import { commandSchema, querySchema } from '../checks/team.js';
-import { SCALE_NAMES, type ScaleName } from '../dataset/scale.js';
+import { CANDLE_ROWS, SCALE_NAMES, type ScaleSetting } from '../dataset/scale.js';
 import { ENGINE_KINDS } from '../engines/types.js';
 import { FAULTS, type FaultSpec } from '../faults/index.js';
 import { PROCEDURES, type RecoverySpec } from '../recovery/index.js';
@@ -23,6 +23,10 @@ function unionOn<K extends string, T extends readonly z.ZodObject[]>(key: K, sch
     error: (issue) => (issue.code === 'invalid_union' ? `expected ${key}: ${kinds.join(', ')}` : undefined),
   });
 }
+
+/** A preset's name, or a whole number of candle rows. */
+const candleRows = { error: (issue: { input?: unknown }) => `a scale in candle rows must be a whole number from ${CANDLE_ROWS.min} to ${CANDLE_ROWS.max}, got ${JSON.stringify(issue.input)}` };
+const scaleSetting = z.union([oneOf(SCALE_NAMES), z.number().int(candleRows).min(CANDLE_ROWS.min, candleRows).max(CANDLE_ROWS.max, candleRows)]);
 
 const backupSchema = unionOn(
   'method',
@@ -74,13 +78,15 @@ export const drillSchema = z
     dataset: z
       .strictObject({
         scale: z
-          .union([oneOf(SCALE_NAMES), z.array(oneOf(SCALE_NAMES)).min(2).max(4)], {
+          .union([scaleSetting, z.array(scaleSetting).min(2).max(4)], {
             error: (issue) =>
-              issue.code === 'invalid_union' ? `expected one of ${SCALE_NAMES.join(', ')}, or a list of 2 to 4 of them, got ${JSON.stringify(issue.input)}` : undefined,
+              issue.code === 'invalid_union'
+                ? `expected one of ${SCALE_NAMES.join(', ')} or a whole number of candle rows from ${CANDLE_ROWS.min} to ${CANDLE_ROWS.max}, or a list of 2 to 4 of them, got ${JSON.stringify(issue.input)}`
+                : undefined,
           })
           .default('small')
           .describe(
-            'A scale, or 2 to 4 of them: the drill then runs once at each (named <name>-<scale>), and the report fits its RTO against the database size and, with targets.productionSize, projects the RTO at that size.',
+            'A scale (a preset, or a number of candle rows with the other tables in proportion), or 2 to 4 of them: the drill then runs once at each (named <name>-<scale>), and the report fits its RTO against the database size and, with targets.productionSize, projects the RTO at that size.',
           ),
         seed: z.number().int().min(0).max(2 ** 31 - 1).default(1).describe('The same seed gives the same rows, and the same random choices of a fault.'),
       })
@@ -124,7 +130,7 @@ export const drillSchema = z
 export type DrillFileSpec = z.output<typeof drillSchema> & { backup: BackupSpec; fault: FaultSpec; recovery: RecoverySpec };
 
 /** One drill as it runs: one scale. */
-export type DrillSpec = Omit<DrillFileSpec, 'dataset'> & { dataset: { scale: ScaleName; seed: number } };
+export type DrillSpec = Omit<DrillFileSpec, 'dataset'> & { dataset: { scale: ScaleSetting; seed: number } };
 
 /** The drills of one file run at several scales, whose RTO is fitted against size. */
 export interface ProjectionGroup {

@@ -8,7 +8,7 @@ import { removeContainerLeftovers } from './docker/leftovers.js';
 import { dockerAvailable, dockerClient } from './docker/runtime.js';
 import { NativeEngine } from './native/engine.js';
 import { removeLeftovers } from './native/leftovers.js';
-import { clearSeedCache } from './native/seed-cache.js';
+import { clearSeedCache } from './shared/seed-cache.js';
 import type { Engine, EngineKind, EngineOptions } from './types.js';
 
 export { DEFAULT_IMAGE, defaultImage } from './docker/images.js';

@@ -184,13 +184,15 @@ export interface Engine {
    * The seeded cluster for `key`: found in the engine's cache, or built now by
    * running `seed` on a new instance, which is then stopped and filed. Absent
    * where the engine keeps no cache (every drill seeds afresh); resolves to
-   * undefined when the cache is turned off.
+   * undefined when the cache is turned off, or when an instance started with
+   * `forInstance` could not start from a copy.
    */
   seededCluster?(
     key: string,
     day: string,
     logDir: string,
     seed: (instance: Instance) => Promise<Record<string, unknown>>,
+    forInstance: InstanceOptions,
   ): Promise<SeededCluster | undefined>;
   dispose(): Promise<void>;
 }

@@ -155,6 +155,34 @@ function facts(drill: DrillJournal, tidy: (text: string) => string): string[] {
   return lines;
 }
 
+/**
+ * The last drill of a file run at several sizes: each size's measured RTO
+ * beside the fitted line's, the line and its error, and the projection,
+ * labelled as one, with its method.
+ */
+function sizing(drill: DrillJournal) {
+  const p = drill.projection;
+  if (!p) return undefined;
+  const fit = p.fit;
+  const rows = p.points.map((point) => ({
+    drill: mdText(point.drill),
+    size: formatBytes(point.sizeBytes),
+    measured: formatDuration(point.rtoMs),
+    fitted: fit ? formatDuration(fit.intercept + fit.slope * point.sizeBytes) : 'n/a',
+  }));
+  const lines: string[] = [];
+  if (fit) {
+    const error = fit.r2 === undefined ? 'two sizes: the line fits them exactly, so it has no error estimate' : `R² ${fit.r2.toFixed(3)}, residual standard error ${formatDuration(fit.residualMs ?? 0)}`;
+    lines.push(`**Fitted line:** RTO ≈ ${formatDuration(fit.intercept)} + ${formatDuration(fit.slope * 1024 ** 3)} per GiB (${error})`);
+  } else {
+    lines.push('**No line fitted:** the sizes measured do not differ, or one measured no RTO');
+  }
+  const check = drill.checks.find((c) => c.name === 'rto-projection');
+  if (check) lines.push(`${MARK[check.verdict]} ${mdText(check.summary)}`);
+  lines.push(`**Method:** ${mdText(p.method)}`);
+  return { rows, lines };
+}
+
 function measures(drill: DrillJournal) {
   const row = (metric: 'RTO' | 'RPO', m: { targetMs: number; measuredMs?: number } | undefined, result: CheckResult | undefined, total = false) => {
     const share = m?.measuredMs === undefined ? 'n/a' : total || (m.targetMs === 0 && m.measuredMs > 0) ? 'over' : m.targetMs === 0 ? '0 %' : `${Number(((m.measuredMs / m.targetMs) * 100).toPrecision(2))} %`;
@@ -241,6 +269,7 @@ function drillView(run: RunJournal, drill: DrillJournal, tidy: (text: string) =>
     source: drill.source ? `copy in this bundle ${mdCode(drill.source.copy)}, SHA-256 ${mdCode(drill.source.sha256)}` : undefined,
     measures: measures(drill),
     facts: facts(drill, tidy),
+    sizing: sizing(drill),
     wentWrong: [
       ...drill.phases.filter((p) => p.status === 'failed' && p.error).map((p) => `phase ${p.name} failed: ${mdText(tidy(oneLine(p.error!, 400)))}`),
       ...drill.checks.filter((c) => c.verdict !== 'pass').map((c) => `${MARK[c.verdict]} \`${c.name}\` ${c.verdict === 'fail' ? 'failed' : 'could not decide'}: ${mdText(tidy(c.summary))}`),

@@ -27,7 +27,7 @@ import { PostgreSqlContainer } from '@testcontainers/postgresql';
 import { Wait } from 'testcontainers';
 import { closingDown } from '../../support/cleanup.js';
 import { errorMessage, SetupError } from '../../errors.js';
-import type { CommandContext, CommandOptions } from '../../exec/command.js';
+import { runCommand, TOOL_TIMEOUT_MS, type CommandContext, type CommandOptions } from '../../exec/command.js';
 import type { EngineRecord } from '../../model/journal.js';
 import { archiveSettings, commandLineFlags } from '../../pg/conf.js';
 import { withClient } from '../../pg/client.js';
@@ -35,7 +35,8 @@ import { mountTmpfs, unmountAll } from '../shared/mounts.js';
 import { unprivilegedUser, type RunAs } from '../shared/os-user.js';
 import { recorded } from '../shared/recorded.js';
 import { makeWorkDir, removeOrphanedWorkDirs } from '../shared/workdir.js';
-import { SUPPORTED, unsupported, type Capabilities, type Capability, type Engine, type EngineOptions, type InstanceOptions } from '../types.js';
+import { SUPPORTED, unsupported, type Capabilities, type Capability, type Engine, type EngineOptions, type Instance, type InstanceOptions, type SeededCluster } from '../types.js';
+import { cachedOrSeeded } from '../shared/seed-cache.js';
 import { findPgBinaries, type PgBinaries } from '../shared/binaries.js';
 import { imageFacts, runHelper, type HelperRun, type ImageFacts } from './helper.js';
 import { DockerInstance, LIMITED_IDLE_BYTES, PG_PORT, PGDATA } from './instance.js';
@@ -180,6 +181,11 @@ export class DockerEngine implements Engine {
       if (options.prepareData) {
         if (this.runAs && user) await chown(dataDir, user.uid, user.gid);
         await options.prepareData(dataDir);
+      } else if (options.cluster) {
+        // A seeded cluster of this image, its owners kept; the entrypoint finds PG_VERSION and initialises nothing.
+        await runCommand('cp', ['-a', '--reflink=auto', `${options.cluster}/.`, dataDir], { ...this.ctx, runAs: undefined }, { timeoutMs: TOOL_TIMEOUT_MS });
+        if (user) await chown(dataDir, user.uid, user.gid);
+        await this.takeOver(dataDir, labelsFor(this.options.runId, `${name}-takeover`));
       }
     }
     // A size-limited folder needs a tmpfs the container sees from its start; it is sized when asked for.
@@ -256,6 +262,43 @@ export class DockerEngine implements Engine {
       throw error;
     }
     return instance;
+  }
+
+  /**
+   * A copied cluster has another run's superuser password: in single-user
+   * mode, in a short-lived container of the image, the superuser gets this
+   * engine's. The password travels in the environment, never on a command line.
+   */
+  private async takeOver(dataDir: string, labels: Record<string, string>): Promise<void> {
+    await this.runHelper(
+      {
+        command: ['sh', '-c', 'printf "ALTER ROLE postgres PASSWORD \'%s\'\\n" "$PASSWORD" | postgres --single -D "$1" postgres', 'sh', dataDir],
+        user: 'postgres',
+        env: { PASSWORD: this.password },
+        binds: [{ source: dataDir, target: dataDir }],
+        labels,
+      },
+      { timeoutMs: 120_000 },
+    );
+  }
+
+  /**
+   * The Docker engine keeps seeded clusters as the native engine does: its
+   * data folders are host folders. Not for an instance whose data folder is
+   * a tmpfs inside the container (engine.dataVolume), which cannot be filled
+   * before its server starts; and only as root, as the files belong to the
+   * image's postgres user. Kept per image id, not per tag.
+   */
+  seededCluster(
+    key: string,
+    day: string,
+    logDir: string,
+    seed: (instance: Instance) => Promise<Record<string, unknown>>,
+    forInstance: InstanceOptions,
+  ): Promise<SeededCluster | undefined> {
+    const image = this.imageUser;
+    if (forInstance.dataVolumeBytes || !this.runAs || !image) return Promise.resolve(undefined);
+    return cachedOrSeeded({ key: `${key}-${image.id.replace(/^sha256:/, '').slice(0, 12)}`, day }, () => this.startInstance('seed-cache', logDir), seed, this.ctx);
   }
 
   async dispose(): Promise<void> {}

@@ -84,6 +84,8 @@ export async function runHelper(client: ContainerRuntimeClient, ctx: CommandCont
 
 /** What the harness must know of an image before it starts an instance of it. */
 export interface ImageFacts {
+  /** The image's id: a seeded cluster is kept per image, not per tag. */
+  id: string;
   /** The image's postgres user, who owns the data folder and runs the server's tools. */
   uid: number;
   gid: number;
@@ -111,7 +113,7 @@ export async function imageFacts(client: ContainerRuntimeClient, image: string, 
       const [uid, gid, pgbackrest, server] = probe.stdout.trim().split('\n');
       if (!/^\d+$/.test(uid ?? '') || !/^\d+$/.test(gid ?? '')) throw new Error(`image ${image} has no postgres user (id -u postgres said "${probe.stdout.trim()}")`);
       const serverMajor = server ? majorOf(server) : undefined;
-      return { uid: Number(uid), gid: Number(gid), ...(pgbackrest?.trim() ? { pgbackrest: pgbackrest.trim() } : {}), ...(serverMajor ? { serverMajor } : {}) };
+      return { id, uid: Number(uid), gid: Number(gid), ...(pgbackrest?.trim() ? { pgbackrest: pgbackrest.trim() } : {}), ...(serverMajor ? { serverMajor } : {}) };
     })();
     known.set(id, facts);
     facts.catch(() => known.delete(id));

@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { UnsupportedError } from '../../errors.js';
 import { runCommand, TOOL_TIMEOUT_MS, type CommandContext } from '../../exec/command.js';
 import type { EngineRecord } from '../../model/journal.js';
-import { withClient } from '../../pg/client.js';
 import { archiveSettings } from '../../pg/conf.js';
 import { majorOf } from '../../pg/versions.js';
 import { closingDown, registerCleanup } from '../../support/cleanup.js';
@@ -20,10 +19,10 @@ import { handOver, unprivilegedUser, type RunAs } from '../shared/os-user.js';
 import { makeWorkDir } from '../shared/workdir.js';
 import { SUPPORTED, unsupported, type Capabilities, type Engine, type EngineOptions, type Instance, type InstanceOptions, type SeededCluster } from '../types.js';
 import { findPgBinaries, hasTimescaleLibrary, timescaleVersions, type PgBinaries } from '../shared/binaries.js';
+import { cachedOrSeeded } from '../shared/seed-cache.js';
 import { NativeInstance } from './instance.js';
 import { mayMount } from './procfs.js';
 import { removeLeftovers } from './leftovers.js';
-import { fileCluster, findCached, seedCacheRoot } from './seed-cache.js';
 
 const SUPERUSER = 'postgres';
 const MOUNT_NEEDS_ROOT = 'a size-limited folder is a tmpfs mount, and mounting needs root on the native engine; run the harness as root';
@@ -210,27 +209,9 @@ export class NativeEngine implements Engine {
     });
   }
 
-  async seededCluster(
-    key: string,
-    day: string,
-    logDir: string,
-    seed: (instance: Instance) => Promise<Record<string, unknown>>,
-  ): Promise<SeededCluster | undefined> {
-    const root = seedCacheRoot();
-    if (!root) return undefined;
-    const found = await findCached(root, key);
-    if (found) return { ...found, builtNow: false };
-    const builder = await this.startInstance('seed-cache', logDir);
-    try {
-      const facts = await seed(builder);
-      await shedWal(builder);
-      // A clean stop writes every page: the copy needs no crash recovery, and each start from it is quick.
-      await builder.stop();
-      const filed = await fileCluster(root, { key, day, builtAt: new Date().toISOString(), facts }, builder.dataDir, this.ctx);
-      return { ...filed, builtNow: true };
-    } finally {
-      await builder.destroy({ keepFiles: false });
-    }
+  // Any instance can start from a copy: even a size-limited data folder is filled before the server starts.
+  seededCluster(key: string, day: string, logDir: string, seed: (instance: Instance) => Promise<Record<string, unknown>>): Promise<SeededCluster | undefined> {
+    return cachedOrSeeded({ key, day }, () => this.startInstance('seed-cache', logDir), seed, this.ctx);
   }
 
   async dispose(): Promise<void> {
@@ -240,27 +221,4 @@ export class NativeEngine implements Engine {
       if (dir) await rm(dir, { recursive: true, force: true });
     }
   }
-}
-
-/**
- * A seed leaves up to max_wal_size of WAL segments kept for reuse: a gigabyte
- * at `medium`, copied into every drill for nothing. A checkpoint with the
- * bounds lowered for a moment removes them; the settings are put back before
- * the cluster is filed, so copies run with the defaults.
- */
-async function shedWal(instance: Instance): Promise<void> {
-  await withClient(
-    () => instance.connect('postgres'),
-    async (client) => {
-      await client.query(`alter system set min_wal_size = '32MB'`);
-      await client.query(`alter system set max_wal_size = '32MB'`);
-      await client.query('select pg_reload_conf()');
-      await client.query('checkpoint');
-      await client.query('select pg_switch_wal()');
-      await client.query('checkpoint');
-      await client.query('alter system reset min_wal_size');
-      await client.query('alter system reset max_wal_size');
-      await client.query('select pg_reload_conf()');
-    },
-  );
 }

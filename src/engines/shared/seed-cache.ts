@@ -1,9 +1,10 @@
 /**
  * Seeded clusters kept across runs: seeding the same rows for every drill is
  * most of a drill's time at `medium` and above, so a cluster is seeded once
- * per key (dataset, seed, day, binaries, harness version), stopped cleanly,
- * and filed here; each drill's instance starts from a copy of it (a reflink
- * copy where the filesystem has one).
+ * per key (dataset, seed, day, binaries or image, harness version), stopped
+ * cleanly, and filed here; each drill's instance starts from a copy of it (a
+ * reflink copy where the filesystem has one). Both engines keep their data
+ * folders on the host, so both file and copy them the same way.
  *
  * The folder is RESTORE_DRILL_CACHE, or restore-drill/ in the user's cache
  * folder; RESTORE_DRILL_CACHE=off seeds every drill afresh. An entry is
@@ -16,13 +17,15 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { runCommand, TOOL_TIMEOUT_MS, type CommandContext } from '../../exec/command.js';
+import { withClient } from '../../pg/client.js';
 import { isAlive } from '../../support/processes.js';
+import type { Instance, SeededCluster } from '../types.js';
 
 const ENTRY_PREFIX = 'seed-';
 const META = 'meta.json';
 
 /** What a cache entry holds besides the cluster: the facts its seed reported, and when. */
-export interface CachedCluster {
+interface CachedCluster {
   key: string;
   /** The data folder of the cleanly stopped cluster. */
   dataDir: string;
@@ -34,14 +37,14 @@ export interface CachedCluster {
 }
 
 /** The cache folder, or undefined when the cache is turned off. */
-export function seedCacheRoot(env: NodeJS.ProcessEnv = process.env): string | undefined {
+function seedCacheRoot(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const setting = env.RESTORE_DRILL_CACHE;
   if (setting === 'off') return undefined;
   if (setting) return setting;
   return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'restore-drill');
 }
 
-export async function findCached(root: string, key: string): Promise<CachedCluster | undefined> {
+async function findCached(root: string, key: string): Promise<CachedCluster | undefined> {
   const dir = join(root, `${ENTRY_PREFIX}${key}`);
   try {
     const meta = JSON.parse(await readFile(join(dir, META), 'utf8')) as Omit<CachedCluster, 'dataDir'>;
@@ -56,7 +59,7 @@ export async function findCached(root: string, key: string): Promise<CachedClust
  * folder is removed as usual) and removes the entries of other days. Another
  * run that filed the same key first wins; ours is dropped.
  */
-export async function fileCluster(
+async function fileCluster(
   root: string,
   entry: Omit<CachedCluster, 'dataDir'>,
   dataDir: string,
@@ -103,4 +106,56 @@ export async function clearSeedCache(root: string | undefined = seedCacheRoot())
     removed.push(join(root, name));
   }
   return removed;
+}
+
+/**
+ * The seeded cluster for `key`: filed earlier, or seeded now on a new
+ * instance of the engine (`start`), stopped cleanly and filed. Undefined
+ * when the cache is turned off.
+ */
+export async function cachedOrSeeded(
+  entry: { key: string; day: string },
+  start: () => Promise<Instance & { stop(): Promise<void>; destroy(options: { keepFiles: boolean }): Promise<unknown> }>,
+  seed: (instance: Instance) => Promise<Record<string, unknown>>,
+  ctx: CommandContext,
+): Promise<SeededCluster | undefined> {
+  const root = seedCacheRoot();
+  if (!root) return undefined;
+  const found = await findCached(root, entry.key);
+  if (found) return { ...found, builtNow: false };
+  const builder = await start();
+  try {
+    const facts = await seed(builder);
+    await shedWal(builder);
+    // A clean stop writes every page: the copy needs no crash recovery, and each start from it is quick.
+    await builder.stop();
+    if (!builder.dataDir) throw new Error('a seed-cache builder has its data folder on the host');
+    const filed = await fileCluster(root, { ...entry, builtAt: new Date().toISOString(), facts }, builder.dataDir, ctx);
+    return { ...filed, builtNow: true };
+  } finally {
+    await builder.destroy({ keepFiles: false });
+  }
+}
+
+/**
+ * A seed leaves up to max_wal_size of WAL segments kept for reuse: a gigabyte
+ * at `medium`, copied into every drill for nothing. A checkpoint with the
+ * bounds lowered for a moment removes them; the settings are put back before
+ * the cluster is filed, so copies run with the defaults.
+ */
+async function shedWal(instance: Instance): Promise<void> {
+  await withClient(
+    () => instance.connect('postgres'),
+    async (client) => {
+      await client.query(`alter system set min_wal_size = '32MB'`);
+      await client.query(`alter system set max_wal_size = '32MB'`);
+      await client.query('select pg_reload_conf()');
+      await client.query('checkpoint');
+      await client.query('select pg_switch_wal()');
+      await client.query('checkpoint');
+      await client.query('alter system reset min_wal_size');
+      await client.query('alter system reset max_wal_size');
+      await client.query('select pg_reload_conf()');
+    },
+  );
 }
