@@ -6,10 +6,14 @@
  * version. Where the builds are absent the tests skip and say why;
  * RESTORE_DRILL_REQUIRE_TIMESCALEDB=1 (CI) makes that a failure.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { NativeEngine } from '../src/engines/native/engine.js';
 import { hasTimescaleLibrary } from '../src/engines/shared/binaries.js';
+import { withClient } from '../src/pg/client.js';
 import { check, drillYaml, recoveryOf, runDrills, tempDir, writeDrill } from './helpers.js';
 
 const BIN = process.env.RESTORE_DRILL_TIMESCALEDB_BIN;
@@ -102,6 +106,62 @@ describe.skipIf(!present)(`TimescaleDB${present ? '' : ` (skipped: ${why})`}`, (
     // 9 hours of one-minute candles for 50 symbols.
     expect(recoveryOf(ranged!)?.hypertable).toMatchObject({ range: { from, to }, rows: 9 * 60 * 50, compressedChunks: 2 });
   });
+
+  it("drills a TimescaleDB dump made elsewhere (backup.method existing): restored the documented way, every chunk's rows back and the fingerprint equal; left in restore mode, it fails", async () => {
+    // Production: a TimescaleDB database the harness did not seed, with a compressed hypertable and a continuous aggregate.
+    const engine = await NativeEngine.create({ runId: 'tsdbexisting', binDir: BIN, record: () => undefined });
+    const backups = tempDir('tsdb-team-backups');
+    const dump = join(backups, 'ticks_20261121.dump');
+    try {
+      const production = await engine.startInstance('production', tempDir('tsdb-existing-logs'));
+      try {
+        await withClient(() => production.connect('postgres'), (admin) => admin.query('create database ticks'));
+        await withClient(
+          () => production.connect('ticks'),
+          async (client) => {
+            await client.query('create extension timescaledb');
+            await client.query('create table ticks (at timestamptz not null, symbol text not null, price numeric(12,4) not null)');
+            await client.query("select create_hypertable('ticks', 'at', chunk_time_interval => interval '1 day')");
+            await client.query("insert into ticks select now() - g * interval '1 minute', 'S' || g % 20, 100 + g % 97 from generate_series(1, 20000) g");
+            await client.query("alter table ticks set (timescaledb.compress, timescaledb.compress_segmentby = 'symbol')");
+            await client.query("select compress_chunk(c) from show_chunks('ticks', older_than => interval '3 days') c");
+            await client.query("create materialized view ticks_1h with (timescaledb.continuous) as select time_bucket('1 hour', at) as bucket, symbol, max(price) as high from ticks group by 1, 2");
+          },
+        );
+        const { host, port, user, password } = production.connection;
+        const env = { PGHOST: host, PGPORT: String(port), PGUSER: user, PGPASSWORD: password, PGDATABASE: 'ticks' };
+        const made = await execa('node', ['--import', 'tsx', 'src/cli/main.ts', 'fingerprint', '--out', `${dump}.fingerprint.json`, '--', join(BIN!, 'pg_dump'), '--snapshot={snapshot}', '--format=custom', `--file=${dump}`], { env, reject: false });
+        expect(made.exitCode, made.stderr).toBe(0);
+      } finally {
+        await production.destroy({ keepFiles: false });
+      }
+    } finally {
+      await engine.dispose();
+    }
+    const file = writeDrill(drills, {
+      name: 'tsdb-existing',
+      database: 'ticks',
+      backup: { method: 'existing', path: join(backups, 'ticks_*.dump') },
+      fault: { type: 'production-lost' },
+      recovery: { procedure: 'restore-database', owners: false },
+      queries: [{ name: 'hourly-buckets', sql: 'select count(*) from ticks_1h', expect: { atLeast: 300 } }],
+      targets: { rto: '15m', rpo: '24h' },
+    });
+    const { journal } = await runDrills([file], reports, onTimescale);
+    const drill = journal.drills[0]!;
+    const failing = drill.checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.name}: ${c.summary}`);
+    expect({ verdict: drill.verdict, failing }).toEqual({ verdict: 'pass', failing: [] });
+    expect(JSON.stringify(recoveryOf(drill))).toMatch(/timescaledb_post_restore/);
+    // Every chunk's rows, compressed ones included, as the dump holds them; every row equal to the source's.
+    expect(check(drill, 'dump-row-counts').summary).toMatch(/^every table holds the rows its dump holds: \d+ tables, \d+ rows$/);
+    expect(check(drill, 'source-fingerprint').summary).toMatch(/every table and row equals the source/);
+
+    // A restore that leaves the database in restore mode: every row is on disk, so the dump's counts match, but the hypertable reads empty.
+    const forgetful = writeDrill(drills, { ...parse(readFileSync(file, 'utf8')), name: 'tsdb-existing-forgetful', recovery: { procedure: 'script', script: join(SCRIPTS, 'broken', 'restore_forgets_post_restore.sh') } });
+    const lied = (await runDrills([forgetful], reports, onTimescale)).journal.drills[0]!;
+    expect(lied.verdict).toBe('fail');
+    expect(check(lied, 'source-fingerprint')).toMatchObject({ verdict: 'fail', summary: expect.stringMatching(/ticks/) });
+  }, 600_000);
 
   const versions = OLD_BIN !== undefined && UPGRADE_BIN !== undefined && existsSync(OLD_BIN) && existsSync(UPGRADE_BIN);
   if (required && !versions) throw new Error('RESTORE_DRILL_REQUIRE_TIMESCALEDB=1 but RESTORE_DRILL_TIMESCALEDB_OLD_BIN / _UPGRADE_BIN are not set to builds');
