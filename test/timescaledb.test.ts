@@ -6,11 +6,10 @@
  * version. Where the builds are absent the tests skip and say why;
  * RESTORE_DRILL_REQUIRE_TIMESCALEDB=1 (CI) makes that a failure.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
 import { NativeEngine } from '../src/engines/native/engine.js';
 import { hasTimescaleLibrary } from '../src/engines/shared/binaries.js';
 import { withClient } from '../src/pg/client.js';
@@ -21,6 +20,53 @@ const OLD_BIN = process.env.RESTORE_DRILL_TIMESCALEDB_OLD_BIN;
 const UPGRADE_BIN = process.env.RESTORE_DRILL_TIMESCALEDB_UPGRADE_BIN;
 const required = process.env.RESTORE_DRILL_REQUIRE_TIMESCALEDB === '1';
 const SCRIPTS = resolve('fixtures/scripts');
+
+/**
+ * Production's nightly dump of a TimescaleDB database the harness did not
+ * seed (a compressed hypertable, a continuous aggregate), made with the
+ * TimescaleDB build in `bin`, its fingerprint beside it.
+ */
+async function teamDump(bin: string, dump: string): Promise<void> {
+  const engine = await NativeEngine.create({ runId: 'tsdbexisting', binDir: bin, record: () => undefined });
+  try {
+    const production = await engine.startInstance('production', tempDir('tsdb-existing-logs'));
+    try {
+      await withClient(() => production.connect('postgres'), (admin) => admin.query('create database ticks'));
+      await withClient(
+        () => production.connect('ticks'),
+        async (client) => {
+          await client.query('create extension timescaledb');
+          await client.query('create table ticks (at timestamptz not null, symbol text not null, price numeric(12,4) not null)');
+          await client.query("select create_hypertable('ticks', 'at', chunk_time_interval => interval '1 day')");
+          await client.query("insert into ticks select now() - g * interval '1 minute', 'S' || g % 20, 100 + g % 97 from generate_series(1, 20000) g");
+          await client.query("alter table ticks set (timescaledb.compress, timescaledb.compress_segmentby = 'symbol')");
+          await client.query("select compress_chunk(c) from show_chunks('ticks', older_than => interval '3 days') c");
+          await client.query("create materialized view ticks_1h with (timescaledb.continuous) as select time_bucket('1 hour', at) as bucket, symbol, max(price) as high from ticks group by 1, 2");
+        },
+      );
+      const { host, port, user, password } = production.connection;
+      const env = { PGHOST: host, PGPORT: String(port), PGUSER: user, PGPASSWORD: password, PGDATABASE: 'ticks' };
+      const made = await execa('node', ['--import', 'tsx', 'src/cli/main.ts', 'fingerprint', '--out', `${dump}.fingerprint.json`, '--', join(bin, 'pg_dump'), '--snapshot={snapshot}', '--format=custom', `--file=${dump}`], { env, reject: false });
+      expect(made.exitCode, made.stderr).toBe(0);
+    } finally {
+      await production.destroy({ keepFiles: false });
+    }
+  } finally {
+    await engine.dispose();
+  }
+}
+
+/** A drill of the newest ticks_*.dump in `backups`, restored into an empty instance. */
+const existingDrill = (dir: string, name: string, backups: string, recovery: Record<string, unknown> = { procedure: 'restore-database', owners: false }) =>
+  writeDrill(dir, {
+    name,
+    database: 'ticks',
+    backup: { method: 'existing', path: join(backups, 'ticks_*.dump') },
+    fault: { type: 'production-lost' },
+    recovery,
+    queries: [{ name: 'hourly-buckets', sql: 'select count(*) from ticks_1h', expect: { atLeast: 300 } }],
+    targets: { rto: '15m', rpo: '24h' },
+  });
 
 const present = BIN !== undefined && existsSync(BIN) && (await hasTimescaleLibrary(BIN));
 const why = BIN ? `no TimescaleDB library beside ${BIN}` : 'RESTORE_DRILL_TIMESCALEDB_BIN is not set (build one with ../shared/tools/build-timescaledb.sh)';
@@ -108,56 +154,23 @@ describe.skipIf(!present)(`TimescaleDB${present ? '' : ` (skipped: ${why})`}`, (
   });
 
   it("drills a TimescaleDB dump made elsewhere (backup.method existing): restored the documented way, every chunk's rows back and the fingerprint equal; left in restore mode, it fails", async () => {
-    // Production: a TimescaleDB database the harness did not seed, with a compressed hypertable and a continuous aggregate.
-    const engine = await NativeEngine.create({ runId: 'tsdbexisting', binDir: BIN, record: () => undefined });
     const backups = tempDir('tsdb-team-backups');
-    const dump = join(backups, 'ticks_20261121.dump');
-    try {
-      const production = await engine.startInstance('production', tempDir('tsdb-existing-logs'));
-      try {
-        await withClient(() => production.connect('postgres'), (admin) => admin.query('create database ticks'));
-        await withClient(
-          () => production.connect('ticks'),
-          async (client) => {
-            await client.query('create extension timescaledb');
-            await client.query('create table ticks (at timestamptz not null, symbol text not null, price numeric(12,4) not null)');
-            await client.query("select create_hypertable('ticks', 'at', chunk_time_interval => interval '1 day')");
-            await client.query("insert into ticks select now() - g * interval '1 minute', 'S' || g % 20, 100 + g % 97 from generate_series(1, 20000) g");
-            await client.query("alter table ticks set (timescaledb.compress, timescaledb.compress_segmentby = 'symbol')");
-            await client.query("select compress_chunk(c) from show_chunks('ticks', older_than => interval '3 days') c");
-            await client.query("create materialized view ticks_1h with (timescaledb.continuous) as select time_bucket('1 hour', at) as bucket, symbol, max(price) as high from ticks group by 1, 2");
-          },
-        );
-        const { host, port, user, password } = production.connection;
-        const env = { PGHOST: host, PGPORT: String(port), PGUSER: user, PGPASSWORD: password, PGDATABASE: 'ticks' };
-        const made = await execa('node', ['--import', 'tsx', 'src/cli/main.ts', 'fingerprint', '--out', `${dump}.fingerprint.json`, '--', join(BIN!, 'pg_dump'), '--snapshot={snapshot}', '--format=custom', `--file=${dump}`], { env, reject: false });
-        expect(made.exitCode, made.stderr).toBe(0);
-      } finally {
-        await production.destroy({ keepFiles: false });
-      }
-    } finally {
-      await engine.dispose();
-    }
-    const file = writeDrill(drills, {
-      name: 'tsdb-existing',
-      database: 'ticks',
-      backup: { method: 'existing', path: join(backups, 'ticks_*.dump') },
-      fault: { type: 'production-lost' },
-      recovery: { procedure: 'restore-database', owners: false },
-      queries: [{ name: 'hourly-buckets', sql: 'select count(*) from ticks_1h', expect: { atLeast: 300 } }],
-      targets: { rto: '15m', rpo: '24h' },
-    });
+    await teamDump(BIN!, join(backups, 'ticks_20261121.dump'));
+    const file = existingDrill(drills, 'tsdb-existing', backups);
     const { journal } = await runDrills([file], reports, onTimescale);
     const drill = journal.drills[0]!;
     const failing = drill.checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.name}: ${c.summary}`);
     expect({ verdict: drill.verdict, failing }).toEqual({ verdict: 'pass', failing: [] });
     expect(JSON.stringify(recoveryOf(drill))).toMatch(/timescaledb_post_restore/);
+    // The version that wrote the dump, read from its own catalog, is the one the restore created.
+    expect(drill.backup?.timescaledb).toMatch(/^2\.28\.3$/);
+    expect(JSON.stringify(recoveryOf(drill))).toMatch(/create extension timescaledb version 2\.28\.3/);
     // Every chunk's rows, compressed ones included, as the dump holds them; every row equal to the source's.
-    expect(check(drill, 'dump-row-counts').summary).toMatch(/^every table holds the rows its dump holds: \d+ tables, \d+ rows$/);
+    expect(check(drill, 'dump-row-counts').summary).toMatch(/^every table holds the rows its dump holds: \d+ tables, \d+ rows; TimescaleDB's own catalog \(\d+ tables\) not compared, as the extension rewrites it$/);
     expect(check(drill, 'source-fingerprint').summary).toMatch(/every table and row equals the source/);
 
     // A restore that leaves the database in restore mode: every row is on disk, so the dump's counts match, but the hypertable reads empty.
-    const forgetful = writeDrill(drills, { ...parse(readFileSync(file, 'utf8')), name: 'tsdb-existing-forgetful', recovery: { procedure: 'script', script: join(SCRIPTS, 'broken', 'restore_forgets_post_restore.sh') } });
+    const forgetful = existingDrill(drills, 'tsdb-existing-forgetful', backups, { procedure: 'script', script: join(SCRIPTS, 'broken', 'restore_forgets_post_restore.sh') });
     const lied = (await runDrills([forgetful], reports, onTimescale)).journal.drills[0]!;
     expect(lied.verdict).toBe('fail');
     expect(check(lied, 'source-fingerprint')).toMatchObject({ verdict: 'fail', summary: expect.stringMatching(/ticks/) });
@@ -184,4 +197,18 @@ describe.skipIf(!present)(`TimescaleDB${present ? '' : ` (skipped: ${why})`}`, (
       process.env.RESTORE_DRILL_TIMESCALEDB_UPGRADE_BIN = previous;
     }
   });
+
+  it.runIf(versions)("reads the version from a 2.17.2 dump made elsewhere: refused by a 2.28.3-only target naming both, restored at 2.17.2 then updated where both are installed", async () => {
+    const backups = tempDir('tsdb-old-team-backups');
+    await teamDump(OLD_BIN!, join(backups, 'ticks_20261121.dump'));
+    const file = existingDrill(drills, 'tsdb-existing-old', backups);
+    const refused = (await runDrills([file], reports, onTimescale)).journal.drills[0]!;
+    expect(refused.backup?.timescaledb).toBe('2.17.2');
+    expect(refused.verdict).toBe('fail');
+    expect(check(refused, 'recovery').summary).toMatch(/dump was taken with TimescaleDB 2\.17\.2, and the restore target offers 2\.28\.3/);
+    const updated = (await runDrills([file], reports, { binDir: UPGRADE_BIN })).journal.drills[0]!;
+    const failing = updated.checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.name}: ${c.summary}`);
+    expect({ verdict: updated.verdict, failing }).toEqual({ verdict: 'pass', failing: [] });
+    expect(String(recoveryOf(updated)?.summary)).toMatch(/TimescaleDB 2\.17\.2 updated to 2\.28\.3/);
+  }, 600_000);
 });

@@ -11,6 +11,7 @@ import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { BackupIntegrityError } from '../errors.js';
 import type { ArtifactOf } from '../model/artifact.js';
+import { timescaleVersionOfDump } from './dump-catalog.js';
 import { sha256File } from '../support/sha256.js';
 import { defineMethod } from './method.js';
 import { dumpChain } from './pg-dump.js';
@@ -88,10 +89,14 @@ export const existing = defineMethod({
     const hasFingerprint = await fetchReadable(place, basename(fingerprintPath(found.name)), fingerprintPath(copy));
     const sizeBytes = (await stat(copy)).size;
     const sha256 = await sha256File(copy);
+    const format = formatOf(found.name) ?? 'custom';
+    // The TimescaleDB version that wrote it, from its own catalog: the restore must start at that version.
+    // A dump that cannot be read here is the integrity chain's to judge, not this step's.
+    const timescaledb = format === 'custom' ? await timescaleVersionOfDump(ctx.primary, copy).catch(() => undefined) : undefined;
     return [
       {
         method: 'existing',
-        format: formatOf(found.name) ?? 'custom',
+        format,
         path: copy,
         sidecar: hasSidecar ? sidecarPath(copy) : '',
         files: [{ name: basename(copy), sizeBytes, sha256 }],
@@ -99,6 +104,7 @@ export const existing = defineMethod({
         sha256,
         tool: "the team's backup job",
         ...(hasFingerprint ? { fingerprint: fingerprintPath(copy) } : {}),
+        ...(timescaledb ? { timescaledb } : {}),
         written: { at: found.modifiedAt, by: `the ${spec.path.startsWith('s3://') ? "object's" : "file's"} modification time` },
         detail: { pattern: spec.path, source: place.name(found.name), candidates: found.candidates, modifiedAt: found.modifiedAt },
       },

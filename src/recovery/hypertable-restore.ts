@@ -15,6 +15,7 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { Instance } from '../engines/types.js';
 import { RecoveryError } from '../errors.js';
 import { TOOL_TIMEOUT_MS } from '../exec/command.js';
+import { catalogRows } from '../backup/dump-catalog.js';
 import type { BackupArtifact } from '../model/artifact.js';
 import { quoteIdent, withClient } from '../pg/client.js';
 import { JOB_TARGET } from '../pg/timescaledb.js';
@@ -42,19 +43,9 @@ function literal(text: string): string {
 
 /** The hypertables a TimescaleDB dump holds (schema.table), read from its catalog's data without restoring anything. */
 export async function hypertablesInDump(instance: Instance, dump: string): Promise<string[]> {
-  const { stdout } = await instance.runPgTool('pg_restore', ['--data-only', '--schema=_timescaledb_catalog', '--table=hypertable', '--file=-', dump]);
-  const header = /^COPY _timescaledb_catalog\.hypertable \(([^)]*)\) FROM stdin;$/m.exec(stdout);
-  if (!header) return [];
-  const columns = header[1]!.split(',').map((c) => c.trim());
-  const [schema, table] = [columns.indexOf('schema_name'), columns.indexOf('table_name')];
-  const body = stdout.slice(header.index + header[0].length + 1);
-  return body
-    .slice(0, body.indexOf('\n\\.'))
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => line.split('\t'))
-    .filter((fields) => fields[schema] !== '_timescaledb_internal')
-    .map((fields) => `${fields[schema]}.${fields[table]}`);
+  return (await catalogRows(instance, dump, '_timescaledb_catalog', 'hypertable'))
+    .filter((row) => row.schema_name !== '_timescaledb_internal')
+    .map((row) => `${row.schema_name}.${row.table_name}`);
 }
 
 async function copyRows(source: pg.Client, target: pg.Client, table: string, where: string): Promise<number> {
