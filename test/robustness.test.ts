@@ -149,7 +149,7 @@ describe('room for the drill itself', () => {
     const result = await cli(['run', drills, '--reports-dir', reports], { TMPDIR: temp });
     expect(result.exitCode).toBe(2);
     noStackTrace(result.stderr);
-    expect(result.stderr).toMatch(/has (9\d|100)\.\d MiB free; a small drill needs about 576\.0 MiB there .* set TMPDIR to a folder on a larger disk/);
+    expect(result.stderr).toMatch(/has (9\d|100)\.\d MiB free; a drill at scale small needs about 576\.0 MiB there .* set TMPDIR to a folder on a larger disk/);
     expect(readdirSync(temp).filter((name) => name.startsWith('restore-drill-'))).toEqual([]);
   });
 });
