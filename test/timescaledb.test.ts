@@ -46,8 +46,11 @@ async function teamDump(bin: string, dump: string): Promise<void> {
       );
       const { host, port, user, password } = production.connection;
       const env = { PGHOST: host, PGPORT: String(port), PGUSER: user, PGPASSWORD: password, PGDATABASE: 'ticks' };
-      const made = await execa('node', ['--import', 'tsx', 'src/cli/main.ts', 'fingerprint', '--out', `${dump}.fingerprint.json`, '--', join(bin, 'pg_dump'), '--snapshot={snapshot}', '--format=custom', `--file=${dump}`], { env, reject: false });
+      const plain = dump.endsWith('.sql.gz');
+      const file = plain ? dump.slice(0, -'.gz'.length) : dump;
+      const made = await execa('node', ['--import', 'tsx', 'src/cli/main.ts', 'fingerprint', '--out', `${dump}.fingerprint.json`, '--', join(bin, 'pg_dump'), '--snapshot={snapshot}', `--format=${plain ? 'plain' : 'custom'}`, `--file=${file}`], { env, reject: false });
       expect(made.exitCode, made.stderr).toBe(0);
+      if (plain) await execa('gzip', [file]);
     } finally {
       await production.destroy({ keepFiles: false });
     }
@@ -56,12 +59,12 @@ async function teamDump(bin: string, dump: string): Promise<void> {
   }
 }
 
-/** A drill of the newest ticks_*.dump in `backups`, restored into an empty instance. */
-const existingDrill = (dir: string, name: string, backups: string, recovery: Record<string, unknown> = { procedure: 'restore-database', owners: false }) =>
+/** A drill of the newest ticks_*.dump (or the pattern given) in `backups`, restored into an empty instance. */
+const existingDrill = (dir: string, name: string, backups: string, recovery: Record<string, unknown> = { procedure: 'restore-database', owners: false }, pattern = 'ticks_*.dump') =>
   writeDrill(dir, {
     name,
     database: 'ticks',
-    backup: { method: 'existing', path: join(backups, 'ticks_*.dump') },
+    backup: { method: 'existing', path: join(backups, pattern) },
     fault: { type: 'production-lost' },
     recovery,
     queries: [{ name: 'hourly-buckets', sql: 'select count(*) from ticks_1h', expect: { atLeast: 300 } }],
@@ -204,6 +207,20 @@ describe.skipIf(!present)(`TimescaleDB${present ? '' : ` (skipped: ${why})`}`, (
     const file = existingDrill(drills, 'tsdb-existing-old', backups);
     const refused = (await runDrills([file], reports, onTimescale)).journal.drills[0]!;
     expect(refused.backup?.timescaledb).toBe('2.17.2');
+    expect(refused.verdict).toBe('fail');
+    expect(check(refused, 'recovery').summary).toMatch(/dump was taken with TimescaleDB 2\.17\.2, and the restore target offers 2\.28\.3/);
+    const updated = (await runDrills([file], reports, { binDir: UPGRADE_BIN })).journal.drills[0]!;
+    const failing = updated.checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.name}: ${c.summary}`);
+    expect({ verdict: updated.verdict, failing }).toEqual({ verdict: 'pass', failing: [] });
+    expect(String(recoveryOf(updated)?.summary)).toMatch(/TimescaleDB 2\.17\.2 updated to 2\.28\.3/);
+  }, 600_000);
+
+  it.runIf(versions)('reads the version from a plain .sql.gz dump made elsewhere as well: refused by a 2.28.3-only target naming both, restored at 2.17.2 then updated', async () => {
+    const backups = tempDir('tsdb-old-plain-backups');
+    await teamDump(OLD_BIN!, join(backups, 'ticks_20261121.sql.gz'));
+    const file = existingDrill(drills, 'tsdb-existing-old-plain', backups, { procedure: 'restore-database' }, 'ticks_*.sql.gz');
+    const refused = (await runDrills([file], reports, onTimescale)).journal.drills[0]!;
+    expect(refused.backup).toMatchObject({ format: 'plain.gz', timescaledb: '2.17.2' });
     expect(refused.verdict).toBe('fail');
     expect(check(refused, 'recovery').summary).toMatch(/dump was taken with TimescaleDB 2\.17\.2, and the restore target offers 2\.28\.3/);
     const updated = (await runDrills([file], reports, { binDir: UPGRADE_BIN })).journal.drills[0]!;

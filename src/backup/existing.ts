@@ -92,7 +92,7 @@ export const existing = defineMethod({
     const format = formatOf(found.name) ?? 'custom';
     // The TimescaleDB version that wrote it, from its own catalog: the restore must start at that version.
     // A dump that cannot be read here is the integrity chain's to judge, not this step's.
-    const timescaledb = format === 'custom' ? await timescaleVersionOfDump(ctx.primary, copy).catch(() => undefined) : undefined;
+    const timescaledb = await timescaleVersionOfDump(ctx.primary, copy, format).catch(() => undefined);
     return [
       {
         method: 'existing',
