@@ -49,6 +49,7 @@ describe('a base backup and WAL archive made elsewhere (backup.method existing-b
     expect(check(drill, 'backup-integrity').summary).toMatch(/pg_verifybackup/);
     expect(check(drill, 'wal-archive').verdict).toBe('pass');
     expect(check(drill, 'sql accounts').summary).toBe('45, expected = 45');
+    expect(check(drill, 'page-checksums').summary).toMatch(/^pg_checksums --check: \d+ data pages read, every checksum right$/);
     expect(check(drill, 'rpo').summary).toMatch(/the newest archived WAL segment/);
     expect(drill.backup).toMatchObject({ method: 'existing-base-backup', serverMajor: expect.any(Number), replaySettings: { max_connections: expect.any(Number) } });
     expect(drill.verdict).toBe('pass');
@@ -65,5 +66,25 @@ describe('a base backup and WAL archive made elsewhere (backup.method existing-b
     expect(check(drill, 'wal-archive')).toMatchObject({ verdict: 'fail', summary: expect.stringContaining(afterBackupSegment) });
     expect(check(drill, 'sql accounts').verdict).toBe('fail');
     expect(drill.verdict).toBe('fail');
+  });
+
+  it("fails on a page that was already damaged when the team's backup read it: the manifest and the replay vouch for it, its checksum does not", async () => {
+    const damaged = tempDir('team-physical-damaged');
+    await makeTeamBaseBackup(engine, damaged, { damagedPage: true });
+    const drill = writeDrill(drills, {
+      name: 'physical-damaged-page',
+      database: 'ledger',
+      backup: { method: 'existing-base-backup', path: join(damaged, 'base'), wal: join(damaged, 'wal') },
+      fault: { type: 'production-lost' },
+      recovery: { procedure: 'point-in-time' },
+      queries: [{ name: 'accounts', sql: 'select count(*) from accounts', expect: { equals: 45 } }],
+      targets: { rto: '15m', rpo: '24h' },
+    });
+    const { journal } = await runDrills([drill], reports);
+    const ran = journal.drills[0]!;
+    expect(check(ran, 'backup-integrity').verdict).toBe('pass');
+    expect(check(ran, 'sql accounts').verdict).toBe('pass');
+    expect(check(ran, 'page-checksums')).toMatchObject({ verdict: 'fail', summary: expect.stringMatching(/^pg_checksums --check: 1 of \d+ data pages with a wrong checksum; first: checksum verification failed in file ".*", block 1:/) });
+    expect(ran.verdict).toBe('fail');
   });
 });

@@ -3,10 +3,14 @@
  * makes them (pg_basebackup in tar format with its manifest, archive_command
  * filling a folder), for the tests that drill backups made elsewhere:
  * 30 rows in the backup, 15 more written after it that only the WAL holds.
+ * Asked to, it damages a page of another table on disk before the backup,
+ * and takes the backup without checking checksums, as a tool that never
+ * checks them would: the manifest then vouches for the damaged page.
  */
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NativeEngine } from '../src/engines/native/engine.js';
+import { flipBytes } from '../src/faults/corrupt-backup.js';
 import { tempDir } from './helpers.js';
 
 export interface TeamBaseBackup {
@@ -17,15 +21,28 @@ export interface TeamBaseBackup {
   afterBackupSegment: string;
 }
 
-export async function makeTeamBaseBackup(engine: NativeEngine, into: string): Promise<TeamBaseBackup> {
+export async function makeTeamBaseBackup(engine: NativeEngine, into: string, { damagedPage = false } = {}): Promise<TeamBaseBackup> {
   const production = await engine.startInstance('production', tempDir('physical-logs'), { walArchive: { timeoutMs: 1000 } });
   try {
-    const admin = await production.connect('postgres');
+    let admin = await production.connect('postgres');
     await admin.query('create database ledger');
-    const client = await production.connect('ledger');
+    let client = await production.connect('ledger');
     await client.query("create table accounts (id int primary key, name text not null); insert into accounts select g, 'account ' || g from generate_series(1, 30) g");
+    if (damagedPage) {
+      // A table nothing writes to after the backup, so no full-page image in the WAL mends its page on replay.
+      await client.query("create table notes (id int, body text); insert into notes select g, repeat('note ', 20) from generate_series(1, 2000) g");
+      const file = (await client.query<{ path: string }>("select pg_relation_filepath('notes') as path")).rows[0]!.path;
+      await client.end();
+      await admin.end();
+      await production.stop();
+      await flipBytes(join(production.dataDir!, file), 8192 + 4096, 16);
+      await production.start();
+      admin = await production.connect('postgres');
+      client = await production.connect('ledger');
+    }
     const base = join(production.backupDir, 'base');
-    await production.runPgTool('pg_basebackup', ['--pgdata', base, '--format=tar', '--gzip', '--wal-method=stream', '--checkpoint=fast', '--manifest-checksums=SHA256']);
+    const verify = damagedPage ? ['--no-verify-checksums'] : [];
+    await production.runPgTool('pg_basebackup', ['--pgdata', base, '--format=tar', '--gzip', '--wal-method=stream', '--checkpoint=fast', '--manifest-checksums=SHA256', ...verify]);
     await client.query("insert into accounts select g, 'account ' || g from generate_series(31, 40) g");
     const afterBackupSegment = (await admin.query<{ name: string }>('select pg_walfile_name(pg_switch_wal()) as name')).rows[0]!.name;
     await client.query("insert into accounts select g, 'account ' || g from generate_series(41, 45) g");

@@ -80,7 +80,7 @@ export const existingBaseBackup = defineMethod({
   detail,
   features: ['made-elsewhere'],
   label: (spec) => `existing base backup ${basename(spec.path)} + WAL archive`,
-  tools: () => ['pg_verifybackup'],
+  tools: () => ['pg_verifybackup', 'pg_checksums'],
   take: async (ctx, spec): Promise<Array<ArtifactOf<'existing-base-backup'>>> => {
     const store = { endpoint: spec.endpoint, region: spec.region };
     const backup = folderPlace(spec.path, store);

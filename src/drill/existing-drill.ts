@@ -5,7 +5,8 @@
  * Nothing is seeded and nothing written, so there is no synthetic baseline;
  * the restore is verified by what holds without one: the backup's integrity
  * before it is trusted, the recovery itself, every table's rows against the
- * rows a dump holds, pg_amcheck on the restored database, the source's
+ * rows a dump holds, pg_amcheck on the restored database, every page's
+ * checksum of a restored base backup, the source's
  * fingerprint when the backup came with one, the team's own queries and
  * smoke tests, RTO, and the backup's age against the RPO target. It never
  * connects to production.
@@ -15,12 +16,14 @@ import { backupMethod } from '../backup/index.js';
 import { dumpRowCounts } from '../backup/dump-rows.js';
 import { judgeAmcheck } from '../checks/amcheck.js';
 import { judgeDumpRows } from '../checks/dump-rows.js';
+import { judgePageChecksums } from '../checks/page-checksums.js';
 import { compareWithSource, parseFingerprint } from '../checks/source-fingerprint.js';
 import { backupAgeCheck, rtoCheck } from '../checks/targets.js';
 import { judgeCommand, judgeQuery } from '../checks/team.js';
 import { errorMessage } from '../errors.js';
 import { PRODUCTION_LOST } from '../faults/production-lost.js';
 import { TOOL_TIMEOUT_MS } from '../exec/command.js';
+import type { Instance } from '../engines/types.js';
 import type { BackupArtifact } from '../model/artifact.js';
 import type { FaultRecord } from '../model/journal.js';
 import { statusAfterVerify } from '../model/outcome.js';
@@ -37,6 +40,18 @@ async function writtenAt(backup: BackupArtifact): Promise<{ at: string; by: stri
     if (!('problem' in fingerprint)) return { at: fingerprint.takenAt, by: "its fingerprint's snapshot" };
   }
   return backup.written;
+}
+
+/** pg_checksums on the restored cluster: it must be stopped to be read, and is started again for what follows. */
+async function checkPages(restored: Instance): Promise<CheckResult> {
+  const dataDir = restored.dataDir;
+  if (!dataDir) return judgePageChecksums({ unreachable: 'the restored data folder is not on the host (a tmpfs in the container)' });
+  await restored.stop();
+  try {
+    return judgePageChecksums(await restored.runPgTool('pg_checksums', ['--check', '--pgdata', dataDir], { allowFailure: true, timeoutMs: TOOL_TIMEOUT_MS }));
+  } finally {
+    await restored.start();
+  }
 }
 
 export async function runExistingDrill(host: DrillHost, loaded: LoadedDrill): Promise<void> {
@@ -101,6 +116,8 @@ export async function runExistingDrill(host: DrillHost, loaded: LoadedDrill): Pr
       for (const query of spec.queries) content.push(judgeQuery(query, queried.get(query.name)!));
       const smoked = await runCommands(restored, spec.commands, await scriptEnv(restored));
       for (const command of spec.commands) content.push(judgeCommand(command, smoked.get(command.name)!));
+      // Last: the server is stopped while its pages are read.
+      if (method.family === 'physical') content.push(await checkPages(restored));
       const verifiedAt = now();
       const rto = rtoCheck(spec.targets.rto, faultAt!, verifiedAt, !recoveryFailedToo && content.every((c) => c.verdict === 'pass'));
       const written = await writtenAt(drill.backup!);
