@@ -21,11 +21,11 @@ describe('a base backup and WAL archive made elsewhere (backup.method existing-b
   /** The segment holding the first rows written after the backup. */
   let afterBackupSegment = '';
 
-  const drillOf = (name: string, wal: string) =>
+  const drillOf = (name: string, wal: string, base = join(team, 'base')) =>
     writeDrill(drills, {
       name,
       database: 'ledger',
-      backup: { method: 'existing-base-backup', path: join(team, 'base'), wal },
+      backup: { method: 'existing-base-backup', path: base, wal },
       fault: { type: 'production-lost' },
       recovery: { procedure: 'point-in-time' },
       // 30 rows in the backup, 15 more only in the archive.
@@ -71,16 +71,7 @@ describe('a base backup and WAL archive made elsewhere (backup.method existing-b
   it("fails on a page that was already damaged when the team's backup read it: the manifest and the replay vouch for it, its checksum does not", async () => {
     const damaged = tempDir('team-physical-damaged');
     await makeTeamBaseBackup(engine, damaged, { damagedPage: true });
-    const drill = writeDrill(drills, {
-      name: 'physical-damaged-page',
-      database: 'ledger',
-      backup: { method: 'existing-base-backup', path: join(damaged, 'base'), wal: join(damaged, 'wal') },
-      fault: { type: 'production-lost' },
-      recovery: { procedure: 'point-in-time' },
-      queries: [{ name: 'accounts', sql: 'select count(*) from accounts', expect: { equals: 45 } }],
-      targets: { rto: '15m', rpo: '24h' },
-    });
-    const { journal } = await runDrills([drill], reports);
+    const { journal } = await runDrills([drillOf('physical-damaged-page', join(damaged, 'wal'), join(damaged, 'base'))], reports);
     const ran = journal.drills[0]!;
     expect(check(ran, 'backup-integrity').verdict).toBe('pass');
     expect(check(ran, 'sql accounts').verdict).toBe('pass');
