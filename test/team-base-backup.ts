@@ -11,6 +11,7 @@ import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NativeEngine } from '../src/engines/native/engine.js';
 import { flipBytes } from '../src/faults/corrupt-backup.js';
+import type { Client } from 'pg';
 import { tempDir } from './helpers.js';
 
 export interface TeamBaseBackup {
@@ -19,6 +20,16 @@ export interface TeamBaseBackup {
   wal: string;
   /** The segment holding the first rows written after the backup. */
   afterBackupSegment: string;
+}
+
+/** Closes the current WAL segment and waits (up to 10 s) until the server's archive_command has archived it. */
+export async function switchAndWaitArchived(admin: Client): Promise<void> {
+  const last = (await admin.query<{ name: string }>('select pg_walfile_name(pg_switch_wal()) as name')).rows[0]!.name;
+  for (let i = 0; i < 100; i++) {
+    const archived = (await admin.query<{ wal: string | null }>('select last_archived_wal as wal from pg_stat_archiver')).rows[0]!.wal;
+    if (archived && archived >= last) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 export async function makeTeamBaseBackup(engine: NativeEngine, into: string, { damagedPage = false } = {}): Promise<TeamBaseBackup> {
@@ -46,12 +57,7 @@ export async function makeTeamBaseBackup(engine: NativeEngine, into: string, { d
     await client.query("insert into accounts select g, 'account ' || g from generate_series(31, 40) g");
     const afterBackupSegment = (await admin.query<{ name: string }>('select pg_walfile_name(pg_switch_wal()) as name')).rows[0]!.name;
     await client.query("insert into accounts select g, 'account ' || g from generate_series(41, 45) g");
-    const last = (await admin.query<{ name: string }>('select pg_walfile_name(pg_switch_wal()) as name')).rows[0]!.name;
-    for (let i = 0; i < 100; i++) {
-      const archived = (await admin.query<{ wal: string | null }>('select last_archived_wal as wal from pg_stat_archiver')).rows[0]!.wal;
-      if (archived && archived >= last) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await switchAndWaitArchived(admin);
     await client.end();
     await admin.end();
     cpSync(base, join(into, 'base'), { recursive: true });

@@ -16,6 +16,7 @@ import { BackupIntegrityError } from '../errors.js';
 import type { Instance } from '../engines/types.js';
 import { TOOL_TIMEOUT_MS } from '../exec/command.js';
 import type { ArtifactOf } from '../model/artifact.js';
+import { replayFloor } from '../pg/control.js';
 import { defineMethod } from './method.js';
 import { BASE_BACKUP_FILES, baseBackupChain, describeBaseBackup } from './base-backup-folder.js';
 import { fetchReadable, folderPlace } from './places.js';
@@ -36,15 +37,6 @@ declare module '../model/artifact.js' {
 const WAL_FILE = /^[0-9A-F]{24}(\.partial|\.[0-9A-F]{8}\.backup)?$|^[0-9A-F]{8}\.history$/;
 const SEGMENT = /^[0-9A-F]{24}$/;
 
-/** pg_control's names of the settings replay needs at least, and the settings' own names. */
-const CONTROL_SETTINGS: Record<string, string> = {
-  'max_connections setting': 'max_connections',
-  'max_worker_processes setting': 'max_worker_processes',
-  'max_wal_senders setting': 'max_wal_senders',
-  'max_prepared_xacts setting': 'max_prepared_transactions',
-  'max_locks_per_xact setting': 'max_locks_per_transaction',
-};
-
 /** The major version and the replay floor, read from the backup without unpacking it all. */
 async function readControl(instance: Instance, folder: string): Promise<{ major: number; settings: Record<string, number> }> {
   const base = join(folder, 'base.tar.gz');
@@ -54,13 +46,7 @@ async function readControl(instance: Instance, folder: string): Promise<{ major:
   try {
     await instance.runBesideServer('tar', ['-xzf', base, '-C', scratch, 'global/pg_control'], { timeoutMs: TOOL_TIMEOUT_MS });
     const control = (await instance.runPgTool('pg_controldata', [scratch])).stdout;
-    const settings: Record<string, number> = {};
-    for (const line of control.split('\n')) {
-      const [label, value] = line.split(/:\s+/);
-      const name = label ? CONTROL_SETTINGS[label.trim()] : undefined;
-      if (name && value) settings[name] = Number(value.trim());
-    }
-    return { major: Number(version.split('.')[0]), settings };
+    return { major: Number(version.split('.')[0]), settings: replayFloor(control) };
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }

@@ -4,6 +4,7 @@ import { InternalError } from '../errors.js';
 import type { BackupMethodName } from '../model/artifact.js';
 import { existing } from './existing.js';
 import { existingBaseBackup } from './existing-base-backup.js';
+import { existingPgbackrest } from './existing-pgbackrest.js';
 import type { BackupMethod } from './method.js';
 import { pgBasebackup } from './pg-basebackup.js';
 import { pgDump } from './pg-dump.js';
@@ -12,7 +13,7 @@ import { script } from './script.js';
 import { scriptBaseBackup } from './script-base-backup.js';
 import { standby } from './standby.js';
 
-export const BACKUP_METHODS = [pgDump, pgBasebackup, pgbackrest, standby, script, scriptBaseBackup, existing, existingBaseBackup] as const;
+export const BACKUP_METHODS = [pgDump, pgBasebackup, pgbackrest, standby, script, scriptBaseBackup, existing, existingBaseBackup, existingPgbackrest] as const;
 
 /** The `backup:` section of a parsed drill file. */
 export type BackupSpec = z.output<(typeof BACKUP_METHODS)[number]['schema']>;

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { CapabilityName, Instance, InstanceOptions } from '../engines/types.js';
 import type { BackupArtifact, BackupDetails, BackupMethodName } from '../model/artifact.js';
 import type { BackupFeature, Family } from '../model/kinds.js';
+import type { RecoveryMarker, RecoveryTargetKind } from '../model/moments.js';
 import type { PgTool } from '../pg/versions.js';
 import { duration } from '../support/fields.js';
 
@@ -54,6 +55,13 @@ export interface BackupMethod<M extends BackupMethodName = BackupMethodName, S e
   take(ctx: BackupContext, spec: z.output<S>): Promise<BackupArtifact[]>;
   /** The checks a backup goes through before it is trusted, cheapest first. `besideServer`: commands can still run where the server ran. */
   integrityChain(artifact: BackupArtifact, instance: Instance, besideServer: boolean): IntegrityCheck[];
+  /**
+   * A method whose tool restores its own backups (pgBackRest): fills an
+   * empty data folder from the backup, set to replay to the target and
+   * promote, with its own restore_command. Returns the arguments it used.
+   * Without it, point-in-time recovery unpacks the backup and replays a plain archive.
+   */
+  restoreInto?(instance: Instance, backup: BackupArtifact, dataDir: string, target: RecoveryTargetKind, marker?: RecoveryMarker): Promise<string[]>;
   /** The file that holds the backup's data, for faults that damage it. */
   dataFile?(artifact: BackupArtifact): string | Promise<string>;
   /** Writes the backup's checksums anew, for the faults whose damage comes before the checksum. */

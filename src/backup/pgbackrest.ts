@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { Instance } from '../engines/types.js';
-import { BackupIntegrityError } from '../errors.js';
+import { BackupIntegrityError, InternalError } from '../errors.js';
 import type { ArtifactFile, ArtifactOf, BackupArtifact } from '../model/artifact.js';
 import type { RecoveryMarker, RecoveryTargetKind } from '../model/moments.js';
 import { sleep } from '../support/clock.js';
@@ -49,7 +49,7 @@ declare module '../model/artifact.js' {
 const STANZA = 'drill';
 const PGBACKREST = 'pgbackrest';
 
-const s3Schema = z
+export const s3Schema = z
   .strictObject({
     bucket: z.string().min(1),
     endpoint: z.string().min(1).describe('The S3 host, e.g. s3.eu-west-1.amazonaws.com or a MinIO host (no scheme); pgBackRest verifies its certificate by this host name, so an IP address needs verifyTls: false.'),
@@ -66,8 +66,11 @@ type S3Repository = z.output<typeof s3Schema>;
 /** The credentials, by the names pgBackRest reads, from the shell's environment at the moment a command runs. */
 const S3_CREDENTIALS_FROM_ENV = 'PGBACKREST_REPO1_S3_KEY="$AWS_ACCESS_KEY_ID" PGBACKREST_REPO1_S3_KEY_SECRET="$AWS_SECRET_ACCESS_KEY"';
 
-/** The S3 repository of each instance configured with one (the struck instance restores from it, in this process). */
-const s3Repositories = new WeakMap<Instance, { url: string }>();
+/** Where a repository is: a folder, or a path in a bucket. */
+export type RepositoryPlace = { folder: string } | { s3: S3Repository };
+
+/** The repository each configured instance's pgBackRest commands use: its stanza, and its folder or its URL in a bucket (the struck instance restores from it, in this process). */
+const repositories = new WeakMap<Instance, { stanza: string; folder?: string; s3Url?: string }>();
 
 function configPath(instance: Pick<Instance, 'archiveDir'>): string {
   return join(instance.archiveDir, 'pgbackrest.conf');
@@ -78,29 +81,28 @@ function repoPath(instance: Pick<Instance, 'archiveDir'>): string {
 }
 
 /**
- * Writes the configuration where pgBackRest runs, beside the server (before
- * it archives its first segment), and returns the archive_command. Paths are
- * the server's own (serverSide); the repository is in the archive folder, at
- * the same path on the host.
+ * Writes the configuration where pgBackRest runs, beside the server, for a
+ * repository and stanza. Paths are the server's own (serverSide); the
+ * working folders (log, lock, spool) are the instance's, never the
+ * repository's, so a team's repository is only read.
  */
-async function configure(instance: Instance, s3: S3Repository | undefined): Promise<string> {
+export async function configureRepository(instance: Instance, stanza: string, place: RepositoryPlace): Promise<void> {
   const base = instance.archiveDir;
-  // Each drill's instance gets its own folder in the bucket: its work folder's name is unique to the run and the drill.
-  const s3Path = s3 && `${s3.path.replace(/\/+$/, '')}/${basename(dirname(base))}`;
-  const repository = s3
-    ? [
-        'repo1-type=s3',
-        `repo1-path=${s3Path}`,
-        `repo1-s3-bucket=${s3.bucket}`,
-        `repo1-s3-endpoint=${s3.endpoint}`,
-        `repo1-storage-port=${s3.port}`,
-        `repo1-s3-region=${s3.region}`,
-        `repo1-s3-uri-style=${s3.uriStyle}`,
-        ...(s3.caFile ? [`repo1-storage-ca-file=${s3.caFile}`] : []),
-        ...(s3.verifyTls ? [] : ['repo1-storage-verify-tls=n']),
-      ]
-    : [`repo1-path=${repoPath(instance)}`];
-  if (s3) s3Repositories.set(instance, { url: `s3://${s3.bucket}${s3Path}` });
+  const repository =
+    'folder' in place
+      ? [`repo1-path=${place.folder}`]
+      : [
+          'repo1-type=s3',
+          `repo1-path=${place.s3.path}`,
+          `repo1-s3-bucket=${place.s3.bucket}`,
+          `repo1-s3-endpoint=${place.s3.endpoint}`,
+          `repo1-storage-port=${place.s3.port}`,
+          `repo1-s3-region=${place.s3.region}`,
+          `repo1-s3-uri-style=${place.s3.uriStyle}`,
+          ...(place.s3.caFile ? [`repo1-storage-ca-file=${place.s3.caFile}`] : []),
+          ...(place.s3.verifyTls ? [] : ['repo1-storage-verify-tls=n']),
+        ];
+  repositories.set(instance, { stanza, ...('s3' in place ? { s3Url: `s3://${place.s3.bucket}${place.s3.path}` } : { folder: place.folder }) });
   const config = [
     '[global]',
     ...repository,
@@ -112,24 +114,71 @@ async function configure(instance: Instance, s3: S3Repository | undefined): Prom
     'log-level-console=warn',
     'log-level-file=detail',
     '',
-    `[${STANZA}]`,
+    `[${stanza}]`,
     `pg1-path=${instance.serverSide.dataDir}`,
     `pg1-socket-path=${instance.serverSide.socketDir}`,
     `pg1-user=${instance.connection.user}`,
     '',
   ].join('\n');
   await instance.runServerTool('sh', ['-c', 'umask 077 && printf "%s" "$2" > "$1"', 'sh', configPath(instance), config]);
+}
+
+/** The harness's own repository (before the server archives its first segment); returns the archive_command. */
+async function configure(instance: Instance, s3: S3Repository | undefined): Promise<string> {
+  // Each drill's instance gets its own folder in the bucket: its work folder's name is unique to the run and the drill.
+  const place = s3 ? { s3: { ...s3, path: `${s3.path.replace(/\/+$/, '')}/${basename(dirname(instance.archiveDir))}` } } : { folder: repoPath(instance) };
+  await configureRepository(instance, STANZA, place);
   return `${s3 ? `${S3_CREDENTIALS_FROM_ENV} ` : ''}${PGBACKREST} --config=${configPath(instance)} --stanza=${STANZA} archive-push %p`;
 }
 
+/** The stanza an instance's repository was configured with. */
+function stanzaOf(instance: Instance): string {
+  const repository = repositories.get(instance);
+  if (!repository) throw new InternalError(`pgBackRest on ${instance.name} before its repository was configured`);
+  return repository.stanza;
+}
+
 /** pgBackRest where the server runs (or ran: a lost instance's repository is still there); `folders` it must reach besides. */
-function run(instance: Instance, args: string[], folders: string[] = []) {
-  return instance.runServerTool(PGBACKREST, [`--config=${configPath(instance)}`, `--stanza=${STANZA}`, ...args], {
+export function pgbackrestRun(instance: Instance, args: string[], folders: string[] = []) {
+  return instance.runServerTool(PGBACKREST, [`--config=${configPath(instance)}`, `--stanza=${stanzaOf(instance)}`, ...args], {
     timeoutMs: TOOL_TIMEOUT_MS,
     folders,
     // The backup commands connect to the server; libpq reads the password from here.
-    env: { PGPASSWORD: instance.connection.password, ...(s3Repositories.has(instance) ? s3Credentials() : {}) },
+    env: { PGPASSWORD: instance.connection.password, ...(repositories.get(instance)?.s3Url ? s3Credentials() : {}) },
   });
+}
+
+/**
+ * pgbackrest verify, judged by what it reports, not by its exit code: 2.45
+ * exits 0 after finding a backup file whose checksum is wrong (it logs
+ * "invalid checksum" and a stanza "status: error" at info level). Returns
+ * what it said; throws naming the files when it found anything wrong, or
+ * when it did not say it completed.
+ */
+export async function verifyRepository(instance: Instance): Promise<string> {
+  const said = (await pgbackrestRun(instance, ['--log-level-console=info', 'verify'])).stdout;
+  // Its log lines, without the timestamp and process prefix.
+  const lines = said.split('\n').map((line) => line.replace(/^\S+ \S+ P\d+\s+\w+: /, '').trim()).filter(Boolean);
+  const found = lines.filter((line) => !/^verify command (begin|end)/.test(line));
+  if (!lines.some((line) => /^verify command end: completed successfully/.test(line))) {
+    throw new BackupIntegrityError(`pgbackrest verify did not say it completed: ${found.slice(0, 5).join(' / ') || said.slice(0, 400)}`);
+  }
+  if (found.length > 0) throw new BackupIntegrityError(`pgbackrest verify found the repository damaged: ${found.slice(0, 8).join(' / ')}`);
+  return 'pgbackrest verify: every file of every backup set and the WAL archive checked, none damaged or missing';
+}
+
+/** A chain of backup sets (a full and what builds on it) as an artifact describes it: each set's manifest with its digest, the bytes in the repository, the tool. */
+export async function describeSets(instance: Instance, sets: readonly InfoBackup[]): Promise<Pick<BackupArtifact, 'format' | 'sidecar' | 'files' | 'sizeBytes' | 'sha256' | 'tool'>> {
+  const files: ArtifactFile[] = [];
+  for (const set of sets) files.push({ name: `${set.label}/backup.manifest`, ...(await manifestDigest(instance, set.label)) });
+  return {
+    format: sets.map((s) => s.type).join(' + '),
+    sidecar: '',
+    files,
+    sizeBytes: sets.reduce((n, s) => n + s.info.repository.delta, 0),
+    sha256: files.at(-1)!.sha256,
+    tool: (await instance.runServerTool(PGBACKREST, ['version'])).stdout.trim(),
+  };
 }
 
 function s3Credentials(): Record<string, string> {
@@ -141,16 +190,17 @@ function s3Credentials(): Record<string, string> {
 
 /** A backup set's manifest, as the repository holds it: a file in the folder, or an object read with repo-get. */
 async function manifestDigest(instance: Instance, label: string): Promise<{ sizeBytes: number; sha256: string }> {
-  const name = `backup/${STANZA}/${label}/backup.manifest`;
-  if (!s3Repositories.has(instance)) {
-    const path = join(repoPath(instance), name);
+  const name = `backup/${stanzaOf(instance)}/${label}/backup.manifest`;
+  const folder = repositories.get(instance)?.folder;
+  if (folder) {
+    const path = join(folder, name);
     return { sizeBytes: await sizeOf(path), sha256: await sha256File(path) };
   }
-  const text = (await run(instance, ['repo-get', name])).stdout;
+  const text = (await pgbackrestRun(instance, ['repo-get', name])).stdout;
   return { sizeBytes: Buffer.byteLength(text), sha256: createHash('sha256').update(text).digest('hex') };
 }
 
-interface InfoBackup {
+export interface InfoBackup {
   label: string;
   type: string;
   prior: string | null;
@@ -161,39 +211,32 @@ interface InfoBackup {
 /** A full backup, some writes, then an incremental on top of it: a restore needs both. */
 async function pgbackrestBackup(instance: Instance, incrementalAfterMs: number): Promise<ArtifactOf<'pgbackrest'>> {
   const port = `--pg1-port=${instance.serverSide.port}`;
-  await run(instance, [port, 'stanza-create']);
+  await pgbackrestRun(instance, [port, 'stanza-create']);
   // check: archiving works end to end before a backup relies on it.
-  await run(instance, [port, 'check']);
-  await run(instance, [port, 'backup', '--type=full']);
+  await pgbackrestRun(instance, [port, 'check']);
+  await pgbackrestRun(instance, [port, 'backup', '--type=full']);
   await sleep(incrementalAfterMs);
-  await run(instance, [port, 'backup', '--type=incr']);
-  const verified = (await run(instance, ['verify'])).stdout.trim();
-  const info = JSON.parse((await run(instance, ['info', '--output=json'])).stdout) as Array<{ backup: InfoBackup[] }>;
+  await pgbackrestRun(instance, [port, 'backup', '--type=incr']);
+  const verified = await verifyRepository(instance);
+  const info = JSON.parse((await pgbackrestRun(instance, ['info', '--output=json'])).stdout) as Array<{ backup: InfoBackup[] }>;
   const sets = info[0]!.backup;
-  const files: ArtifactFile[] = [];
-  for (const set of sets) files.push({ name: `${set.label}/backup.manifest`, ...(await manifestDigest(instance, set.label)) });
   const latest = sets.at(-1)!;
   return {
     method: 'pgbackrest',
-    format: sets.map((s) => s.type).join(' + '),
-    path: s3Repositories.get(instance)?.url ?? repoPath(instance),
-    sidecar: '',
-    files,
-    sizeBytes: sets.reduce((n, s) => n + s.info.repository.delta, 0),
-    sha256: files.at(-1)!.sha256,
-    tool: (await instance.runServerTool(PGBACKREST, ['version'])).stdout.trim(),
+    path: repositories.get(instance)?.s3Url ?? repoPath(instance),
+    ...(await describeSets(instance, sets)),
     wal: { startLsn: latest.lsn.start, endLsn: latest.lsn.stop },
     detail: {
       sets: sets.map((s) => ({ label: s.label, type: s.type, prior: s.prior, sizeBytes: s.info.size, repoBytes: s.info.repository.delta, lsn: s.lsn })),
       latest: latest.label,
-      verified: verified || 'pgbackrest verify: no errors',
+      verified,
     },
   };
 }
 
 /** Before the repository is trusted: pgBackRest's own verify, and the manifests' digests as recorded. */
 async function checkRepository(instance: Instance, backup: BackupArtifact): Promise<void> {
-  await run(instance, ['verify']);
+  await verifyRepository(instance);
   for (const file of backup.files) {
     const actual = (await manifestDigest(instance, file.name.split('/')[0]!)).sha256;
     if (actual !== file.sha256) throw new BackupIntegrityError(`${file.name}: SHA-256 is ${actual} but was ${file.sha256} after the backup`);
@@ -205,17 +248,18 @@ async function checkRepository(instance: Instance, backup: BackupArtifact): Prom
  * instance will use), stopping at the target and promoting. Returns the
  * target arguments it used.
  */
-export async function pgbackrestRestore(instance: Instance, dataDir: string, target: RecoveryTargetKind, marker?: RecoveryMarker): Promise<string[]> {
+export async function pgbackrestRestore(instance: Instance, dataDir: string, target: RecoveryTargetKind, marker?: RecoveryMarker, set?: string): Promise<string[]> {
   const typeArgs =
     target === 'end' || !marker
       ? []
       : [`--type=${target}`, `--target=${marker[target]}`, '--target-action=promote', ...(target === 'xid' ? ['--target-exclusive'] : [])];
+  const setArgs = set ? [`--set=${set}`] : [];
   // From S3, the restored server fetches WAL with the credentials of its environment, as the primary pushed it.
-  const fetchWal = s3Repositories.has(instance)
-    ? [`--recovery-option=restore_command=${S3_CREDENTIALS_FROM_ENV} ${PGBACKREST} --config=${configPath(instance)} --pg1-path=${dataDir} --stanza=${STANZA} archive-get %f "%p"`]
+  const fetchWal = repositories.get(instance)?.s3Url
+    ? [`--recovery-option=restore_command=${S3_CREDENTIALS_FROM_ENV} ${PGBACKREST} --config=${configPath(instance)} --pg1-path=${dataDir} --stanza=${stanzaOf(instance)} archive-get %f "%p"`]
     : [];
-  await run(instance, [`--pg1-path=${dataDir}`, 'restore', ...fetchWal, ...typeArgs], [dataDir]);
-  return typeArgs;
+  await pgbackrestRun(instance, [`--pg1-path=${dataDir}`, 'restore', ...fetchWal, ...setArgs, ...typeArgs], [dataDir]);
+  return [...setArgs, ...typeArgs];
 }
 
 export const pgbackrest = defineMethod({
@@ -230,5 +274,6 @@ export const pgbackrest = defineMethod({
   tools: () => ['pg_basebackup'],
   instanceOptions: (spec) => ({ walArchive: { timeoutMs: spec.archiveTimeout, command: (instance) => configure(instance, spec.s3) } }),
   take: async (ctx) => [await pgbackrestBackup(ctx.primary, 1000)],
+  restoreInto: (instance, _backup, dataDir, target, marker) => pgbackrestRestore(instance, dataDir, target, marker),
   integrityChain: (artifact, instance) => [{ check: 'pgbackrest verify', run: async () => (await checkRepository(instance, artifact), 'repository and manifests verified') }],
 });

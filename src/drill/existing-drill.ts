@@ -1,6 +1,6 @@
 /**
  * A drill of a backup the team already has (the methods made elsewhere:
- * existing, existing-base-backup), as its phases:
+ * existing, existing-base-backup, existing-pgbackrest), as its phases:
  *   setup → backup (found, copied, only read) → fault (production lost) → recovery → verify → teardown
  * Nothing is seeded and nothing written, so there is no synthetic baseline;
  * the restore is verified by what holds without one: the backup's integrity

@@ -134,7 +134,7 @@ async function parseDrill(file: string): Promise<{ drills?: LoadedDrill[]; probl
         const message =
           issue.code === 'unrecognized_keys'
             ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')} (check the spelling; see docs/drill-format.md)`
-            : valueAt(raw, issue.path) === undefined
+            : valueAt(raw, issue.path) === undefined && issue.code !== 'custom'
               ? 'required'
               : issue.message;
         return `${name}: ${path}: ${message}`;
@@ -163,6 +163,7 @@ async function parseDrill(file: string): Promise<{ drills?: LoadedDrill[]; probl
   const local = (path: string) => (path.startsWith('s3://') ? path : resolve(dirname(file), path));
   if (spec.backup.method === 'existing') spec.backup.path = local(spec.backup.path);
   if (spec.backup.method === 'existing-base-backup') Object.assign(spec.backup, { path: local(spec.backup.path), wal: local(spec.backup.wal) });
+  if (spec.backup.method === 'existing-pgbackrest' && spec.backup.path) spec.backup.path = local(spec.backup.path);
   // The team's WAL commands run from the server's data folder: a relative program path is the drill file's.
   const program = (command: string) => command.replace(/^(\S+)/, (first) => (first.includes('/') && !first.startsWith('/') ? resolve(dirname(file), first) : first));
   if (spec.backup.method === 'script-base-backup') Object.assign(spec.backup, { archiveCommand: program(spec.backup.archiveCommand), restoreCommand: program(spec.backup.restoreCommand) });

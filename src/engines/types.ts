@@ -45,8 +45,10 @@ export interface InstanceOptions {
    * Fill the new, empty data folder instead of copying a fresh cluster into it
    * (a restored base backup, a standby cloned from a primary). Runs as the
    * server's user; the instance's own settings (port, socket) are added after.
+   * It may return settings the data it wrote needs (read from it: a restored
+   * cluster's replay floor), which win over `settings`.
    */
-  prepareData?: (dataDir: string) => Promise<void>;
+  prepareData?: (dataDir: string) => Promise<Settings | void>;
   /** More host folders the server must reach at the same path (another instance's WAL archive). */
   mounts?: string[];
   /**

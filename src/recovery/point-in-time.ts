@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { backupMethod } from '../backup/index.js';
 import { unpackBaseBackup } from '../backup/pg-basebackup.js';
-import { pgbackrestRestore } from '../backup/pgbackrest.js';
 import { InternalError, RecoveryError } from '../errors.js';
 import { RECOVERY_TARGET_KINDS } from '../model/moments.js';
 import { withClient } from '../pg/client.js';
 import { recoveryTargetSettings } from '../pg/conf.js';
+import { replayFloor } from '../pg/control.js';
 import { archiveGaps, archivedSegments, replayStop } from '../pg/wal.js';
 import { oneOf } from '../support/fields.js';
 import { chooseBackup } from './choose-backup.js';
@@ -62,8 +62,10 @@ export const pointInTime = defineProcedure({
       throw new InternalError(`recovery target ${spec.target} needs the moment of a bad write, and the fault recorded none; the drill file should have been refused`);
     }
     const backup = await chooseBackup(ctx, spec.verify);
-    const viaPgbackrest = backup.method === 'pgbackrest';
-    const elsewhere = backupMethod(backup.method).features?.includes('made-elsewhere') ?? false;
+    const method = backupMethod(backup.method);
+    // pgBackRest restores its own backups, and replays through its own archive-get.
+    const viaPgbackrest = method.restoreInto !== undefined;
+    const elsewhere = method.features?.includes('made-elsewhere') ?? false;
     const targetSettings = viaPgbackrest ? {} : recoveryTargetSettings(spec.target, marker);
     let gaps: string[] | undefined;
     if (!viaPgbackrest) {
@@ -93,16 +95,19 @@ export const pointInTime = defineProcedure({
     let restoreArgs: string[] = [];
     const restored = await into.startInstance(`${ctx.drillName}-restored`, ctx.logDir, {
       prepareData: async (dataDir) => {
-        if (viaPgbackrest) {
+        if (method.restoreInto) {
           // pgBackRest writes recovery.signal and its own restore_command (archive-get).
-          restoreArgs = await pgbackrestRestore(instance, dataDir, spec.target, marker);
-          return;
+          restoreArgs = await method.restoreInto(instance, backup, dataDir, spec.target, marker);
+        } else {
+          await unpackBaseBackup(instance, backup.path, dataDir);
+          await instance.runOnHost('touch', [join(dataDir, 'recovery.signal')]);
         }
-        await unpackBaseBackup(instance, backup.path, dataDir);
-        await instance.runOnHost('touch', [join(dataDir, 'recovery.signal')]);
+        if (!elsewhere) return undefined;
         // Production's roles keep production's passwords, which the harness does not have: the throwaway
         // restore trusts connections from its own host and network only (the engine's instances listen nowhere else).
-        if (elsewhere) await instance.runOnHost('bash', ['-c', 'printf "%s\n" "$2" > "$1/pg_hba.conf"', 'bash', dataDir, THROWAWAY_HBA]);
+        await instance.runOnHost('bash', ['-c', 'printf "%s\n" "$2" > "$1/pg_hba.conf"', 'bash', dataDir, THROWAWAY_HBA]);
+        // Production's limits, which replay must meet, are known only now that its pg_control is here.
+        return backup.replaySettings ? undefined : replayFloor((await instance.runPgTool('pg_controldata', [dataDir])).stdout);
       },
       // The new server fetches WAL from the struck instance's archive.
       mounts: [instance.archiveDir],

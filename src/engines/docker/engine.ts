@@ -29,7 +29,7 @@ import { closingDown } from '../../support/cleanup.js';
 import { errorMessage, SetupError } from '../../errors.js';
 import { runCommand, TOOL_TIMEOUT_MS, type CommandContext, type CommandOptions } from '../../exec/command.js';
 import type { EngineRecord } from '../../model/journal.js';
-import { archiveSettings, commandLineFlags } from '../../pg/conf.js';
+import { archiveSettings, commandLineFlags, type Settings } from '../../pg/conf.js';
 import { withClient } from '../../pg/client.js';
 import { mountTmpfs, unmountAll } from '../shared/mounts.js';
 import { unprivilegedUser, type RunAs } from '../shared/os-user.js';
@@ -175,12 +175,13 @@ export class DockerEngine implements Engine {
     // a restore fills it first, as that user, so pgBackRest (which restores only into a folder of its
     // own user) can run in a container of the image.
     const dataDir = options.dataVolumeBytes ? undefined : join(workDir, 'data');
+    let needed: Settings | void = undefined;
     if (dataDir) {
       await mkdir(dataDir, { mode: 0o700 });
       const user = this.imageUser;
       if (options.prepareData) {
         if (this.runAs && user) await chown(dataDir, user.uid, user.gid);
-        await options.prepareData(dataDir);
+        needed = await options.prepareData(dataDir);
       } else if (options.cluster) {
         // A seeded cluster of this image, its owners kept; the entrypoint finds PG_VERSION and initialises nothing.
         await runCommand('cp', ['-a', '--reflink=auto', `${options.cluster}/.`, dataDir], { ...this.ctx, runAs: undefined }, { timeoutMs: TOOL_TIMEOUT_MS });
@@ -198,7 +199,7 @@ export class DockerEngine implements Engine {
     // A prepared archive command (pgBackRest's) is set once the instance answers; until then
     // archive_mode keeps every segment for it.
     if (options.walArchive?.command) delete archive.archive_command;
-    const settings = { fsync: 'on', ...archive, ...options.settings };
+    const settings = { fsync: 'on', ...archive, ...options.settings, ...needed };
     const container = new PostgreSqlContainer(this.options.image)
       .withUsername('postgres')
       .withPassword(this.password)

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { UnsupportedError } from '../../errors.js';
 import { runCommand, TOOL_TIMEOUT_MS, type CommandContext } from '../../exec/command.js';
 import type { EngineRecord } from '../../model/journal.js';
-import { archiveSettings } from '../../pg/conf.js';
+import { archiveSettings, type Settings } from '../../pg/conf.js';
 import { majorOf } from '../../pg/versions.js';
 import { closingDown, registerCleanup } from '../../support/cleanup.js';
 import { mountTmpfs } from '../shared/mounts.js';
@@ -162,11 +162,12 @@ export class NativeEngine implements Engine {
     const template = await this.template();
     const dir = await makeWorkDir(this.workRoot, this.options.runId, name, this.runAs);
     const instance = new NativeInstance(this, name, dir, logDir, { host: '127.0.0.1', port: 0, user: SUPERUSER, password: this.password });
+    let needed: Settings | void = undefined;
     try {
       if (options.prepareData) {
         await mkdir(instance.dataDir, { mode: 0o700 });
         await handOver(instance.dataDir, this.runAs);
-        await options.prepareData(instance.dataDir);
+        needed = await options.prepareData(instance.dataDir);
       } else {
         // A cached cluster sits in the harness user's cache folder, where the server's user may not reach: the harness copies it, owners kept.
         const source = options.cluster ?? join(template, 'data');
@@ -187,6 +188,7 @@ export class NativeEngine implements Engine {
         ...(this.timescaleLibrary ? { shared_preload_libraries: 'timescaledb', 'timescaledb.telemetry_level': 'off' } : {}),
         ...(options.walArchive ? archiveSettings(instance.archiveDir, options.walArchive.timeoutMs, await options.walArchive.command?.(instance)) : {}),
         ...options.settings,
+        ...needed,
       });
       await instance.start();
     } catch (error) {
