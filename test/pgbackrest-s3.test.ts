@@ -60,7 +60,7 @@ describe.skipIf(noPgbackrest !== undefined)(`pgBackRest with an S3 repository${n
     await s3;
   });
 
-  it('backs up to the bucket, verifies, and restores to the moment before a bad write, fetching WAL from the bucket; no credential is written', async () => {
+  it('backs up to the bucket, verifies, and restores to the moment before a bad write, fetching WAL from the bucket; no credential is written; the repository, drilled as one made elsewhere, restores from the bucket too', async () => {
     const drills = tempDir('pgbackrest-s3-drills');
     const file = writeDrill(
       drills,
@@ -96,5 +96,22 @@ describe.skipIf(noPgbackrest !== undefined)(`pgBackRest with an S3 repository${n
       // Only this drill's kept folders: others' are not ours to remove.
       for (const folder of drill.keptFiles ?? []) rmSync(folder, { recursive: true, force: true });
     }
+
+    // The repository that drill left in the bucket, drilled as a team's own (existing-pgbackrest): only read, verified, restored to the end of its archive.
+    const path = drill.backup!.path.slice(`s3://${BUCKET}`.length);
+    const elsewhere = writeDrill(drills, {
+      name: 'pgbackrest-s3-existing',
+      database: 'market',
+      backup: { method: 'existing-pgbackrest', stanza: 'drill', s3: { bucket: BUCKET, endpoint: 'localhost', port, uriStyle: 'path', caFile: join(tls, 'cert.pem'), path } },
+      fault: { type: 'production-lost' },
+      recovery: { procedure: 'point-in-time' },
+      queries: [{ name: 'symbols', sql: 'select count(*) from symbols', expect: { atLeast: 1 } }],
+      targets: { rto: '15m', rpo: '24h' },
+    });
+    const again = (await runDrills([elsewhere], tempDir('pgbackrest-s3-existing-reports'))).journal;
+    const restored = again.drills[0]!;
+    expect(restored.checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.name}: ${c.summary}`)).toEqual([]);
+    expect(restored.backup).toMatchObject({ method: 'existing-pgbackrest', path: `s3://${BUCKET}${path}`, format: 'full + incr' });
+    expect(JSON.stringify(again) + renderMarkdown(again)).not.toMatch(/S3RVER/);
   });
 });
