@@ -1,51 +1,29 @@
 /**
  * Backups in object storage, the runbooks' way: the dump, its `.sha256` and
  * its fingerprint uploaded with `aws s3 cp` to a real S3-compatible server
- * (s3rver, from npm: no S3 server is packaged by Debian, and s3rver checks
- * signature-v4 credentials, lists v2 and serves path-style buckets), then
- * drilled from there, a dump and a base backup with its WAL archive. A missing object, a byte changed after its checksum
- * and refused credentials each fail naming which, and no credential appears
- * in the journal or the report.
+ * (s3-server.ts), then drilled from there, a dump and a base backup with its
+ * WAL archive; and the team's own scripts uploading and restoring with
+ * `aws s3 cp`. A missing object, a byte changed after its checksum and
+ * refused credentials each fail naming which, and no credential appears in
+ * the journal or the report, even where a script prints it.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NativeEngine } from '../src/engines/native/engine.js';
 import type { NativeInstance } from '../src/engines/native/instance.js';
 import { findPgBinaries } from '../src/engines/shared/binaries.js';
 import { renderMarkdown } from '../src/report/markdown.js';
-import { check, runDrills, tempDir, writeDrill } from './helpers.js';
+import { check, drillYaml, recoveryOf, runDrills, tempDir, writeDrill } from './helpers.js';
+import { setEnvironment, startS3Server, type S3Server } from './s3-server.js';
 import { makeTeamBaseBackup } from './team-base-backup.js';
 
 const BUCKET = 'team-backups';
 /** s3rver's own key pair; the secret must never be seen in what a run writes. */
 const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_DEFAULT_REGION: 'us-east-1' };
 const AWS_ENV = { ...CREDENTIALS, AWS_REQUEST_CHECKSUM_CALCULATION: 'when_required', AWS_RESPONSE_CHECKSUM_VALIDATION: 'when_required' };
-
-async function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const open = await new Promise<boolean>((done) => {
-      const socket = createServer();
-      socket.once('error', () => done(true));
-      socket.listen(port, '127.0.0.1', () => socket.close(() => done(false)));
-    });
-    if (open) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`s3rver did not listen on ${port}`);
-}
 
 /** The AWS CLI is the runbooks' tool and the harness's: without it these tests skip, saying so, except where CI requires it. */
 const noAws = (await execa('aws', ['--version'], { reject: false }).catch(() => ({ exitCode: 1 }))).exitCode === 0 ? undefined : 'the AWS CLI is not installed (apt-get install awscli)';
@@ -59,11 +37,11 @@ describe('the AWS CLI', () => {
 describe.skipIf(noAws !== undefined)(`a backup in object storage (backup.method existing, s3://)${noAws ? ` (skipped: ${noAws})` : ''}`, () => {
   let engine: NativeEngine;
   let source: NativeInstance;
-  let s3: ResultPromise;
+  let s3: S3Server;
   let endpoint: string;
+  let restoreEnvironment = () => {};
   const drills = tempDir('s3-drills');
   const reports = tempDir('s3-reports');
-  const saved: Record<string, string | undefined> = {};
 
   const aws = (...args: string[]) => execa('aws', ['--endpoint-url', endpoint, ...args], { env: AWS_ENV });
   const upload = (file: string, key: string) => aws('s3', 'cp', '--only-show-errors', file, `s3://${BUCKET}/${key}`);
@@ -80,15 +58,10 @@ describe.skipIf(noAws !== undefined)(`a backup in object storage (backup.method 
     });
 
   beforeAll(async () => {
-    const port = await freePort();
-    endpoint = `http://127.0.0.1:${port}`;
-    s3 = execa(resolve('node_modules/.bin/s3rver'), ['--directory', tempDir('s3-data'), '--port', String(port), '--address', '127.0.0.1', '--configure-bucket', BUCKET, '--silent'], { reject: false });
-    await waitForPort(port);
+    s3 = await startS3Server(BUCKET);
+    endpoint = s3.endpoint;
     // The harness's aws commands find the credentials where the AWS CLI does: the environment.
-    for (const [name, value] of Object.entries(CREDENTIALS)) {
-      saved[name] = process.env[name];
-      process.env[name] = value;
-    }
+    restoreEnvironment = setEnvironment(CREDENTIALS);
     engine = await NativeEngine.create({ runId: 's3test', record: () => undefined });
     source = await engine.startInstance('source', tempDir('s3-logs'));
     const admin = await source.connect('postgres');
@@ -114,14 +87,10 @@ describe.skipIf(noAws !== undefined)(`a backup in object storage (backup.method 
     await upload(`${dump}.sha256`, `flipped/${basename(dump)}.sha256`);
   });
   afterAll(async () => {
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
+    restoreEnvironment();
     await source?.destroy({ keepFiles: false });
     await engine?.dispose();
-    s3?.kill();
-    await s3;
+    await s3?.stop();
   });
 
   it('downloads the newest match with its checksum, restores and passes; the journal names the object', async () => {
@@ -183,6 +152,86 @@ describe.skipIf(noAws !== undefined)(`a backup in object storage (backup.method 
     } finally {
       process.env.AWS_ACCESS_KEY_ID = CREDENTIALS.AWS_ACCESS_KEY_ID;
       process.env.AWS_SECRET_ACCESS_KEY = CREDENTIALS.AWS_SECRET_ACCESS_KEY;
+    }
+  });
+});
+
+describe.skipIf(noAws !== undefined)(`the team's own scripts with aws s3 cp (backup_to_s3.sh, restore_from_s3.sh)${noAws ? ` (skipped: ${noAws})` : ''}`, () => {
+  let s3: S3Server;
+  let endpoint = '';
+  let restoreEnvironment = () => {};
+  const drills = tempDir('s3-script-drills');
+  const reports = tempDir('s3-script-reports');
+  const scripts = resolve('fixtures/scripts');
+
+  const drillOf = (name: string, backupScript: string) =>
+    writeDrill(
+      drills,
+      drillYaml({
+        name,
+        backup: { method: 'script', script: backupScript },
+        fault: { type: 'drop-database' },
+        recovery: { procedure: 'script', script: join(scripts, 'restore_from_s3.sh') },
+      }),
+    );
+
+  beforeAll(async () => {
+    s3 = await startS3Server(BUCKET);
+    endpoint = s3.endpoint;
+    // What the scripts find in the environment the drill runs in: the bucket, the endpoint, the AWS CLI's credentials.
+    restoreEnvironment = setEnvironment({ ...AWS_ENV, S3_BUCKET: `s3://${BUCKET}/database`, S3_ENDPOINT_URL: endpoint });
+  });
+  afterAll(async () => {
+    restoreEnvironment();
+    await s3?.stop();
+  });
+
+  it('upload the dump and its checksum, then restore what is in the bucket (runbook scenario 4): pass, no credential written', async () => {
+    const { journal } = await runDrills([drillOf('s3-scripts', join(scripts, 'backup_to_s3.sh'))], reports);
+    const drill = journal.drills[0]!;
+    expect(drill.checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.name}: ${c.summary}`)).toEqual([]);
+    // What was restored came from the bucket: the object is there, and the script said it checked and restored it.
+    const listed = await execa('aws', ['--endpoint-url', endpoint, 's3', 'ls', `s3://${BUCKET}/database/`], { env: AWS_ENV });
+    expect(listed.stdout).toContain(basename(drill.backup!.path));
+    expect(JSON.stringify(recoveryOf(drill))).toMatch(/: OK.*Restored .* from s3:\/\/team-backups\/database/s);
+    expect(JSON.stringify(journal) + renderMarkdown(journal)).not.toContain('S3RVER');
+  });
+
+  it('fail the recovery naming the missing object when the backup script never uploaded the dump', async () => {
+    const { journal } = await runDrills([drillOf('s3-scripts-no-upload', join(scripts, 'broken', 'backup_to_s3_forgets_upload.sh'))], reports);
+    const drill = journal.drills[0]!;
+    expect(drill.verdict).toBe('fail');
+    expect(check(drill, 'recovery').summary).toMatch(new RegExp(`restore_from_s3\\.sh exited with code 1: fatal error: .*\\(404\\).*database/${basename(drill.backup!.path)}" does not exist$`));
+  });
+
+  it('fail the recovery at sha256sum -c when the bucket holds a dump beside another dump\'s checksum', async () => {
+    const { journal } = await runDrills([drillOf('s3-scripts-stale-sum', join(scripts, 'broken', 'backup_to_s3_stale_checksum.sh'))], reports);
+    const drill = journal.drills[0]!;
+    expect(drill.verdict).toBe('fail');
+    expect(check(drill, 'recovery').summary).toMatch(/restore_from_s3\.sh exited with code 1: sha256sum: WARNING: 1 computed checksum did NOT match$/);
+  });
+
+  it('fail the backup when the credentials are refused, and the secret appears nowhere, even printed by the script', async () => {
+    const secret = 'wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY';
+    process.env.AWS_ACCESS_KEY_ID = 'AKIANOBODYKNOWS00000';
+    process.env.AWS_SECRET_ACCESS_KEY = secret;
+    try {
+      // A script that prints the credentials it inherits, in a folder the servers' user (who runs it) can reach.
+      const folder = tempDir('s3-leaky-script');
+      chmodSync(folder, 0o755);
+      const leaky = join(folder, 'backup_to_s3_leaky.sh');
+      writeFileSync(leaky, `#!/usr/bin/env bash\necho "using key $AWS_ACCESS_KEY_ID / $AWS_SECRET_ACCESS_KEY"\nexec ${join(scripts, 'backup_to_s3.sh')}\n`, { mode: 0o755 });
+      const { journal } = await runDrills([drillOf('s3-scripts-refused', leaky)], reports);
+      const drill = journal.drills[0]!;
+      expect(drill.verdict).toBe('fail');
+      expect(check(drill, 'backup').summary).toMatch(/backup_to_s3_leaky\.sh exited with code 1: upload failed: .*InvalidAccessKeyId/);
+      const written = JSON.stringify(journal) + renderMarkdown(journal);
+      expect(written).toContain('using key **** / ****');
+      expect(written).not.toContain(secret);
+      expect(written).not.toContain('AKIANOBODYKNOWS00000');
+    } finally {
+      process.env.AWS_ACCESS_KEY_ID = AWS_ENV.AWS_ACCESS_KEY_ID;
+      process.env.AWS_SECRET_ACCESS_KEY = AWS_ENV.AWS_SECRET_ACCESS_KEY;
     }
   });
 });

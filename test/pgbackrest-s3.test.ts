@@ -6,32 +6,22 @@
  * bucket. The credentials come from the environment and are never written:
  * not in the journal, the report, nor the server's configuration.
  */
-import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
-import { chmodSync } from 'node:fs';
-import { execa, type ResultPromise } from 'execa';
+import { chmodSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderMarkdown } from '../src/report/markdown.js';
 import { check, drillYaml, runDrills, tempDir, writeDrill } from './helpers.js';
+import { setEnvironment, startS3Server, type S3Server } from './s3-server.js';
 
 const noPgbackrest = (await execa('pgbackrest', ['version'], { reject: false }).catch(() => ({ exitCode: 1 }))).exitCode === 0 ? undefined : 'pgbackrest is not installed';
 const BUCKET = 'pgbackrest-repo';
 
-async function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
-
 describe.skipIf(noPgbackrest !== undefined)(`pgBackRest with an S3 repository${noPgbackrest ? ` (skipped: ${noPgbackrest})` : ''}`, () => {
-  let s3: ResultPromise;
+  let s3: S3Server;
   let port = 0;
+  let restoreEnvironment = () => {};
   const tls = tempDir('s3-tls');
-  const saved: Record<string, string | undefined> = {};
 
   beforeAll(async () => {
     // pgBackRest verifies the endpoint by its host name (not an IP address): the certificate is localhost's.
@@ -39,25 +29,13 @@ describe.skipIf(noPgbackrest !== undefined)(`pgBackRest with an S3 repository${n
     chmodSync(tls, 0o755);
     await execa('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(tls, 'key.pem'), '-out', join(tls, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost']);
     chmodSync(join(tls, 'cert.pem'), 0o644);
-    port = await freePort();
-    s3 = execa(resolve('node_modules/.bin/s3rver'), ['--directory', tempDir('s3-repo'), '--port', String(port), '--address', '127.0.0.1', '--key', join(tls, 'key.pem'), '--cert', join(tls, 'cert.pem'), '--configure-bucket', BUCKET, '--silent'], { reject: false });
-    for (let i = 0; i < 100; i++) {
-      const up = await execa('curl', ['-sk', '-o', '/dev/null', '-w', '%{http_code}', `https://127.0.0.1:${port}/${BUCKET}`], { reject: false });
-      if (up.stdout === '200') break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    for (const [name, value] of Object.entries({ AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' })) {
-      saved[name] = process.env[name];
-      process.env[name] = value;
-    }
+    s3 = await startS3Server(BUCKET, { key: join(tls, 'key.pem'), cert: join(tls, 'cert.pem') });
+    port = s3.port;
+    restoreEnvironment = setEnvironment({ AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' });
   });
   afterAll(async () => {
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-    s3?.kill();
-    await s3;
+    restoreEnvironment();
+    await s3?.stop();
   });
 
   it('backs up to the bucket, verifies, and restores to the moment before a bad write, fetching WAL from the bucket; no credential is written; the repository, drilled as one made elsewhere, restores from the bucket too', async () => {

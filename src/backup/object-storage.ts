@@ -7,7 +7,7 @@
  * command prints before it reaches an error, a journal or a report.
  */
 import { BackupIntegrityError } from '../errors.js';
-import { redact, runCommand, TOOL_TIMEOUT_MS, type CommandResult } from '../exec/command.js';
+import { environmentSecrets, redact, runCommand, TOOL_TIMEOUT_MS, type CommandResult } from '../exec/command.js';
 
 export interface ObjectStore {
   /** An S3-compatible endpoint (MinIO, Ceph, a test server); AWS itself when absent. */
@@ -29,21 +29,16 @@ export function parseS3Url(url: string): { bucket: string; key: string } {
   return { bucket: match[1]!, key: match[2]! };
 }
 
-/** The environment values that must never be shown. */
-function secrets(): string[] {
-  return ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_ACCESS_KEY_ID'].flatMap((name) => (process.env[name] ? [process.env[name]!] : []));
-}
-
 async function aws(store: ObjectStore, args: string[], what: string): Promise<CommandResult> {
   const result = await runCommand(
     'aws',
     [...(store.endpoint ? ['--endpoint-url', store.endpoint] : []), ...(store.region ? ['--region', store.region] : []), ...args],
-    { secrets: secrets() },
+    { secrets: environmentSecrets() },
     // Only what the request needs is checksummed: S3-compatible servers refuse the newer trailing checksums.
     { timeoutMs: TOOL_TIMEOUT_MS, allowFailure: true, env: { AWS_REQUEST_CHECKSUM_CALCULATION: 'when_required', AWS_RESPONSE_CHECKSUM_VALIDATION: 'when_required' } },
   );
   if (result.failed) {
-    const said = redact(`${result.stderr}\n${result.stdout}`.trim(), secrets()).split('\n').filter(Boolean).at(-1) ?? `exit ${result.exitCode}`;
+    const said = redact(`${result.stderr}\n${result.stdout}`.trim(), environmentSecrets()).split('\n').filter(Boolean).at(-1) ?? `exit ${result.exitCode}`;
     const refused = /InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied|Forbidden|ExpiredToken|Unable to locate credentials/.test(said);
     throw new BackupIntegrityError(`${what}: ${refused ? 'the credentials were refused' : 'object storage failed'} (${said})`);
   }

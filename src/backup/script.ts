@@ -15,7 +15,7 @@ import { basename, join } from 'node:path';
 import { z } from 'zod';
 import type { Instance } from '../engines/types.js';
 import { ScriptError } from '../errors.js';
-import { redact, tail, type CommandResult } from '../exec/command.js';
+import { environmentSecrets, redact, tail, type CommandResult } from '../exec/command.js';
 import type { ArtifactOf } from '../model/artifact.js';
 import { duration } from '../support/fields.js';
 import { sha256File } from '../support/sha256.js';
@@ -60,18 +60,22 @@ export function scriptEnvironment(instance: Instance, database: string, run: { r
 /**
  * Runs a script beside the server, in its own process group so a timeout ends
  * everything it started. What it printed comes back with every secret the
- * harness gave it (the password in PGPASSWORD) replaced: a script that echoes
+ * harness gave it (the password in PGPASSWORD, the cloud credentials it
+ * inherits) replaced: a script that echoes
  * its environment must not put it into a report.
  */
 export async function runScript(instance: Instance, run: ScriptRun): Promise<CommandResult> {
   const raw = await instance.runOnHost(run.script, run.args, { env: run.env, timeoutMs: run.timeoutMs, allowFailure: true, detached: true });
-  const secrets = [instance.connection.password, run.env.PGPASSWORD ?? ''];
+  const secrets = [instance.connection.password, run.env.PGPASSWORD ?? '', ...environmentSecrets()];
   const result = { ...raw, stdout: redact(raw.stdout, secrets), stderr: redact(raw.stderr, secrets) };
   const said = tail(`${result.stdout}\n${result.stderr}`, 10).trim();
+  // The first line is what a summary shows: the error a failing script printed last (on stderr, where tools put theirs), then everything it said.
+  const last = (result.stderr.trim() || result.stdout.trim()).split('\n').at(-1)?.trim();
+  const words = said ? `: ${last}${said === last ? '' : `\n${said}`}` : '';
   if (result.failed && result.timedOut) {
-    throw new ScriptError(`${run.script} did not finish within ${Math.round(run.timeoutMs / 1000)}s and was killed${said ? `; its last words: ${said}` : ''}`);
+    throw new ScriptError(`${run.script} did not finish within ${Math.round(run.timeoutMs / 1000)}s and was killed${said ? `; its last words${words}` : ''}`);
   }
-  if (result.failed) throw new ScriptError(`${run.script} exited with code ${result.exitCode}${said ? `: ${said}` : ''}`);
+  if (result.failed) throw new ScriptError(`${run.script} exited with code ${result.exitCode}${words}`);
   return result;
 }
 

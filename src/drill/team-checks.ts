@@ -9,7 +9,7 @@ import type pg from 'pg';
 import type { CommandSpec, QuerySpec, QueryValue } from '../checks/team.js';
 import type { Instance } from '../engines/types.js';
 import { errorMessage } from '../errors.js';
-import { redact, tail } from '../exec/command.js';
+import { environmentSecrets, redact, tail } from '../exec/command.js';
 
 /** A validation query may read for this long before it is cancelled (and fails). */
 const QUERY_TIMEOUT = '5min';
@@ -67,7 +67,7 @@ export async function runCommands(
   const results = new Map<string, { exitCode: number | null; timedOut: boolean; output: string }>();
   for (const command of commands) {
     const result = await instance.runOnHost(command.run, command.args, { env, timeoutMs: command.timeout, allowFailure: true, detached: true });
-    const output = redact(tail(`${result.stdout}\n${result.stderr}`, 10).trim(), [instance.connection.password]);
+    const output = redact(tail(`${result.stdout}\n${result.stderr}`, 10).trim(), [instance.connection.password, ...environmentSecrets()]);
     results.set(command.name, { exitCode: result.exitCode, timedOut: result.timedOut, output });
   }
   return results;

@@ -62,6 +62,15 @@ export function shellQuote(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
+/**
+ * The cloud credentials in the harness's environment. Tools and team
+ * scripts inherit them (aws s3 cp, pgBackRest); a script that prints its
+ * environment must not put them into a report.
+ */
+export function environmentSecrets(): string[] {
+  return ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_ACCESS_KEY_ID'].flatMap((name) => (process.env[name] ? [process.env[name]!] : []));
+}
+
 export function redact(text: string, secrets: readonly string[] = []): string {
   let out = text;
   for (const secret of secrets) {
