@@ -78,6 +78,18 @@ describe('drill files', () => {
     expect(error).toMatch(/too-few\.yaml: dataset\.scale\.0: a scale in candle rows must be a whole number from 1000 to 200000000, got 500/);
   });
 
+  it('recovery.at is for a backup made elsewhere, and needs a target saying what it is', async () => {
+    const bad = tempDir('recovery-at');
+    const elsewhere = { database: 'ledger', dataset: undefined, workload: undefined, backup: { method: 'existing-base-backup', path: 'base', wal: 'wal' }, fault: { type: 'production-lost' } };
+    writeDrill(bad, drillYaml({ name: 'at-with-bad-write', backup: { method: 'pg_basebackup' }, fault: { type: 'bad-write', sql: 'delete from trades' }, recovery: { procedure: 'point-in-time', target: 'time', at: '2026-11-21 14:30:00+00' } }));
+    writeDrill(bad, drillYaml({ name: 'at-without-target', ...elsewhere, recovery: { procedure: 'point-in-time', at: '2026-11-21 14:30:00+00' } }));
+    writeDrill(bad, drillYaml({ name: 'target-without-at', ...elsewhere, recovery: { procedure: 'point-in-time', target: 'time' } }));
+    const error = await loadDrills([bad]).catch((e: Error) => e.message);
+    expect(error).toMatch(/at-with-bad-write\.yaml: recovery\.procedure: recovery\.at is for a backup made elsewhere; here the fault marks the moment to stop at itself: remove at/);
+    expect(error).toMatch(/at-without-target\.yaml: recovery\.procedure: recovery\.at needs recovery\.target time, lsn, xid or name/);
+    expect(error).toMatch(/target-without-at\.yaml: recovery\.target: target time is the moment before a bad write: .*for a backup made elsewhere, give the moment as recovery\.at/);
+  });
+
   it('rejects two drills with the same name', async () => {
     const dir = tempDir('dup');
     writeDrill(dir, drillYaml({ name: 'same' }));

@@ -10,7 +10,7 @@ import { cpSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NativeEngine } from '../src/engines/native/engine.js';
-import { check, runDrills, tempDir, writeDrill } from './helpers.js';
+import { check, recoveryOf, runDrills, tempDir, writeDrill } from './helpers.js';
 import { makeTeamBaseBackup } from './team-base-backup.js';
 
 describe('a base backup and WAL archive made elsewhere (backup.method existing-base-backup)', () => {
@@ -20,22 +20,23 @@ describe('a base backup and WAL archive made elsewhere (backup.method existing-b
   const reports = tempDir('existing-physical-reports');
   /** The segment holding the first rows written after the backup. */
   let afterBackupSegment = '';
+  let after40 = '';
 
-  const drillOf = (name: string, wal: string, base = join(team, 'base')) =>
+  /** 30 rows in the backup, 15 more only in the archive: all 45 back at its end, 40 at the moment `after40`. */
+  const drillOf = (name: string, wal: string, base = join(team, 'base'), recovery: Record<string, unknown> = { procedure: 'point-in-time' }, accounts = 45) =>
     writeDrill(drills, {
       name,
       database: 'ledger',
       backup: { method: 'existing-base-backup', path: base, wal },
       fault: { type: 'production-lost' },
-      recovery: { procedure: 'point-in-time' },
-      // 30 rows in the backup, 15 more only in the archive.
-      queries: [{ name: 'accounts', sql: 'select count(*) from accounts', expect: { equals: 45 } }],
+      recovery,
+      queries: [{ name: 'accounts', sql: 'select count(*) from accounts', expect: { equals: accounts } }],
       targets: { rto: '15m', rpo: '24h' },
     });
 
   beforeAll(async () => {
     engine = await NativeEngine.create({ runId: 'physicaltest', record: () => undefined });
-    afterBackupSegment = (await makeTeamBaseBackup(engine, team)).afterBackupSegment;
+    ({ afterBackupSegment, after40 } = await makeTeamBaseBackup(engine, team));
   });
   afterAll(async () => {
     await engine?.dispose();
@@ -55,6 +56,13 @@ describe('a base backup and WAL archive made elsewhere (backup.method existing-b
     expect(drill.verdict).toBe('pass');
     // Only read: the team's archive is as it was.
     expect(readdirSync(join(team, 'wal')).map((f) => [f, statSync(join(team, 'wal', f)).mtimeMs])).toEqual(before);
+  });
+
+  it('stops at a time inside the archive given as recovery.at: the rows committed after it do not come back', async () => {
+    const file = drillOf('physical-at-time', join(team, 'wal'), join(team, 'base'), { procedure: 'point-in-time', target: 'time', at: after40 }, 40);
+    const drill = (await runDrills([file], reports)).journal.drills[0]!;
+    expect(drill.checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.name}: ${c.summary}`)).toEqual([]);
+    expect(String(recoveryOf(drill)?.summary)).toContain(`to time ${after40}`);
   });
 
   it('fails naming the segment missing from the archive, and the rows after it do not come back', async () => {

@@ -34,24 +34,25 @@ function snapshot(folder: string): string[] {
 describe.skipIf(noPgbackrest !== undefined)(`a pgBackRest repository made elsewhere (backup.method existing-pgbackrest)${noPgbackrest ? ` (skipped: ${noPgbackrest})` : ''}`, () => {
   let engine: NativeEngine;
   let repo = '';
+  let after40 = '';
   const drills = tempDir('existing-pgbackrest-drills');
   const reports = tempDir('existing-pgbackrest-reports');
 
-  const drillOf = (name: string, path: string, stanza = TEAM_STANZA) =>
+  /** 30 rows in the backup, 15 more only in the archive: all 45 back at its end, 40 at the moment `after40`. */
+  const drillOf = (name: string, path: string, stanza = TEAM_STANZA, recovery: Record<string, unknown> = { procedure: 'point-in-time' }, accounts = 45) =>
     writeDrill(drills, {
       name,
       database: 'ledger',
       backup: { method: 'existing-pgbackrest', path, stanza },
       fault: { type: 'production-lost' },
-      recovery: { procedure: 'point-in-time' },
-      // 30 rows in the backup, 15 more only in the archive.
-      queries: [{ name: 'accounts', sql: 'select count(*) from accounts', expect: { equals: 45 } }],
+      recovery,
+      queries: [{ name: 'accounts', sql: 'select count(*) from accounts', expect: { equals: accounts } }],
       targets: { rto: '15m', rpo: '24h' },
     });
 
   beforeAll(async () => {
     engine = await NativeEngine.create({ runId: 'pgbackresttest', record: () => undefined });
-    repo = await makeTeamPgbackrestRepo(engine, tempDir('team-pgbackrest'));
+    ({ repo, after40 } = await makeTeamPgbackrestRepo(engine, tempDir('team-pgbackrest')));
   });
   afterAll(async () => {
     await engine?.dispose();
@@ -69,6 +70,13 @@ describe.skipIf(noPgbackrest !== undefined)(`a pgBackRest repository made elsewh
     // Production ran with 60 connections; replay into fewer stops, so passing proves its limits were read.
     expect(String(recoveryOf(drill)?.summary)).toMatch(/^pgbackrest restore --set=\S+F into a new data folder, archived WAL replayed to the end of the archive/);
     expect(snapshot(repo)).toEqual(before);
+  });
+
+  it('stops at a time inside the archive given as recovery.at: the rows committed after it do not come back', async () => {
+    const file = drillOf('pgbackrest-at-time', repo, TEAM_STANZA, { procedure: 'point-in-time', target: 'time', at: after40 }, 40);
+    const drill = (await runDrills([file], reports)).journal.drills[0]!;
+    expect(drill.checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.name}: ${c.summary}`)).toEqual([]);
+    expect(String(recoveryOf(drill)?.summary)).toContain(`--type=time --target=${after40}`);
   });
 
   it('fails naming the stanza when the repository has none of that name, before anything is restored', async () => {

@@ -20,6 +20,8 @@ export interface TeamBaseBackup {
   wal: string;
   /** The segment holding the first rows written after the backup. */
   afterBackupSegment: string;
+  /** A moment after the 40th row committed and before the 41st: a recovery target time inside the archive. */
+  after40: string;
 }
 
 /** Closes the current WAL segment and waits (up to 10 s) until the server's archive_command has archived it. */
@@ -30,6 +32,14 @@ export async function switchAndWaitArchived(admin: Client): Promise<void> {
     if (archived && archived >= last) return;
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** The server's clock now, with a pause either side, so commits before and after it are apart from it. */
+export async function momentBetween(admin: Client): Promise<string> {
+  await new Promise((r) => setTimeout(r, 200));
+  const at = (await admin.query<{ at: string }>('select now()::text as at')).rows[0]!.at;
+  await new Promise((r) => setTimeout(r, 200));
+  return at;
 }
 
 export async function makeTeamBaseBackup(engine: NativeEngine, into: string, { damagedPage = false } = {}): Promise<TeamBaseBackup> {
@@ -56,13 +66,14 @@ export async function makeTeamBaseBackup(engine: NativeEngine, into: string, { d
     await production.runPgTool('pg_basebackup', ['--pgdata', base, '--format=tar', '--gzip', '--wal-method=stream', '--checkpoint=fast', '--manifest-checksums=SHA256', ...verify]);
     await client.query("insert into accounts select g, 'account ' || g from generate_series(31, 40) g");
     const afterBackupSegment = (await admin.query<{ name: string }>('select pg_walfile_name(pg_switch_wal()) as name')).rows[0]!.name;
+    const after40 = await momentBetween(admin);
     await client.query("insert into accounts select g, 'account ' || g from generate_series(41, 45) g");
     await switchAndWaitArchived(admin);
     await client.end();
     await admin.end();
     cpSync(base, join(into, 'base'), { recursive: true });
     cpSync(production.archiveDir, join(into, 'wal'), { recursive: true });
-    return { base: join(into, 'base'), wal: join(into, 'wal'), afterBackupSegment };
+    return { base: join(into, 'base'), wal: join(into, 'wal'), afterBackupSegment, after40 };
   } finally {
     await production.destroy({ keepFiles: false });
   }

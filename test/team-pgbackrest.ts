@@ -11,11 +11,12 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import type { NativeEngine } from '../src/engines/native/engine.js';
 import { tempDir } from './helpers.js';
-import { switchAndWaitArchived } from './team-base-backup.js';
+import { momentBetween, switchAndWaitArchived } from './team-base-backup.js';
 
 export const TEAM_STANZA = 'market';
 
-export async function makeTeamPgbackrestRepo(engine: NativeEngine, into: string): Promise<string> {
+/** The repository's folder, and a moment after the 40th row committed and before the 41st. */
+export async function makeTeamPgbackrestRepo(engine: NativeEngine, into: string): Promise<{ repo: string; after40: string }> {
   let config = '';
   const production = await engine.startInstance('production', tempDir('pgbackrest-team-logs'), {
     settings: { max_connections: 60 },
@@ -52,14 +53,16 @@ export async function makeTeamPgbackrestRepo(engine: NativeEngine, into: string)
     await client.query("create table accounts (id int primary key, name text not null); insert into accounts select g, 'account ' || g from generate_series(1, 30) g");
     await pgbackrest('stanza-create');
     await pgbackrest('backup', '--type=full');
-    await client.query("insert into accounts select g, 'account ' || g from generate_series(31, 45) g");
+    await client.query("insert into accounts select g, 'account ' || g from generate_series(31, 40) g");
+    const after40 = await momentBetween(admin);
+    await client.query("insert into accounts select g, 'account ' || g from generate_series(41, 45) g");
     await switchAndWaitArchived(admin);
     await client.end();
     await admin.end();
     // Owners kept: the repository is the server user's, as in production, and reachable by it.
     chmodSync(into, 0o755);
     await execa('cp', ['-a', join(production.archiveDir, 'repo'), join(into, 'repo')]);
-    return join(into, 'repo');
+    return { repo: join(into, 'repo'), after40 };
   } finally {
     await production.destroy({ keepFiles: false });
   }

@@ -116,7 +116,7 @@ export const existingPgbackrest = defineMethod({
     ];
   },
   // The set chosen when the backup was found, named: the repository may have gained a newer one since.
-  restoreInto: (instance, backup, dataDir, target, marker) => pgbackrestRestore(instance, dataDir, target, marker, backup.method === 'existing-pgbackrest' ? backup.detail.set : undefined),
+  restoreInto: (instance, backup, dataDir, target, stopAt) => pgbackrestRestore(instance, dataDir, target, stopAt, backup.method === 'existing-pgbackrest' ? backup.detail.set : undefined),
   // pgbackrest verify reads every file of the repository against its checksums, and writes nothing there.
   integrityChain: (_artifact, instance) => [{ check: 'pgbackrest verify', run: () => verifyRepository(instance) }],
 });

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { CapabilityName, Instance, InstanceOptions } from '../engines/types.js';
 import type { BackupArtifact, BackupDetails, BackupMethodName } from '../model/artifact.js';
 import type { BackupFeature, Family } from '../model/kinds.js';
-import type { RecoveryMarker, RecoveryTargetKind } from '../model/moments.js';
+import type { RecoveryTargetKind } from '../model/moments.js';
 import type { PgTool } from '../pg/versions.js';
 import { duration } from '../support/fields.js';
 
@@ -57,11 +57,12 @@ export interface BackupMethod<M extends BackupMethodName = BackupMethodName, S e
   integrityChain(artifact: BackupArtifact, instance: Instance, besideServer: boolean): IntegrityCheck[];
   /**
    * A method whose tool restores its own backups (pgBackRest): fills an
-   * empty data folder from the backup, set to replay to the target and
-   * promote, with its own restore_command. Returns the arguments it used.
+   * empty data folder from the backup, set to replay to the target (`stopAt`,
+   * the target's value; the end of the archive without it) and promote, with
+   * its own restore_command. Returns the arguments it used.
    * Without it, point-in-time recovery unpacks the backup and replays a plain archive.
    */
-  restoreInto?(instance: Instance, backup: BackupArtifact, dataDir: string, target: RecoveryTargetKind, marker?: RecoveryMarker): Promise<string[]>;
+  restoreInto?(instance: Instance, backup: BackupArtifact, dataDir: string, target: RecoveryTargetKind, stopAt?: string): Promise<string[]>;
   /** The file that holds the backup's data, for faults that damage it. */
   dataFile?(artifact: BackupArtifact): string | Promise<string>;
   /** Writes the backup's checksums anew, for the faults whose damage comes before the checksum. */

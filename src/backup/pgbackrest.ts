@@ -18,7 +18,7 @@ import { z } from 'zod';
 import type { Instance } from '../engines/types.js';
 import { BackupIntegrityError, InternalError } from '../errors.js';
 import type { ArtifactFile, ArtifactOf, BackupArtifact } from '../model/artifact.js';
-import type { RecoveryMarker, RecoveryTargetKind } from '../model/moments.js';
+import type { RecoveryTargetKind } from '../model/moments.js';
 import { sleep } from '../support/clock.js';
 import { sha256File } from '../support/sha256.js';
 import { TOOL_TIMEOUT_MS } from '../exec/command.js';
@@ -248,11 +248,11 @@ async function checkRepository(instance: Instance, backup: BackupArtifact): Prom
  * instance will use), stopping at the target and promoting. Returns the
  * target arguments it used.
  */
-export async function pgbackrestRestore(instance: Instance, dataDir: string, target: RecoveryTargetKind, marker?: RecoveryMarker, set?: string): Promise<string[]> {
+export async function pgbackrestRestore(instance: Instance, dataDir: string, target: RecoveryTargetKind, stopAt?: string, set?: string): Promise<string[]> {
   const typeArgs =
-    target === 'end' || !marker
+    target === 'end' || stopAt === undefined
       ? []
-      : [`--type=${target}`, `--target=${marker[target]}`, '--target-action=promote', ...(target === 'xid' ? ['--target-exclusive'] : [])];
+      : [`--type=${target}`, `--target=${stopAt}`, '--target-action=promote', ...(target === 'xid' ? ['--target-exclusive'] : [])];
   const setArgs = set ? [`--set=${set}`] : [];
   // From S3, the restored server fetches WAL with the credentials of its environment, as the primary pushed it.
   const fetchWal = repositories.get(instance)?.s3Url
@@ -274,6 +274,6 @@ export const pgbackrest = defineMethod({
   tools: () => ['pg_basebackup'],
   instanceOptions: (spec) => ({ walArchive: { timeoutMs: spec.archiveTimeout, command: (instance) => configure(instance, spec.s3) } }),
   take: async (ctx) => [await pgbackrestBackup(ctx.primary, 1000)],
-  restoreInto: (instance, _backup, dataDir, target, marker) => pgbackrestRestore(instance, dataDir, target, marker),
+  restoreInto: (instance, _backup, dataDir, target, stopAt) => pgbackrestRestore(instance, dataDir, target, stopAt),
   integrityChain: (artifact, instance) => [{ check: 'pgbackrest verify', run: async () => (await checkRepository(instance, artifact), 'repository and manifests verified') }],
 });

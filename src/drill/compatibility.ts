@@ -107,7 +107,7 @@ export function compatibilityProblems(raw: Record<string, unknown>): Problem[] {
     const marking = FAULTS.filter((f) => (f as Fault).marksRecoveryTarget).map((f) => f.type);
     problems.push({
       path: 'recovery.target',
-      message: `target ${String((recoverySpec as { target?: unknown }).target)} is the moment before a bad write: it needs fault type ${names(marking)} (or use target: end)`,
+      message: `target ${String((recoverySpec as { target?: unknown }).target)} is the moment before a bad write: it needs fault type ${names(marking)} (or use target: end; for a backup made elsewhere, give the moment as recovery.at)`,
     });
   }
   const engine = section(raw, 'engine');

@@ -5,7 +5,7 @@
  * Also the settings PostgreSQL's own features need: WAL archiving, and
  * stopping replay at a recovery target.
  */
-import type { RecoveryMarker, RecoveryTargetKind } from '../model/moments.js';
+import type { RecoveryTargetKind } from '../model/moments.js';
 
 export type Settings = Record<string, string | number>;
 
@@ -39,18 +39,18 @@ export function archiveSettings(archiveDir: string, archiveTimeoutMs: number, co
 }
 
 /** The settings that stop replay at the target and promote; none for the end of the archive. */
-export function recoveryTargetSettings(kind: RecoveryTargetKind, marker: RecoveryMarker | undefined): Settings {
-  if (kind === 'end' || !marker) return {};
+export function recoveryTargetSettings(kind: RecoveryTargetKind, stopAt: string | undefined): Settings {
+  if (kind === 'end' || stopAt === undefined) return {};
   switch (kind) {
     case 'time':
-      return { recovery_target_time: marker.time };
+      return { recovery_target_time: stopAt };
     case 'lsn':
-      return { recovery_target_lsn: marker.lsn };
+      return { recovery_target_lsn: stopAt };
     case 'xid':
       // Stop just before the bad transaction commits.
-      return { recovery_target_xid: marker.xid, recovery_target_inclusive: 'off' };
+      return { recovery_target_xid: stopAt, recovery_target_inclusive: 'off' };
     case 'name':
-      return { recovery_target_name: marker.name };
+      return { recovery_target_name: stopAt };
   }
 }
 

@@ -44,21 +44,31 @@ export const pointInTime = defineProcedure({
   schema: z.strictObject({
     procedure: z.literal('point-in-time'),
     target: oneOf(RECOVERY_TARGET_KINDS).default('end').describe('end: replay the whole archive; time, lsn, xid, name: stop just before the bad write, by that mark.'),
+    at: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("A backup made elsewhere (production-lost): where to stop, by target: a time ('2026-11-21 14:30:00+00'), an LSN, an xid or a restore point's name, as the runbook's recovery_target_* gives it."),
     verify: z.boolean().default(true).describe('false: use the newest backup without checking it first.'),
   }),
   detail,
   requires: { families: ['physical'], separateTarget: true },
   heals: ['instance-lost', 'bad-data', 'production-lost'],
-  cannotHeal: (spec, harm) =>
-    harm === 'bad-data' && spec.target === 'end'
-      ? 'point-in-time to the end of the archive replays the bad write too: set recovery.target to time, lsn, xid or name'
-      : undefined,
-  needsRecoveryTarget: (spec) => spec.target !== 'end',
+  cannotHeal: (spec, harm) => {
+    if (harm === 'bad-data' && spec.target === 'end') return 'point-in-time to the end of the archive replays the bad write too: set recovery.target to time, lsn, xid or name';
+    // The harness's own faults mark where to stop; only a backup made elsewhere has no fault to mark it.
+    if (spec.at !== undefined && harm !== 'production-lost') return 'recovery.at is for a backup made elsewhere; here the fault marks the moment to stop at itself: remove at';
+    if (spec.at !== undefined && spec.target === 'end') return 'recovery.at needs recovery.target time, lsn, xid or name, saying what it is';
+    return undefined;
+  },
+  needsRecoveryTarget: (spec) => spec.target !== 'end' && spec.at === undefined,
   label: (spec) => `point-in-time (target ${spec.target})`,
   run: async (ctx, spec) => {
     const { engine, instance } = ctx;
     const marker = ctx.fault.marker;
-    if (spec.target !== 'end' && !marker) {
+    // The value replay stops at: the fault's mark of that kind, or the drill file's for a backup made elsewhere.
+    const stopAt = spec.target === 'end' ? undefined : (marker?.[spec.target] ?? spec.at);
+    if (spec.target !== 'end' && stopAt === undefined) {
       throw new InternalError(`recovery target ${spec.target} needs the moment of a bad write, and the fault recorded none; the drill file should have been refused`);
     }
     const backup = await chooseBackup(ctx, spec.verify);
@@ -66,7 +76,7 @@ export const pointInTime = defineProcedure({
     // pgBackRest restores its own backups, and replays through its own archive-get.
     const viaPgbackrest = method.restoreInto !== undefined;
     const elsewhere = method.features?.includes('made-elsewhere') ?? false;
-    const targetSettings = viaPgbackrest ? {} : recoveryTargetSettings(spec.target, marker);
+    const targetSettings = viaPgbackrest ? {} : recoveryTargetSettings(spec.target, stopAt);
     let gaps: string[] | undefined;
     if (!viaPgbackrest) {
       const from = backup.wal?.endSegment;
@@ -97,7 +107,7 @@ export const pointInTime = defineProcedure({
       prepareData: async (dataDir) => {
         if (method.restoreInto) {
           // pgBackRest writes recovery.signal and its own restore_command (archive-get).
-          restoreArgs = await method.restoreInto(instance, backup, dataDir, spec.target, marker);
+          restoreArgs = await method.restoreInto(instance, backup, dataDir, spec.target, stopAt);
         } else {
           await unpackBaseBackup(instance, backup.path, dataDir);
           await instance.runOnHost('touch', [join(dataDir, 'recovery.signal')]);
@@ -132,7 +142,7 @@ export const pointInTime = defineProcedure({
       summary:
         (viaPgbackrest ? `pgbackrest restore ${restoreArgs.join(' ')} into a new data folder, ` : `base backup ${backup.path} into a new data folder, `) +
         'archived WAL replayed ' +
-        (spec.target === 'end' || !marker ? 'to the end of the archive' : `to ${spec.target} ${marker[spec.target]}`) +
+        (stopAt === undefined ? 'to the end of the archive' : `to ${spec.target} ${stopAt}`) +
         `, promoted${stop ? `: replay stopped at ${stop.stoppedAt} (${stop.reason})` : ''}`,
       detail: {
         target: spec.target,
