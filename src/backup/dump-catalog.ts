@@ -10,6 +10,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import type { Instance } from '../engines/types.js';
+import type { DumpedTimescale } from '../model/snapshot.js';
 
 type Row = Record<string, string>;
 
@@ -54,6 +55,26 @@ async function plainCatalogRows(dump: string, schema: string, table: string): Pr
   return rows;
 }
 
+/** A catalog table's rows from a dump of either format. */
+function dumpCatalogRows(instance: Instance, dump: string, format: 'custom' | 'plain.gz', schema: string, table: string): Promise<Row[]> {
+  return format === 'custom' ? catalogRows(instance, dump, schema, table) : plainCatalogRows(dump, schema, table);
+}
+
+export async function timescaleOfDump(instance: Instance, dump: string, format: 'custom' | 'plain.gz'): Promise<DumpedTimescale> {
+  const rows = (schema: string, table: string) => dumpCatalogRows(instance, dump, format, schema, table);
+  // TimescaleDB's own hypertables (compressed data, materialisations) live in its internal schemas.
+  const hypertables = (await rows('_timescaledb_catalog', 'hypertable')).filter((h) => !h.schema_name!.startsWith('_timescaledb'));
+  const chunks = (await rows('_timescaledb_catalog', 'chunk')).filter((c) => c.dropped !== 't');
+  const facts: DumpedTimescale = { hypertables: {}, aggregates: [], jobs: 0 };
+  for (const h of hypertables) {
+    const own = chunks.filter((c) => c.hypertable_id === h.id);
+    facts.hypertables[`${h.schema_name}.${h.table_name}`] = { chunks: own.length, compressedChunks: own.filter((c) => c.compressed_chunk_id !== '\\N').length };
+  }
+  facts.aggregates = (await rows('_timescaledb_catalog', 'continuous_agg')).map((a) => `${a.user_view_schema}.${a.user_view_name}`);
+  facts.jobs = (await rows('_timescaledb_config', 'bgw_job')).filter((j) => Number(j.id) >= 1000).length;
+  return facts;
+}
+
 /**
  * The TimescaleDB version that wrote the dump: its catalog's metadata keeps
  * it (the key timescaledb_version, which TimescaleDB itself compares when the
@@ -61,7 +82,7 @@ async function plainCatalogRows(dump: string, schema: string, table: string): Pr
  * version that did not keep it.
  */
 export async function timescaleVersionOfDump(instance: Instance, dump: string, format: 'custom' | 'plain.gz'): Promise<string | undefined> {
-  const rows = format === 'custom' ? await catalogRows(instance, dump, '_timescaledb_catalog', 'metadata') : await plainCatalogRows(dump, '_timescaledb_catalog', 'metadata');
+  const rows = await dumpCatalogRows(instance, dump, format, '_timescaledb_catalog', 'metadata');
   const version = rows.find((row) => row.key === 'timescaledb_version')?.value;
   return version && /^\d+\.\d+\.\d+/.test(version) ? version : undefined;
 }

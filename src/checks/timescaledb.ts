@@ -9,10 +9,10 @@
  */
 import type pg from 'pg';
 import { errorMessage } from '../errors.js';
-import type { DatabaseState, TimescaleState } from '../model/snapshot.js';
+import type { DatabaseState, DumpedTimescale, TimescaleState } from '../model/snapshot.js';
 import type { CheckResult } from '../model/verdict.js';
 import { withClient } from '../pg/client.js';
-import { jobRunsSince, probeInsert, schedulerRunning } from '../pg/timescaledb.js';
+import { jobRunsSince, probeInsert, schedulerRunning, timescaleState } from '../pg/timescaledb.js';
 import { sleep } from '../support/clock.js';
 
 export interface TimescaleExpectations {
@@ -94,6 +94,48 @@ async function probe(client: pg.Client, expected: TimescaleState, recovered: Tim
     }
   }
   evidence.refreshed = refreshed;
+}
+
+/**
+ * The same check for a backup made elsewhere, with no snapshot of the source:
+ * what the dump's own catalog records (its hypertables with their chunks and
+ * compressed chunks, its continuous aggregates, how many jobs) must be in the
+ * restored database, at the version the restore meant to leave, out of
+ * restore mode, with the live probes. Never throws.
+ */
+export async function timescaleAgainstDump(connect: () => Promise<pg.Client>, database: string, dumped: DumpedTimescale, version: string): Promise<CheckResult> {
+  try {
+    return await withClient(connect, async (client) => {
+      const found = await timescaleState(client);
+      if (!found) return { name: 'timescaledb', verdict: 'fail', summary: `the timescaledb extension is missing from ${database} (the dump was taken with ${version})`, evidence: { dumped } };
+      const problems: string[] = [];
+      if (found.version !== version) problems.push(`extension version ${found.version}, expected ${version}`);
+      if (found.restoring !== 'off') problems.push(`timescaledb.restoring is ${found.restoring}: timescaledb_post_restore() never ran`);
+      const bare = (qualified: string) => qualified.slice(qualified.indexOf('.') + 1);
+      for (const [name, want] of Object.entries(dumped.hypertables)) {
+        const got = found.hypertables[bare(name)];
+        if (!got) problems.push(`${name} is no longer a hypertable`);
+        else if (got.chunks !== want.chunks || got.compressedChunks !== want.compressedChunks) {
+          problems.push(`${name} has ${got.chunks} chunks, ${got.compressedChunks} compressed; the dump holds ${want.chunks}, ${want.compressedChunks} compressed`);
+        }
+      }
+      for (const name of dumped.aggregates) if (!found.aggregates[bare(name)]) problems.push(`continuous aggregate ${name} is missing`);
+      if (found.jobs.length < dumped.jobs) problems.push(`${found.jobs.length} jobs scheduled; the dump holds ${dumped.jobs}`);
+      const evidence: Record<string, unknown> = { dumped, found };
+      await probe(client, { ...found, jobs: dumped.jobs ? found.jobs : [] }, found, problems, evidence);
+      return {
+        name: 'timescaledb',
+        verdict: problems.length ? 'fail' : 'pass',
+        summary: problems.length
+          ? problems.join('; ')
+          : `TimescaleDB ${found.version}: the dump's ${Object.keys(dumped.hypertables).length} hypertables with their chunks and compression, ` +
+            `${dumped.aggregates.length} continuous aggregates refreshable, ${found.jobs.length} jobs scheduled; new rows land in chunks`,
+        evidence,
+      };
+    });
+  } catch (error) {
+    return { name: 'timescaledb', verdict: 'unknown', summary: `TimescaleDB's state could not be read: ${errorMessage(error)}`, evidence: {} };
+  }
 }
 
 /** Never throws: what cannot be read is unknown, with the error. */

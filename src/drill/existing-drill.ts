@@ -5,7 +5,8 @@
  * Nothing is seeded and nothing written, so there is no synthetic baseline;
  * the restore is verified by what holds without one: the backup's integrity
  * before it is trusted, the recovery itself, every table's rows against the
- * rows a dump holds, pg_amcheck on the restored database, every page's
+ * rows a dump holds, TimescaleDB's state as the dump's catalog records it,
+ * pg_amcheck on the restored database, every page's
  * checksum of a restored base backup, the source's
  * fingerprint when the backup came with one, the team's own queries and
  * smoke tests, RTO, and the backup's age against the RPO target. It never
@@ -17,6 +18,8 @@ import { dumpRowCounts } from '../backup/dump-rows.js';
 import { judgeAmcheck } from '../checks/amcheck.js';
 import { judgeDumpRows } from '../checks/dump-rows.js';
 import { judgePageChecksums } from '../checks/page-checksums.js';
+import { timescaleAgainstDump } from '../checks/timescaledb.js';
+import { timescaleOfDump } from '../backup/dump-catalog.js';
 import { compareWithSource, parseFingerprint } from '../checks/source-fingerprint.js';
 import { backupAgeCheck, rtoCheck } from '../checks/targets.js';
 import { judgeCommand, judgeQuery } from '../checks/team.js';
@@ -110,6 +113,17 @@ export async function runExistingDrill(host: DrillHost, loaded: LoadedDrill): Pr
       if (method.family === 'logical') {
         const dumped = await dumpRowCounts(restored, drill.backup!, await scriptEnv(restored)).catch((error: unknown) => ({ error: errorMessage(error) }));
         content.push(await judgeDumpRows(() => restored.connect(db), db, dumped));
+        // Rows are not all of it: TimescaleDB's own state, as the dump's catalog records it, must come back too.
+        const { timescaledb, format } = drill.backup!;
+        if (timescaledb && (format === 'custom' || format === 'plain.gz')) {
+          const version = recovery.outcome?.timescaleVersion ?? timescaledb;
+          const state = await timescaleOfDump(restored, drill.backup!.path, format).catch((error: unknown) => ({ error: errorMessage(error) }));
+          content.push(
+            'error' in state
+              ? { name: 'timescaledb', verdict: 'unknown', summary: `the dump's TimescaleDB catalog could not be read: ${state.error}`, evidence: {} }
+              : await timescaleAgainstDump(() => restored.connect(db), db, state, version),
+          );
+        }
       }
       if (restoredFrom?.fingerprint) content.push(await compareWithSource(() => restored.connect(db), db, restoredFrom.fingerprint, recovery.outcome?.withoutOwners));
       const queried = await runQueries(() => restored.connect(db), spec.queries);

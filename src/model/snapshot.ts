@@ -42,6 +42,16 @@ export interface TimescaleState {
   jobs: string[];
 }
 
+/** TimescaleDB's state as a dump's own catalog records it: what a restore of it must bring back. */
+export interface DumpedTimescale {
+  /** Each of the team's hypertables (schema.table), with its chunks and how many of them were compressed. */
+  hypertables: Record<string, { chunks: number; compressedChunks: number }>;
+  /** Each continuous aggregate's view (schema.view). */
+  aggregates: string[];
+  /** How many jobs and policies the team had (ids from 1000; below are TimescaleDB's own). */
+  jobs: number;
+}
+
 export interface DatabaseState {
   database: string;
   /** When it was taken, as the checks name it: "the backup", "the moment before the bad write". */
