@@ -19,8 +19,8 @@ import { configureRepository, describeSets, pgbackrestRestore, pgbackrestRun, s3
 const detail = z.strictObject({
   repository: z.string().describe("The team's repository: its folder, or s3://bucket/path."),
   stanza: z.string(),
-  set: z.string().describe('The backup set restored, and the sets it builds on.'),
-  sets: z.array(z.strictObject({ label: z.string(), type: z.string(), prior: z.string().nullable(), stoppedAt: z.string() })),
+  set: z.string().describe('The backup set restored.'),
+  sets: z.array(z.strictObject({ label: z.string(), type: z.string(), prior: z.string().nullable(), stoppedAt: z.string() })).describe('It and the sets it builds on, oldest first.'),
   archive: z.strictObject({ min: z.string().nullable(), max: z.string().nullable() }).describe('The oldest and newest WAL the repository holds for this database.'),
 });
 
@@ -68,7 +68,7 @@ const schema = z
 
 export const existingPgbackrest = defineMethod({
   method: 'existing-pgbackrest',
-  summary: "a pgBackRest repository the team already has (a folder or S3) and its stanza, only read; checked with pgbackrest verify, restored with pgbackrest restore to the end of its archive",
+  summary: "a pgBackRest repository the team already has (a folder or S3) and its stanza, only read; checked with pgbackrest verify, restored with pgbackrest restore to the end of its archive or a moment in it",
   family: 'physical',
   schema,
   detail,

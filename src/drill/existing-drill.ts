@@ -14,12 +14,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import { backupMethod } from '../backup/index.js';
+import { timescaleOfDump } from '../backup/dump-catalog.js';
 import { dumpRowCounts } from '../backup/dump-rows.js';
 import { judgeAmcheck } from '../checks/amcheck.js';
 import { judgeDumpRows } from '../checks/dump-rows.js';
 import { judgePageChecksums } from '../checks/page-checksums.js';
 import { timescaleAgainstDump } from '../checks/timescaledb.js';
-import { timescaleOfDump } from '../backup/dump-catalog.js';
 import { compareWithSource, parseFingerprint } from '../checks/source-fingerprint.js';
 import { backupAgeCheck, rtoCheck } from '../checks/targets.js';
 import { judgeCommand, judgeQuery } from '../checks/team.js';
