@@ -3,13 +3,14 @@
  * testcontainers. CI sets RESTORE_DRILL_REQUIRE_DOCKER=1, so a missing Docker
  * engine or image there is a failure; elsewhere these tests skip and say why.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { execa } from 'execa';
 import { getContainerRuntimeClient, ImageName } from 'testcontainers';
 import { describe, expect, it } from 'vitest';
 import { DockerEngine } from '../src/engines/docker/engine.js';
+import { NativeEngine } from '../src/engines/native/engine.js';
 import { containersOfRun, removeContainerLeftovers } from '../src/engines/docker/leftovers.js';
 import { dockerAvailable } from '../src/engines/docker/runtime.js';
 import { LOCAL_IMAGE } from '../src/engines/docker/images.js';
@@ -17,6 +18,7 @@ import type { RunJournal } from '../src/model/journal.js';
 import { withClient } from '../src/pg/client.js';
 import { renderMarkdown } from '../src/report/markdown.js';
 import { check, drillYaml, recoveryOf, runDrills, tempDir, tempFoldersOf, writeDrill } from './helpers.js';
+import { makeTeamBaseBackup } from './team-base-backup.js';
 
 const IMAGE = process.env.RESTORE_DRILL_TEST_IMAGE ?? LOCAL_IMAGE;
 const OTHER_MAJOR_IMAGE = process.env.RESTORE_DRILL_TEST_IMAGE_OTHER_MAJOR ?? 'restore-drill/postgres:17-local';
@@ -165,6 +167,58 @@ describe.skipIf(missing !== undefined)(`docker engine${missing ? ` (skipped: ${m
     expect(check(drill, 'fingerprint').summary).toMatch(/matches the moment before the bad write/);
     expect(drill.recovery).toMatchObject({ target: 'xid', timeline: 2 });
     expect(await containersOfRun(journal.runId)).toEqual([]);
+  });
+
+  it('drills a base backup and archive made elsewhere, and a dump made elsewhere, into empty containers: replayed to a moment, restored, every page read', async () => {
+    // The team's backups, made by a native server of the same major.
+    const team = tempDir('docker-team');
+    const native = await NativeEngine.create({ runId: 'dockerteam', record: () => undefined });
+    let after40 = '';
+    try {
+      ({ after40 } = await makeTeamBaseBackup(native, team));
+      const source = await native.startInstance('source', tempDir('docker-team-logs'));
+      try {
+        await withClient(() => source.connect('postgres'), (admin) => admin.query('create database ledger'));
+        await withClient(() => source.connect('ledger'), (client) => client.query("create table accounts (id int primary key, name text); insert into accounts select g, 'account ' || g from generate_series(1, 20) g"));
+        await source.runPgTool('pg_dump', ['--format=custom', `--file=${join(source.backupDir, 'ledger_20261121.dump')}`, '--dbname=ledger']);
+        cpSync(join(source.backupDir, 'ledger_20261121.dump'), join(team, 'ledger_20261121.dump'));
+      } finally {
+        await source.destroy({ keepFiles: false });
+      }
+    } finally {
+      await native.dispose();
+    }
+    const elsewhere = { dataset: undefined, workload: undefined, database: 'ledger', fault: { type: 'production-lost' }, targets: { rto: '15m', rpo: '24h' } };
+    const physical = writeDrill(
+      drills,
+      onDocker({
+        ...elsewhere,
+        name: 'docker-existing-base-backup',
+        backup: { method: 'existing-base-backup', path: join(team, 'base'), wal: join(team, 'wal') },
+        recovery: { procedure: 'point-in-time', target: 'time', at: after40 },
+        queries: [{ name: 'accounts', sql: 'select count(*) from accounts', expect: { equals: 40 } }],
+      }),
+    );
+    const { journal } = await runDrills([physical], reports);
+    const drill = journal.drills[0]!;
+    expect(drill.checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.name}: ${c.summary}`)).toEqual([]);
+    expect(drill.engine).toMatchObject({ kind: 'docker', image: IMAGE });
+    expect(check(drill, 'page-checksums').summary).toMatch(/^pg_checksums --check: \d+ data pages read, every checksum right$/);
+    expect(await containersOfRun(journal.runId)).toEqual([]);
+
+    const logical = writeDrill(
+      drills,
+      onDocker({
+        ...elsewhere,
+        name: 'docker-existing-dump',
+        backup: { method: 'existing', path: join(team, 'ledger_*.dump') },
+        recovery: { procedure: 'restore-database', owners: false },
+        queries: [{ name: 'accounts', sql: 'select count(*) from accounts', expect: { equals: 20 } }],
+      }),
+    );
+    const restored = (await runDrills([logical], reports)).journal.drills[0]!;
+    expect(restored.checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.name}: ${c.summary}`)).toEqual([]);
+    expect(check(restored, 'dump-row-counts').summary).toMatch(/^every table holds the rows its dump holds: 1 tables, 20 rows/);
   });
 
   it('rebuilds a lost container from the base backup and the archive; a missing segment is named and its loss measured', async () => {

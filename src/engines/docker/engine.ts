@@ -39,7 +39,7 @@ import { SUPPORTED, unsupported, type Capabilities, type Capability, type Engine
 import { cachedOrSeeded } from '../shared/seed-cache.js';
 import { findPgBinaries, type PgBinaries } from '../shared/binaries.js';
 import { imageFacts, runHelper, type HelperRun, type ImageFacts } from './helper.js';
-import { DockerInstance, LIMITED_IDLE_BYTES, PG_PORT, PGDATA } from './instance.js';
+import { DockerInstance, LIMITED_IDLE_BYTES, PG_PORT, PGDATA, SOCKET_DIR } from './instance.js';
 import { labelsFor, removeContainerLeftovers, removeFailedStart } from './leftovers.js';
 import { dockerClient, type ContainerRuntimeClient } from './runtime.js';
 
@@ -199,7 +199,10 @@ export class DockerEngine implements Engine {
     // A prepared archive command (pgBackRest's) is set once the instance answers; until then
     // archive_mode keeps every segment for it.
     if (options.walArchive?.command) delete archive.archive_command;
-    const settings = { fsync: 'on', ...archive, ...options.settings, ...needed };
+    // Where the server listens, always given: a data folder made elsewhere brings its own postgresql.conf,
+    // with another port, a loopback-only listen_addresses and a socket folder the container does not have.
+    const listen = { listen_addresses: '*', port: PG_PORT, unix_socket_directories: SOCKET_DIR };
+    const settings = { fsync: 'on', ...listen, ...archive, ...options.settings, ...needed };
     const container = new PostgreSqlContainer(this.options.image)
       .withUsername('postgres')
       .withPassword(this.password)

@@ -23,7 +23,7 @@ import { containerLog, type ContainerRuntimeClient } from './runtime.js';
 export const PG_PORT = 5432;
 export const PGDATA = '/var/lib/postgresql/data';
 /** Where the images (the official ones and ours) put the server's Unix socket. */
-const SOCKET_DIR = '/var/run/postgresql';
+export const SOCKET_DIR = '/var/run/postgresql';
 /** The size of the tmpfs for size-limited folders while none is asked for: nothing is written there meanwhile. */
 export const LIMITED_IDLE_BYTES = 64 * 1024;
 const READY_TIMEOUT_MS = 60_000;
