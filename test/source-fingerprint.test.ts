@@ -8,6 +8,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { captureState } from '../src/checks/snapshot.js';
 import { parseFingerprint, compareWithSource } from '../src/checks/source-fingerprint.js';
 import { NativeEngine } from '../src/engines/native/engine.js';
 import type { NativeInstance } from '../src/engines/native/instance.js';
@@ -141,7 +142,47 @@ describe('restore-drill fingerprint', () => {
     writeFileSync(bogus, '{"format":"something-else"}');
     const judged = await compareWithSource(() => instance.connect('src'), 'src', bogus);
     expect(judged.verdict).toBe('unknown');
-    expect(judged.summary).toMatch(/not a restore-drill-fingerprint\/1 file/);
+    expect(judged.summary).toMatch(/not a restore-drill-fingerprint\/2 file/);
+  });
+
+  it('a sidecar of the earlier format is unknown and says to take it again, since its rows were hashed another way', async () => {
+    const earlier = join(out, 'earlier.json');
+    writeFileSync(earlier, JSON.stringify({ format: 'restore-drill-fingerprint/1', takenAt: '2026-01-01T00:00:00Z', database: 'src', server: '15', state: { tables: {}, objects: { tables: [] } } }));
+    const judged = await compareWithSource(() => instance.connect('src'), 'src', earlier);
+    expect(judged.verdict).toBe('unknown');
+    expect(judged.summary).toMatch(/written by an earlier restore-drill \(restore-drill-fingerprint\/1\).*take it again with `restore-drill fingerprint`/);
+  });
+
+  it('sees every change of a row, in columns a typed hash could not tell apart: json, a case-insensitive collation, a composite', async () => {
+    const admin = await instance.connect('postgres');
+    await admin.query('create database hashes');
+    await admin.end();
+    const client = await instance.connect('hashes');
+    try {
+      await client.query(`create collation if not exists nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`);
+      await client.query('create type quote as (bid numeric, ask numeric)');
+      // One table per kind of column, so each is read its own way.
+      const tables = {
+        docs: [`create table docs (id int primary key, doc json)`, `insert into docs values (1, '{"a": 1}')`, `update docs set doc = '{"a":  1}'`],
+        names: [`create table names (id int primary key, ticker text collate nocase)`, `insert into names values (1, 'AAPL')`, `update names set ticker = 'aapl'`],
+        pairs: [`create table pairs (id int primary key, q quote)`, `insert into pairs values (1, '(1.5,2)')`, `update pairs set q = '(1.50,2)'`],
+      };
+      for (const [table, [create, insert, change]] of Object.entries(tables)) {
+        await client.query(create!);
+        await client.query(insert!);
+        const fingerprint = async () => {
+          const state = (await captureState((db) => instance.connect(db), 'hashes', [table], 'test')).tables[table];
+          if (!state || 'error' in state) throw new Error(`${table} was not read: ${state?.error}`);
+          expect(state.rows, table).toBe(1);
+          return state.fingerprint;
+        };
+        const before = await fingerprint();
+        await client.query(change!);
+        expect(await fingerprint(), change).not.toBe(before);
+      }
+    } finally {
+      await client.end();
+    }
   });
 });
 

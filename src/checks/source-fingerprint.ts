@@ -15,7 +15,9 @@ import { errorMessage } from '../errors.js';
 import { runContentChecks } from './content.js';
 import { stateOf } from './snapshot.js';
 
-const FINGERPRINT_FORMAT = 'restore-drill-fingerprint/1';
+/** /2: rows hashed by type (checks/snapshot.ts); a /1 file's text hashes can never equal them. */
+const FINGERPRINT_FORMAT = 'restore-drill-fingerprint/2';
+const EARLIER_FORMAT = 'restore-drill-fingerprint/1';
 
 /** Where the command after `restore-drill fingerprint --` takes the exported snapshot's id. */
 export const SNAPSHOT_PLACEHOLDER = '{snapshot}';
@@ -69,6 +71,8 @@ export function parseFingerprint(text: string): SourceFingerprint | { problem: s
   } catch (error) {
     return { problem: `not JSON (${(error as Error).message})` };
   }
+  if ((json as { format?: unknown } | null)?.format === EARLIER_FORMAT)
+    return { problem: `written by an earlier restore-drill (${EARLIER_FORMAT}), which hashed rows another way; take it again with \`restore-drill fingerprint\`` };
   const parsed = sidecarShape.safeParse(json);
   if (!parsed.success) return { problem: `not a ${FINGERPRINT_FORMAT} file: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}` };
   return json as SourceFingerprint;
