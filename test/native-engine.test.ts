@@ -40,8 +40,15 @@ describe('native engine', () => {
   const logs = tempDir('engine-logs');
 
   beforeAll(async () => {
-    engine = await NativeEngine.create({ runId: 'enginetest', record: (c) => commands.push(c) });
-    instance = await engine.startInstance('primary', logs);
+    // No cache: this engine runs initdb itself (a cached empty cluster is initdb's, copied; see seed-cache.test.ts).
+    const cache = process.env.RESTORE_DRILL_CACHE;
+    process.env.RESTORE_DRILL_CACHE = 'off';
+    try {
+      engine = await NativeEngine.create({ runId: 'enginetest', record: (c) => commands.push(c) });
+      instance = await engine.startInstance('primary', logs);
+    } finally {
+      process.env.RESTORE_DRILL_CACHE = cache;
+    }
   });
   afterAll(async () => {
     await instance?.destroy({ keepFiles: false });

@@ -7,7 +7,10 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DrillJournal } from '../src/model/journal.js';
+import { NativeEngine } from '../src/engines/native/engine.js';
+import type { Instance } from '../src/engines/types.js';
+import type { CommandRecord, DrillJournal } from '../src/model/journal.js';
+import { withClient } from '../src/pg/client.js';
 import { drillYaml, runDrills, tempDir, writeDrill } from './helpers.js';
 
 const drills = tempDir('cache-drills');
@@ -58,8 +61,67 @@ describe('seed cache', () => {
     expect(second.dataset!.cache!.builtNow).toBe(true);
     expect(seededState(second)).not.toEqual(seededState(first));
     expect(readdirSync(cache).filter((name) => name.startsWith('seed-'))).toHaveLength(2);
-    // Nothing of a build is left beside the entries.
-    expect(readdirSync(cache).filter((name) => !name.startsWith('seed-'))).toEqual([]);
+    // Nothing of a build is left beside the entries (seeded clusters, and initdb's empty one).
+    expect(readdirSync(cache).filter((name) => !name.startsWith('seed-') && !name.startsWith('initdb-'))).toEqual([]);
     expect(existsSync(join(cache, `seed-${first.dataset!.cache!.key}`, 'meta.json'))).toBe(true);
+  });
+
+  it("keeps initdb's empty cluster too: the next run copies it instead of running initdb, and its servers take that run's password", async () => {
+    const cache = tempDir('cache-initdb');
+    process.env.RESTORE_DRILL_CACHE = cache;
+    const runs: CommandRecord[][] = [];
+    for (const runId of ['initdba', 'initdbb']) {
+      const commands: CommandRecord[] = [];
+      runs.push(commands);
+      const engine = await NativeEngine.create({ runId, record: (command) => commands.push(command) });
+      try {
+        const instance = await engine.startInstance('empty', tempDir('initdb-logs'));
+        try {
+          // Connecting proves the password: the cached cluster was made with the first run's.
+          const one = await withClient(() => instance.connect('postgres'), async (client) => (await client.query<{ one: number }>('select 1 as one')).rows[0]!.one);
+          expect(one).toBe(1);
+        } finally {
+          await instance.destroy({ keepFiles: false });
+        }
+      } finally {
+        await engine.dispose();
+      }
+    }
+    const ran = (commands: CommandRecord[], tool: string) => commands.filter((c) => c.command.split(' ')[0]!.endsWith(`/${tool}`)).length;
+    expect(ran(runs[0]!, 'initdb')).toBe(1);
+    expect(ran(runs[1]!, 'initdb')).toBe(0);
+    expect(runs[1]!.some((c) => c.command.startsWith('cp ') && c.command.includes(join(cache, 'initdb-')))).toBe(true);
+    expect(readdirSync(cache).filter((name) => name.startsWith('initdb-'))).toHaveLength(1);
+  });
+
+  it('files a cluster without the WAL segments renamed ahead for reuse, and a copy of it starts with every row', async () => {
+    process.env.RESTORE_DRILL_CACHE = tempDir('cache-wal');
+    const engine = await NativeEngine.create({ runId: 'cachewal', record: () => undefined });
+    const logs = tempDir('cache-wal-logs');
+    try {
+      // A bulk load with checkpoints between: the checkpoints rename the segments behind into spares ahead.
+      const load = async (instance: Instance) => {
+        await withClient(() => instance.connect('postgres'), async (client) => {
+          await client.query('create table filler (id bigint, pad text)');
+          for (let round = 0; round < 4; round++) {
+            await client.query(`insert into filler select g, repeat('x', 100) from generate_series(1, 400000) g`);
+            await client.query('checkpoint');
+          }
+        });
+        return {};
+      };
+      const filed = await engine.seededCluster('walshed', new Date().toISOString().slice(0, 10), logs, load);
+      const segments = readdirSync(join(filed!.dataDir, 'pg_wal')).filter((name) => /^[0-9A-F]{24}$/.test(name));
+      expect(segments.length).toBeLessThanOrEqual(2);
+      const copy = await engine.startInstance('from-cache', logs, { cluster: filed!.dataDir });
+      try {
+        const rows = await withClient(() => copy.connect('postgres'), async (client) => (await client.query<{ n: string }>('select count(*) as n from filler')).rows[0]!.n);
+        expect(rows).toBe('1600000');
+      } finally {
+        await copy.destroy({ keepFiles: false });
+      }
+    } finally {
+      await engine.dispose();
+    }
   });
 });
