@@ -8,6 +8,7 @@ import { restoreJobs } from '../backup/pg-dump.js';
 import { RecoveryError } from '../errors.js';
 import { TOOL_TIMEOUT_MS } from '../exec/command.js';
 import { quoteIdent, withClient } from '../pg/client.js';
+import type { Instance } from '../engines/types.js';
 import { identifier } from '../support/fields.js';
 import { dumpHasTimescale } from './archive.js';
 import { chooseBackup } from './choose-backup.js';
@@ -39,9 +40,17 @@ declare module '../model/journal.js' {
   }
 }
 
+/**
+ * Fresh statistics for the restored database (pg_restore brings none), as an
+ * operator takes them after a restore: vacuumdb, a table per job.
+ */
+async function analyze(instance: Instance, database: string, jobs: number): Promise<void> {
+  await instance.runPgTool('vacuumdb', ['--analyze-only', `--jobs=${jobs}`, `--dbname=${database}`], { timeoutMs: TOOL_TIMEOUT_MS });
+}
+
 export const restoreDatabase = defineProcedure({
   procedure: 'restore-database',
-  summary: 'a new database from the newest good dump: pg_restore -j N, or gunzip -c | psql for plain SQL',
+  summary: 'a new database from the newest good dump: pg_restore -j N, or gunzip -c | psql for plain SQL; then vacuumdb --analyze-only -j N',
   schema: z.strictObject({
     procedure: z.literal('restore-database'),
     jobs: z.number().int().min(1).max(64).default(2),
@@ -82,6 +91,8 @@ export const restoreDatabase = defineProcedure({
     );
     if (timescale) {
       const restored = await restoreTimescaleDump(instance, database, backup, jobs, ownership);
+      // One database-wide ANALYZE, not vacuumdb: ANALYZE of a hypertable reaches into every chunk, so vacuumdb
+      // (a table at a time) analyses each chunk twice, and with --jobs two sessions at once (timescale/timescaledb#6038).
       await withClient(() => instance.connect(database), (client) => client.query('analyze'));
       return {
         instance,
@@ -102,7 +113,7 @@ export const restoreDatabase = defineProcedure({
     } else {
       await instance.runPgTool('pg_restore', [`--jobs=${jobs}`, '--exit-on-error', ...ownership, `--dbname=${database}`, backup.path], { timeoutMs: TOOL_TIMEOUT_MS });
     }
-    await withClient(() => instance.connect(database), (client) => client.query('analyze'));
+    await analyze(instance, database, spec.jobs);
     return {
       instance,
       summary: (ctx.target ? `into a new instance of ${into.into}: ` : '') + (plain
