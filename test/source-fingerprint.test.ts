@@ -142,15 +142,20 @@ describe('restore-drill fingerprint', () => {
     writeFileSync(bogus, '{"format":"something-else"}');
     const judged = await compareWithSource(() => instance.connect('src'), 'src', bogus);
     expect(judged.verdict).toBe('unknown');
-    expect(judged.summary).toMatch(/not a restore-drill-fingerprint\/2 file/);
+    expect(judged.summary).toMatch(/not a restore-drill-fingerprint\/3 file/);
   });
 
-  it('a sidecar of the earlier format is unknown and says to take it again, since its rows were hashed another way', async () => {
-    const earlier = join(out, 'earlier.json');
-    writeFileSync(earlier, JSON.stringify({ format: 'restore-drill-fingerprint/1', takenAt: '2026-01-01T00:00:00Z', database: 'src', server: '15', state: { tables: {}, objects: { tables: [] } } }));
-    const judged = await compareWithSource(() => instance.connect('src'), 'src', earlier);
-    expect(judged.verdict).toBe('unknown');
-    expect(judged.summary).toMatch(/written by an earlier restore-drill \(restore-drill-fingerprint\/1\).*take it again with `restore-drill fingerprint`/);
+  it('a sidecar of an earlier format is unknown and says to take it again, naming what that format lacked', async () => {
+    for (const [format, lacked] of [
+      ['restore-drill-fingerprint/1', 'which hashed rows another way'],
+      ['restore-drill-fingerprint/2', 'which read the public schema only'],
+    ]) {
+      const earlier = join(out, 'earlier.json');
+      writeFileSync(earlier, JSON.stringify({ format, takenAt: '2026-01-01T00:00:00Z', database: 'src', server: '15', state: { tables: {}, objects: { tables: [] } } }));
+      const judged = await compareWithSource(() => instance.connect('src'), 'src', earlier);
+      expect(judged.verdict).toBe('unknown');
+      expect(judged.summary).toContain(`written by an earlier restore-drill (${format}), ${lacked}; take it again with \`restore-drill fingerprint\``);
+    }
   });
 
   it('sees every change of a row, in columns a typed hash could not tell apart: json, a case-insensitive collation, a composite', async () => {

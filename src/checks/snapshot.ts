@@ -9,6 +9,22 @@ import type { DatabaseState, SequenceState, TableState } from '../model/snapshot
 import { quoteIdent } from '../pg/client.js';
 import { installedVersion, timescaleState } from '../pg/timescaledb.js';
 
+/**
+ * The team's own schemas: every schema but the system's and TimescaleDB's
+ * internal ones (whose state the timescaledb check reads). Objects are named
+ * as in the public schema (`candles`) or qualified (`audit.events`), so a
+ * database made elsewhere is compared in every schema it has, not only public.
+ */
+const USER_SCHEMA = (namespace: string) =>
+  `(${namespace} not in ('pg_catalog', 'information_schema') and ${namespace} !~ '^(pg_|_timescaledb|timescaledb_)')`;
+const KEY = (namespace: string, name: string) => `case when ${namespace} = 'public' then ${name} else ${namespace} || '.' || ${name} end`;
+
+/** A table or sequence by the name the snapshot gives it, as SQL: `candles` is public.candles, `audit.events` is audit.events. */
+function relation(key: string): string {
+  const dot = key.indexOf('.');
+  return dot < 0 ? quoteIdent(key) : `${quoteIdent(key.slice(0, dot))}.${quoteIdent(key.slice(dot + 1))}`;
+}
+
 /** A table's seeded rows: those with a key up to `max` (what a workload writes later is counted by RPO instead). */
 export type SeededRange = Record<string, { column: string; max: number }>;
 
@@ -33,7 +49,7 @@ async function typedHashIsExact(client: pg.Client, table: string): Promise<boole
          left join pg_collation co on co.oid = a.attcollation
         where a.attrelid = $1::regclass and a.attnum > 0 and not a.attisdropped
           and (ty.typtype = 'c' or not coalesce(co.collisdeterministic, true))) as exact`,
-    [quoteIdent(table)],
+    [relation(table)],
   );
   return rows[0]!.exact;
 }
@@ -45,7 +61,7 @@ async function tableState(client: pg.Client, table: string, seeded: SeededRange[
   const read = (hash: (alias: string) => string) =>
     client.query<{ rows: string; fingerprint: string | null; latest?: string | null }>(
       `select count(*) as rows, coalesce(sum(${hash('t')}), 0)::text as fingerprint${latest}
-         from ${quoteIdent(table)} t${where}`,
+         from ${relation(table)} t${where}`,
     );
   let result;
   if (await typedHashIsExact(client, table)) {
@@ -65,32 +81,37 @@ async function tableState(client: pg.Client, table: string, seeded: SeededRange[
 }
 
 async function objects(client: pg.Client): Promise<DatabaseState['objects']> {
+  // An extension's own tables (PostGIS's spatial_ref_sys) are the extension's: its version is compared instead.
   const tables = await client.query<{ name: string }>(
-    `select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
-      where n.nspname = 'public' and c.relkind in ('r', 'p') order by 1`,
+    `select ${KEY('n.nspname', 'c.relname')} as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where ${USER_SCHEMA('n.nspname')} and c.relkind in ('r', 'p')
+        and not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')
+      order by 1`,
   );
   const indexes = await client.query<{ name: string }>(
-    `select tablename || '.' || indexname as name from pg_indexes where schemaname = 'public' order by 1`,
+    `select ${KEY('schemaname', 'tablename')} || '.' || indexname as name from pg_indexes where ${USER_SCHEMA('schemaname')} order by 1`,
   );
   const constraints = await client.query<{ name: string }>(
-    `select conrelid::regclass::text || '.' || conname || ' (' || contype::text || ')' as name
-       from pg_constraint where connamespace = 'public'::regnamespace and conrelid <> 0 order by 1`,
+    `select ${KEY('n.nspname', 't.relname')} || '.' || c.conname || ' (' || c.contype::text || ')' as name
+       from pg_constraint c join pg_class t on t.oid = c.conrelid join pg_namespace n on n.oid = t.relnamespace
+      where ${USER_SCHEMA('n.nspname')} order by 1`,
   );
   const owned = await client.query<{ seq: string; tab: string; col: string }>(
-    `select s.relname as seq, t.relname as tab, a.attname as col
+    `select ${KEY('n.nspname', 's.relname')} as seq, ${KEY('tn.nspname', 't.relname')} as tab, a.attname as col
        from pg_class s
-       join pg_namespace n on n.oid = s.relnamespace and n.nspname = 'public'
+       join pg_namespace n on n.oid = s.relnamespace and ${USER_SCHEMA('n.nspname')}
        join pg_depend d on d.objid = s.oid and d.classid = 'pg_class'::regclass
                        and d.refclassid = 'pg_class'::regclass and d.deptype in ('a', 'i')
        join pg_class t on t.oid = d.refobjid
+       join pg_namespace tn on tn.oid = t.relnamespace
        join pg_attribute a on a.attrelid = t.oid and a.attnum = d.refobjsubid
       where s.relkind = 'S' order by 1`,
   );
   const sequences: Record<string, SequenceState> = {};
   for (const { seq, tab, col } of owned.rows) {
     const { rows } = await client.query<{ last_value: string; max: string | null }>(
-      `select (select last_value from ${quoteIdent(seq)}) as last_value,
-              (select max(${quoteIdent(col)}) from ${quoteIdent(tab)})::text as max`,
+      `select (select last_value from ${relation(seq)}) as last_value,
+              (select max(${quoteIdent(col)}) from ${relation(tab)})::text as max`,
     );
     sequences[seq] = {
       table: tab,
@@ -109,7 +130,7 @@ async function objects(client: pg.Client): Promise<DatabaseState['objects']> {
 }
 
 /**
- * Every object of the public schema by its definition, not its name: a
+ * Every object of the team's schemas by its definition, not its name: a
  * restore that redefines an object under its own name (a primary key on other
  * columns, CHECK (true), a NOT VALID foreign key) must not pass. Extension
  * members are the extension's (its version is compared instead); a
@@ -125,47 +146,52 @@ async function definitions(client: pg.Client): Promise<Record<string, string>> {
 }
 
 const DEFINITIONS_SQL = `
-with public_rel as (
-  select c.oid, c.relname, c.relkind, c.relacl, pg_get_userbyid(c.relowner) as owner
+with user_rel as (
+  select c.oid, c.relname, ${KEY('n.nspname', 'c.relname')} as key, c.relkind, c.relacl, pg_get_userbyid(c.relowner) as owner
     from pg_class c join pg_namespace n on n.oid = c.relnamespace
-   where n.nspname = 'public'
+   where ${USER_SCHEMA('n.nspname')}
      and not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')
 )
-select 'column ' || r.relname || '.' || a.attname as key,
+select 'column ' || r.key || '.' || a.attname as key,
        format_type(a.atttypid, a.atttypmod) || case when a.attnotnull then ' not null' else '' end
          || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '')
          || case when a.attidentity <> '' then ' identity ' || a.attidentity::text else '' end as def
-  from public_rel r join pg_attribute a on a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped
+  from user_rel r join pg_attribute a on a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped
   left join pg_attrdef d on d.adrelid = r.oid and d.adnum = a.attnum
  where r.relkind in ('r', 'p')
 union all
-select 'index ' || r.relname || '.' || i.relname, pg_get_indexdef(i.oid) || case when x.indisvalid then '' else ' (invalid)' end
-  from public_rel r join pg_index x on x.indrelid = r.oid join pg_class i on i.oid = x.indexrelid
+select 'index ' || r.key || '.' || i.relname, pg_get_indexdef(i.oid) || case when x.indisvalid then '' else ' (invalid)' end
+  from user_rel r join pg_index x on x.indrelid = r.oid join pg_class i on i.oid = x.indexrelid
 union all
-select 'constraint ' || r.relname || '.' || c.conname, pg_get_constraintdef(c.oid) || case when c.convalidated then '' else ' (not validated)' end
-  from public_rel r join pg_constraint c on c.conrelid = r.oid
+select 'constraint ' || r.key || '.' || c.conname, pg_get_constraintdef(c.oid) || case when c.convalidated then '' else ' (not validated)' end
+  from user_rel r join pg_constraint c on c.conrelid = r.oid
 union all
-select 'sequence ' || s.sequencename, format('%s start %s increment %s min %s max %s cache %s%s', s.data_type, s.start_value, s.increment_by, s.min_value, s.max_value, s.cache_size, case when s.cycle then ' cycle' else '' end)
-  from pg_sequences s where s.schemaname = 'public'
+select 'sequence ' || ${KEY('s.schemaname', 's.sequencename')}, format('%s start %s increment %s min %s max %s cache %s%s', s.data_type, s.start_value, s.increment_by, s.min_value, s.max_value, s.cache_size, case when s.cycle then ' cycle' else '' end)
+  from pg_sequences s where ${USER_SCHEMA('s.schemaname')}
 union all
-select 'view ' || r.relname, pg_get_viewdef(r.oid)
-  from public_rel r where r.relkind in ('v', 'm')
+select 'view ' || r.key, pg_get_viewdef(r.oid)
+  from user_rel r where r.relkind in ('v', 'm')
    and not (r.relname = any($1::text[]))
 union all
-select 'trigger ' || r.relname || '.' || t.tgname, pg_get_triggerdef(t.oid)
-  from public_rel r join pg_trigger t on t.tgrelid = r.oid and not t.tgisinternal and t.tgname not like 'ts\_%'
+select 'trigger ' || r.key || '.' || t.tgname, pg_get_triggerdef(t.oid)
+  from user_rel r join pg_trigger t on t.tgrelid = r.oid and not t.tgisinternal and t.tgname not like 'ts\\_%'
 union all
-select 'function ' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
+select 'function ' || ${KEY('n.nspname', 'p.proname')} || '(' || pg_get_function_identity_arguments(p.oid) || ')',
        pg_get_function_result(p.oid) || ' ' || md5(p.prosrc) || ' ' || p.provolatile::text
-  from pg_proc p join pg_namespace n on n.oid = p.pronamespace and n.nspname = 'public'
+  from pg_proc p join pg_namespace n on n.oid = p.pronamespace and ${USER_SCHEMA('n.nspname')}
  where not exists (select 1 from pg_depend d where d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e')
+union all
+select k || n.nspname, case when k = 'schema ' then 'present' else pg_get_userbyid(n.nspowner)::text end
+  from pg_namespace n, unnest(array['schema ', 'owner schema ']) as k
+ where ${USER_SCHEMA('n.nspname')}
+   and not exists (select 1 from pg_depend d where d.classid = 'pg_namespace'::regclass and d.objid = n.oid and d.deptype = 'e')
 union all
 select 'extension ' || e.extname, case when e.extname = 'timescaledb' then '(its version: see the timescaledb check)' else e.extversion end
   from pg_extension e
 union all
-select 'owner ' || r.relname, r.owner from public_rel r where r.relkind in ('r', 'p', 'v', 'm', 'S') and not (r.relname = any($1::text[]))
+select 'owner ' || r.key, r.owner from user_rel r where r.relkind in ('r', 'p', 'v', 'm', 'S') and not (r.relname = any($1::text[]))
 union all
-select 'grants ' || r.relname, r.relacl::text from public_rel r where r.relacl is not null and not (r.relname = any($1::text[]))
+select 'grants ' || r.key, r.relacl::text from user_rel r where r.relacl is not null and not (r.relname = any($1::text[]))
 order by 1`;
 
 /**
@@ -203,7 +229,7 @@ export async function captureState(
 /**
  * The same, on a connection the caller holds, inside its transaction (in a
  * repeatable-read one, in that snapshot): `tables` undefined reads every
- * table of the public schema. Each table is read under a savepoint, so one
+ * table of the team's schemas. Each table is read under a savepoint, so one
  * that cannot be read is recorded and the others still are.
  */
 export async function stateOf(client: pg.Client, database: string, tables: readonly string[] | undefined, label: string, seeded: SeededRange = {}): Promise<DatabaseState> {

@@ -4,7 +4,8 @@
  * definition, read in the snapshot the dump itself was taken in (an exported
  * snapshot pg_dump imports with --snapshot). A restore compared with it is
  * compared with the source at the backup, every row of every table, not a
- * sample and not a later state.
+ * sample and not a later state. The team's `sameAsBackup` queries are read
+ * in that snapshot too, so a drill of the backup compares their values.
  */
 import { readFile } from 'node:fs/promises';
 import type pg from 'pg';
@@ -14,13 +15,21 @@ import type { CheckResult } from '../model/verdict.js';
 import { errorMessage } from '../errors.js';
 import { runContentChecks } from './content.js';
 import { stateOf } from './snapshot.js';
+import { firstValue, QUERY_TIMEOUT, type QuerySpec, type QueryValue } from './team.js';
 
-/** /2: rows hashed by type (checks/snapshot.ts); a /1 file's text hashes can never equal them. */
-const FINGERPRINT_FORMAT = 'restore-drill-fingerprint/2';
-const EARLIER_FORMAT = 'restore-drill-fingerprint/1';
+/** /3: every schema of the team's read, rows hashed by type (checks/snapshot.ts). */
+const FINGERPRINT_FORMAT = 'restore-drill-fingerprint/3';
+/** What an earlier format's file lacks, so a drill never compares it as if it were complete. */
+const EARLIER_FORMATS: Record<string, string> = {
+  'restore-drill-fingerprint/1': 'which hashed rows another way',
+  'restore-drill-fingerprint/2': 'which read the public schema only',
+};
 
 /** Where the command after `restore-drill fingerprint --` takes the exported snapshot's id. */
 export const SNAPSHOT_PLACEHOLDER = '{snapshot}';
+
+/** A team query as it was read at the backup: its text (a drill compares only the same text) and its value, or why it had none. */
+type RecordedQuery = { sql: string; value: QueryValue } | { sql: string; error: string };
 
 /** The sidecar file: written beside a dump (`<dump>.fingerprint.json`), read by a drill that restores it. */
 export interface SourceFingerprint {
@@ -31,6 +40,8 @@ export interface SourceFingerprint {
   /** The exported snapshot the fingerprint and the dump were both taken in; absent when no dump shared it. */
   snapshot?: string;
   state: DatabaseState;
+  /** The `sameAsBackup` queries of the drill files named with --drill, by name; absent when none were. */
+  queries?: Record<string, RecordedQuery>;
 }
 
 const sidecarShape = z.object({
@@ -40,6 +51,7 @@ const sidecarShape = z.object({
   server: z.string(),
   snapshot: z.string().optional(),
   state: z.object({ tables: z.record(z.string(), z.unknown()), objects: z.object({ tables: z.array(z.string()) }).loose() }).loose(),
+  queries: z.record(z.string(), z.union([z.object({ sql: z.string(), value: z.string().nullable() }), z.object({ sql: z.string(), error: z.string() })])).optional(),
 });
 
 /**
@@ -48,7 +60,7 @@ const sidecarShape = z.object({
  * same snapshot. The transaction stays open until the end: an exported
  * snapshot lives only as long as its transaction.
  */
-export async function fingerprintInSnapshot(client: pg.Client, during?: (snapshot: string) => Promise<void>): Promise<SourceFingerprint> {
+export async function fingerprintInSnapshot(client: pg.Client, during?: (snapshot: string) => Promise<void>, queries: readonly QuerySpec[] = []): Promise<SourceFingerprint> {
   await client.query('begin isolation level repeatable read read only');
   try {
     const { rows } = await client.query<{ snapshot: string; database: string; server: string; now: string }>(
@@ -57,10 +69,57 @@ export async function fingerprintInSnapshot(client: pg.Client, during?: (snapsho
     const { snapshot, database, server, now } = rows[0]!;
     await during?.(snapshot);
     const state = await stateOf(client, database, undefined, 'the source at the backup');
-    return { format: FINGERPRINT_FORMAT, takenAt: new Date(now).toISOString(), database, server, ...(during ? { snapshot } : {}), state };
+    const recorded = queries.length ? { queries: await queriesInSnapshot(client, queries) } : {};
+    return { format: FINGERPRINT_FORMAT, takenAt: new Date(now).toISOString(), database, server, ...(during ? { snapshot } : {}), state, ...recorded };
   } finally {
     await client.query('rollback').catch(() => undefined);
   }
+}
+
+/**
+ * Each query in the open snapshot, as a drill runs it on the restore: its
+ * first value. One that fails is recorded with its error (a savepoint keeps
+ * the snapshot's transaction going); the transaction is read-only, so a
+ * query cannot write to the source.
+ */
+async function queriesInSnapshot(client: pg.Client, queries: readonly QuerySpec[]): Promise<Record<string, RecordedQuery>> {
+  const recorded: Record<string, RecordedQuery> = {};
+  // Set after the fingerprint, which reads every table whole and may take longer.
+  await client.query(`set local statement_timeout = '${QUERY_TIMEOUT}'`);
+  for (const query of queries) {
+    await client.query('savepoint team_query');
+    try {
+      recorded[query.name] = { sql: query.sql, value: firstValue((await client.query({ text: query.sql, rowMode: 'array' })).rows) };
+      await client.query('release savepoint team_query');
+    } catch (error) {
+      await client.query('rollback to savepoint team_query');
+      recorded[query.name] = { sql: query.sql, error: errorMessage(error) };
+    }
+  }
+  return recorded;
+}
+
+/**
+ * A `sameAsBackup` query's value at the backup, as the sidecar beside it
+ * recorded it; why there is none otherwise (no sidecar, another text under
+ * that name, a query that failed then), which leaves the check unknown.
+ */
+export async function queryAtBackup(path: string | undefined, query: QuerySpec): Promise<{ value: QueryValue } | { error: string }> {
+  const take = 'take the fingerprint with `restore-drill fingerprint --drill FILE`, naming this drill file';
+  if (!path) return { error: `the backup has no fingerprint sidecar to hold it; ${take}` };
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    return { error: `${path} cannot be read (${errorMessage(error)})` };
+  }
+  const source = parseFingerprint(text);
+  if ('problem' in source) return { error: `${path}: ${source.problem}` };
+  const recorded = source.queries?.[query.name];
+  if (!recorded) return { error: `${path} holds no value for it; ${take}` };
+  if (recorded.sql !== query.sql) return { error: `${path} holds another query under this name (${recorded.sql}); ${take} again` };
+  if ('error' in recorded) return { error: `it failed at the backup: ${recorded.error}` };
+  return { value: recorded.value };
 }
 
 /** Parses a sidecar; the problem, in words, when it is not one. */
@@ -71,8 +130,9 @@ export function parseFingerprint(text: string): SourceFingerprint | { problem: s
   } catch (error) {
     return { problem: `not JSON (${(error as Error).message})` };
   }
-  if ((json as { format?: unknown } | null)?.format === EARLIER_FORMAT)
-    return { problem: `written by an earlier restore-drill (${EARLIER_FORMAT}), which hashed rows another way; take it again with \`restore-drill fingerprint\`` };
+  const format = (json as { format?: unknown } | null)?.format;
+  if (typeof format === 'string' && Object.hasOwn(EARLIER_FORMATS, format))
+    return { problem: `written by an earlier restore-drill (${format}), ${EARLIER_FORMATS[format]}; take it again with \`restore-drill fingerprint\`` };
   const parsed = sidecarShape.safeParse(json);
   if (!parsed.success) return { problem: `not a ${FINGERPRINT_FORMAT} file: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}` };
   return json as SourceFingerprint;

@@ -5,7 +5,7 @@
  * ledger rows the recovered database holds; it is never copied from a target.
  */
 import type { Measurement, RpoMeasurement } from '../model/journal.js';
-import type { CheckResult } from '../model/verdict.js';
+import type { CheckResult, Verdict } from '../model/verdict.js';
 import type { Instant } from '../support/clock.js';
 import { formatDuration, formatTarget } from '../support/units.js';
 import { WRITTEN_TABLES, type Commit, type LedgerContents, type WrittenTable } from '../workload/ledger.js';
@@ -125,8 +125,13 @@ export function rpoCheck(targetMs: number, loss: Loss | { error: string }): { ch
   };
 }
 
-export function rtoCheck(targetMs: number, fault: Instant, verified: Instant, recovered: boolean): { check: CheckResult; rto: Measurement } {
-  if (!recovered) {
+/**
+ * RTO is the time to a verified recovery: a verification that failed means
+ * no recovery (fail); one that could not tell (an unknown check, no fail)
+ * leaves the RTO unproven (unknown), however fast the restore was.
+ */
+export function rtoCheck(targetMs: number, fault: Instant, verified: Instant, verification: Verdict): { check: CheckResult; rto: Measurement } {
+  if (verification === 'fail') {
     return {
       check: {
         name: 'rto',
@@ -138,6 +143,17 @@ export function rtoCheck(targetMs: number, fault: Instant, verified: Instant, re
     };
   }
   const measuredMs = verified.mono - fault.mono;
+  if (verification === 'unknown') {
+    return {
+      check: {
+        name: 'rto',
+        verdict: 'unknown',
+        summary: `restored and checked ${formatDuration(measuredMs)} after the fault, but not every check could tell whether the data came back: recovery unproven (target ${formatDuration(targetMs)})`,
+        evidence: { unverifiedMs: measuredMs, targetMs, faultAt: fault.wall, verifiedAt: verified.wall },
+      },
+      rto: { targetMs },
+    };
+  }
   return {
     check: {
       name: 'rto',

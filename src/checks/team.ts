@@ -30,7 +30,7 @@ export const querySchema = z
     name: checkName,
     sql: z.string().min(1).describe('One read-only statement; the first column of its first row is the value.'),
     expect: expectation.describe(
-      'equals, atMost, atLeast, between, or sameAsBackup: the same query\'s value at the backup (only tables the workload does not write stay still: candles, symbols, positions).',
+      'equals, atMost, atLeast, between, or sameAsBackup: the same query\'s value at the backup (only tables the workload does not write stay still: candles, symbols, positions; for a backup made elsewhere, the value `restore-drill fingerprint --drill FILE` recorded in its sidecar).',
     ),
   })
   .describe('A validation query run on the recovered database, read-only, after the built-in checks.');
@@ -48,6 +48,15 @@ export type CommandSpec = z.output<typeof commandSchema>;
 
 /** A query's value: the first column of the first row, as text (null when there is no row or it is NULL). */
 export type QueryValue = string | null;
+
+/** A validation query may read for this long before it is cancelled (and fails), on the recovered database and at the backup. */
+export const QUERY_TIMEOUT = '5min';
+
+/** The value of a query run with `rowMode: 'array'`: its first row's first column, as text. */
+export function firstValue(rows: readonly unknown[]): QueryValue {
+  const first = (rows[0] as unknown[] | undefined)?.[0];
+  return first === null || first === undefined ? null : String(first instanceof Date ? first.toISOString() : first);
+}
 
 function describe(expect: Expectation): string {
   if ('equals' in expect) return `= ${expect.equals}`;

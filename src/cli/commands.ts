@@ -256,6 +256,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
         jobs: { type: 'string' },
         out: { type: 'string' },
         dbname: { type: 'string' },
+        drill: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },

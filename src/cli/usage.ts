@@ -33,11 +33,11 @@ const COMMANDS: Record<string, { synopsis: string; does: string; options: string
     options: ['--reports-dir', '--history', '--junit', '--metrics', '--sign-key', '--public-key'],
   },
   fingerprint: {
-    synopsis: 'fingerprint --out FILE [--dbname URL] [-- pg_dump --snapshot={snapshot} ...]',
+    synopsis: 'fingerprint --out FILE [--dbname URL] [--drill FILE]... [-- pg_dump --snapshot={snapshot} ...]',
     does:
       "writes what the database holds (per table rows, content fingerprint, latest time; every definition) to FILE for a drill to compare its restore with; " +
-      'the command after -- runs in the same exported snapshot, so the dump and the fingerprint are one moment; no file when the command fails',
-    options: ['--out', '--dbname'],
+      'the command after -- runs in the same exported snapshot, so the dump and the fingerprint are one moment; with --drill, the values of its sameAsBackup queries too; no file when the command fails',
+    options: ['--out', '--dbname', '--drill'],
   },
   clean: {
     synopsis: 'clean [--kept]',
@@ -62,6 +62,7 @@ const OPTIONS: Array<[flag: string, text: string]> = [
   ['--max-age AGE', 'status: a drill whose last success is older fails the command (default 35d)'],
   ['--out FILE', 'fingerprint: the file to write (beside a dump: <dump>.fingerprint.json, which a drill picks up)'],
   ['--dbname URL', 'fingerprint: the database to read (default: the PG* variables, as pg_dump)'],
+  ['--drill FILE', "fingerprint: also record the value of each sameAsBackup query of this drill file (or folder), read in the same snapshot, for the drill's comparison"],
   ['--kept', 'clean: also remove the folders runs kept on purpose (--keep, failed drills)'],
   ['-h, --help', 'this text; after a command, that command\'s'],
   ['-v, --version', 'the version'],

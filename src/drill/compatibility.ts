@@ -81,13 +81,6 @@ export function compatibilityProblems(raw: Record<string, unknown>): Problem[] {
     for (const key of ['dataset', 'workload'] as const) {
       if (raw[key] !== undefined) problems.push({ path: key, message: `${method.method} restores the team's own data: nothing is seeded or written, so remove ${key}` });
     }
-    const queries = Array.isArray(raw.queries) ? (raw.queries as Array<Record<string, unknown>>) : [];
-    for (const [i, query] of queries.entries()) {
-      const expect = query?.expect;
-      if (expect && typeof expect === 'object' && 'sameAsBackup' in expect) {
-        problems.push({ path: `queries[${i}].expect`, message: `sameAsBackup compares with the seeded database at the backup, which ${method.method} has not: give equals, atMost, atLeast or between` });
-      }
-    }
   }
   if (fault?.module.requires?.dataVolume && section(raw, 'engine')?.dataVolume === undefined) {
     problems.push({ path: 'engine.dataVolume', message: `required: ${fault.module.type} fills a size-limited data folder; set a size such as 64m` });

@@ -24,7 +24,7 @@ import type { BackupArtifact } from '../model/artifact.js';
 import type { DrillJournal, FaultRecord } from '../model/journal.js';
 import { statusAfterVerify } from '../model/outcome.js';
 import type { DatabaseState } from '../model/snapshot.js';
-import type { CheckResult } from '../model/verdict.js';
+import { combine, type CheckResult } from '../model/verdict.js';
 import { quoteIdent, withClient } from '../pg/client.js';
 import { settingsReplayNeeds } from '../pg/conf.js';
 import { installedVersion } from '../pg/timescaledb.js';
@@ -312,7 +312,7 @@ async function verify({ drill, instance, spec, expected, queriesAtBackup, worklo
   const ledger = await readLedger(() => instance.connect(spec.database), { run: runId, drill: spec.name }, workload.commits);
   // Rows written after the recovery target must be absent only when the recovery stopped there.
   const loss = 'error' in ledger ? ledger : measureLoss(workload.commits, ledger, fault.at, atMarker ? fault.marker?.firstSeqAfter : undefined);
-  const rto = rtoCheck(spec.targets.rto, fault.at, verifiedAt, content.every((c) => c.verdict === 'pass'));
+  const rto = rtoCheck(spec.targets.rto, fault.at, verifiedAt, combine(content.map((c) => c.verdict)));
   const rpo = rpoCheck(spec.targets.rpo, loss);
   found(...content, rto.check, rpo.check);
   if (drill.checks.includes(rpo.check)) {

@@ -8,8 +8,8 @@
  * rows a dump holds, TimescaleDB's state as the dump's catalog records it,
  * pg_amcheck on the restored database, every page's
  * checksum of a restored base backup, the source's
- * fingerprint when the backup came with one, the team's own queries and
- * smoke tests, RTO, and the backup's age against the RPO target. It never
+ * fingerprint when the backup came with one, the team's own queries (a
+ * `sameAsBackup` one against the value its sidecar recorded) and smoke tests, RTO, and the backup's age against the RPO target. It never
  * connects to production.
  */
 import { readFile } from 'node:fs/promises';
@@ -20,7 +20,7 @@ import { judgeAmcheck } from '../checks/amcheck.js';
 import { judgeDumpRows } from '../checks/dump-rows.js';
 import { judgePageChecksums } from '../checks/page-checksums.js';
 import { timescaleAgainstDump } from '../checks/timescaledb.js';
-import { compareWithSource, parseFingerprint } from '../checks/source-fingerprint.js';
+import { compareWithSource, parseFingerprint, queryAtBackup } from '../checks/source-fingerprint.js';
 import { backupAgeCheck, rtoCheck } from '../checks/targets.js';
 import { judgeCommand, judgeQuery } from '../checks/team.js';
 import { errorMessage } from '../errors.js';
@@ -30,7 +30,7 @@ import type { Instance } from '../engines/types.js';
 import type { BackupArtifact } from '../model/artifact.js';
 import type { FaultRecord } from '../model/journal.js';
 import { statusAfterVerify } from '../model/outcome.js';
-import type { CheckResult } from '../model/verdict.js';
+import { combine, type CheckResult } from '../model/verdict.js';
 import { now, type Instant } from '../support/clock.js';
 import { beginDrill, endDrill, recordStop, recover, type DrillHost } from './frame.js';
 import type { LoadedDrill } from './spec.js';
@@ -127,13 +127,17 @@ export async function runExistingDrill(host: DrillHost, loaded: LoadedDrill): Pr
       }
       if (restoredFrom?.fingerprint) content.push(await compareWithSource(() => restored.connect(db), db, restoredFrom.fingerprint, recovery.outcome?.withoutOwners));
       const queried = await runQueries(() => restored.connect(db), spec.queries);
-      for (const query of spec.queries) content.push(judgeQuery(query, queried.get(query.name)!));
+      for (const query of spec.queries) {
+        // No seeded baseline here: the value at the backup is the one its sidecar recorded in the dump's snapshot.
+        const atBackup = 'sameAsBackup' in query.expect ? await queryAtBackup(restoredFrom?.fingerprint, query) : undefined;
+        content.push(judgeQuery(query, queried.get(query.name)!, atBackup));
+      }
       const smoked = await runCommands(restored, spec.commands, await scriptEnv(restored));
       for (const command of spec.commands) content.push(judgeCommand(command, smoked.get(command.name)!));
       // Last: the server is stopped while its pages are read.
       if (method.family === 'physical') content.push(await checkPages(restored));
       const verifiedAt = now();
-      const rto = rtoCheck(spec.targets.rto, faultAt!, verifiedAt, !recoveryFailedToo && content.every((c) => c.verdict === 'pass'));
+      const rto = rtoCheck(spec.targets.rto, faultAt!, verifiedAt, recoveryFailedToo ? 'fail' : combine(content.map((c) => c.verdict)));
       const written = await writtenAt(drill.backup!);
       const rpo = backupAgeCheck(spec.targets.rpo, written, new Date(verifiedAt.wall));
       found(...content, rto.check, rpo.check);

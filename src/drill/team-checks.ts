@@ -6,13 +6,10 @@
  * How what they returned is judged is in checks/team.ts.
  */
 import type pg from 'pg';
-import type { CommandSpec, QuerySpec, QueryValue } from '../checks/team.js';
+import { firstValue, QUERY_TIMEOUT, type CommandSpec, type QuerySpec, type QueryValue } from '../checks/team.js';
 import type { Instance } from '../engines/types.js';
 import { errorMessage } from '../errors.js';
 import { environmentSecrets, redact, tail } from '../exec/command.js';
-
-/** A validation query may read for this long before it is cancelled (and fails). */
-const QUERY_TIMEOUT = '5min';
 
 /** Each query the server cannot plan, as `queries[i].sql: <why>`; nothing is run. */
 export async function unplannable(client: pg.Client, queries: readonly QuerySpec[]): Promise<string[]> {
@@ -44,8 +41,7 @@ export async function runQueries(connect: () => Promise<pg.Client>, queries: rea
         await client.query('begin read only');
         await client.query(`set local statement_timeout = '${QUERY_TIMEOUT}'`);
         const result = await client.query({ text: query.sql, rowMode: 'array' });
-        const first = (result.rows[0] as unknown[] | undefined)?.[0];
-        seen.set(query.name, { value: first === null || first === undefined ? null : String(first instanceof Date ? first.toISOString() : first) });
+        seen.set(query.name, { value: firstValue(result.rows) });
       } catch (error) {
         seen.set(query.name, { error: errorMessage(error) });
       } finally {

@@ -152,7 +152,7 @@ export function timeline(drill: DrillJournal): Timeline {
           startMs: faultAt,
           // The measured RTO ends at the first passing verification, inside the verify phase.
           endMs: drill.rto?.measuredMs === undefined ? verifiedAt : faultAt + drill.rto.measuredMs,
-          label: drill.rto?.measuredMs === undefined ? `not recovered (target ${targetLabel(drill.rto?.targetMs)})` : `RTO ${shortDuration(drill.rto.measuredMs)} (target ${targetLabel(drill.rto.targetMs)})`,
+          label: drill.rto?.measuredMs === undefined ? `no verified recovery (target ${targetLabel(drill.rto?.targetMs)})` : `RTO ${shortDuration(drill.rto.measuredMs)} (target ${targetLabel(drill.rto.targetMs)})`,
           over: rtoCheck?.verdict !== 'pass',
         };
   const why = whyNotPassed(drill);
