@@ -81,11 +81,13 @@ async function tableState(client: pg.Client, table: string, seeded: SeededRange[
 }
 
 async function objects(client: pg.Client): Promise<DatabaseState['objects']> {
-  // An extension's own tables (PostGIS's spatial_ref_sys) are the extension's: its version is compared instead.
+  // An extension's own tables are the extension's (its version is compared instead), but for its configuration
+  // tables (PostGIS's spatial_ref_sys), which hold the team's rows too and which pg_dump dumps.
   const tables = await client.query<{ name: string }>(
     `select ${KEY('n.nspname', 'c.relname')} as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where ${USER_SCHEMA('n.nspname')} and c.relkind in ('r', 'p')
-        and not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')
+        and (not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')
+             or exists (select 1 from pg_extension e where c.oid = any(e.extconfig)))
       order by 1`,
   );
   const indexes = await client.query<{ name: string }>(
