@@ -2,24 +2,63 @@
  * Real TimescaleDB (a build of ../shared/vendor's sources, see .ci/run): the
  * shipped drills at their shipped scale, restores done the documented way, a
  * timescaledb check that catches what the content checks cannot, hypertables
- * restored alone or by time range, and a dump from another TimescaleDB
- * version. Where the builds are absent the tests skip and say why;
+ * restored alone or by time range, a dump from another TimescaleDB
+ * version, and a base backup made elsewhere. Where the builds are absent the tests skip and say why;
  * RESTORE_DRILL_REQUIRE_TIMESCALEDB=1 (CI) makes that a failure.
  */
-import { existsSync } from 'node:fs';
+import { cpSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { NativeEngine } from '../src/engines/native/engine.js';
-import { hasTimescaleLibrary } from '../src/engines/shared/binaries.js';
+import { findPgBinaries, hasTimescaleLibrary } from '../src/engines/shared/binaries.js';
 import { withClient } from '../src/pg/client.js';
+import type { Client } from 'pg';
 import { check, drillYaml, recoveryOf, runDrills, tempDir, writeDrill } from './helpers.js';
+import { switchAndWaitArchived } from './team-base-backup.js';
 
 const BIN = process.env.RESTORE_DRILL_TIMESCALEDB_BIN;
 const OLD_BIN = process.env.RESTORE_DRILL_TIMESCALEDB_OLD_BIN;
 const UPGRADE_BIN = process.env.RESTORE_DRILL_TIMESCALEDB_UPGRADE_BIN;
 const required = process.env.RESTORE_DRILL_REQUIRE_TIMESCALEDB === '1';
 const SCRIPTS = resolve('fixtures/scripts');
+
+/** A TimescaleDB database the harness did not seed: 20,000 ticks in a hypertable of daily chunks, the older ones compressed, and an hourly continuous aggregate. */
+async function seedTicks(client: Client): Promise<void> {
+  await client.query('create extension timescaledb');
+  await client.query('create table ticks (at timestamptz not null, symbol text not null, price numeric(12,4) not null)');
+  await client.query("select create_hypertable('ticks', 'at', chunk_time_interval => interval '1 day')");
+  await client.query("insert into ticks select now() - g * interval '1 minute', 'S' || g % 20, 100 + g % 97 from generate_series(1, 20000) g");
+  await client.query("alter table ticks set (timescaledb.compress, timescaledb.compress_segmentby = 'symbol')");
+  await client.query("select compress_chunk(c) from show_chunks('ticks', older_than => interval '3 days') c");
+  await client.query("create materialized view ticks_1h with (timescaledb.continuous) as select time_bucket('1 hour', at) as bucket, symbol, max(price) as high from ticks group by 1, 2");
+}
+
+/**
+ * Production's base backup of the same database and its WAL archive, made with
+ * the TimescaleDB build in `bin`: 100 more ticks written after the backup are
+ * in the archive only.
+ */
+async function teamBaseBackup(bin: string, into: string): Promise<void> {
+  const engine = await NativeEngine.create({ runId: 'tsdbphysical', binDir: bin, record: () => undefined });
+  try {
+    const production = await engine.startInstance('production', tempDir('tsdb-physical-logs'), { walArchive: { timeoutMs: 1000 } });
+    try {
+      await withClient(() => production.connect('postgres'), (admin) => admin.query('create database ticks'));
+      await withClient(() => production.connect('ticks'), seedTicks);
+      const base = join(production.backupDir, 'base');
+      await production.runPgTool('pg_basebackup', ['--pgdata', base, '--format=tar', '--gzip', '--wal-method=stream', '--checkpoint=fast', '--manifest-checksums=SHA256']);
+      await withClient(() => production.connect('ticks'), (client) => client.query("insert into ticks select now() - g * interval '1 second', 'LATE', 1 from generate_series(1, 100) g"));
+      await withClient(() => production.connect('postgres'), switchAndWaitArchived);
+      cpSync(base, join(into, 'base'), { recursive: true });
+      cpSync(production.archiveDir, join(into, 'wal'), { recursive: true });
+    } finally {
+      await production.destroy({ keepFiles: false });
+    }
+  } finally {
+    await engine.dispose();
+  }
+}
 
 /**
  * Production's nightly dump of a TimescaleDB database the harness did not
@@ -34,15 +73,7 @@ async function teamDump(bin: string, dump: string): Promise<void> {
       await withClient(() => production.connect('postgres'), (admin) => admin.query('create database ticks'));
       await withClient(
         () => production.connect('ticks'),
-        async (client) => {
-          await client.query('create extension timescaledb');
-          await client.query('create table ticks (at timestamptz not null, symbol text not null, price numeric(12,4) not null)');
-          await client.query("select create_hypertable('ticks', 'at', chunk_time_interval => interval '1 day')");
-          await client.query("insert into ticks select now() - g * interval '1 minute', 'S' || g % 20, 100 + g % 97 from generate_series(1, 20000) g");
-          await client.query("alter table ticks set (timescaledb.compress, timescaledb.compress_segmentby = 'symbol')");
-          await client.query("select compress_chunk(c) from show_chunks('ticks', older_than => interval '3 days') c");
-          await client.query("create materialized view ticks_1h with (timescaledb.continuous) as select time_bucket('1 hour', at) as bucket, symbol, max(price) as high from ticks group by 1, 2");
-        },
+        seedTicks,
       );
       const { host, port, user, password } = production.connection;
       const env = { PGHOST: host, PGPORT: String(port), PGUSER: user, PGPASSWORD: password, PGDATABASE: 'ticks' };
@@ -231,5 +262,39 @@ describe.skipIf(!present)(`TimescaleDB${present ? '' : ` (skipped: ${why})`}`, (
     const failing = updated.checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.name}: ${c.summary}`);
     expect({ verdict: updated.verdict, failing }).toEqual({ verdict: 'pass', failing: [] });
     expect(String(recoveryOf(updated)?.summary)).toMatch(/TimescaleDB 2\.17\.2 updated to 2\.28\.3/);
+  }, 600_000);
+  it.runIf(versions)("replays a 2.17.2 base backup made elsewhere where 2.17.2 is installed, reading each database's version from the restored cluster; a 2.28.3-only target fails naming both, a target without TimescaleDB says why it could not start", async () => {
+    const team = tempDir('tsdb-team-physical');
+    await teamBaseBackup(OLD_BIN!, team);
+    const drillOf = (name: string) =>
+      writeDrill(drills, {
+        name,
+        database: 'ticks',
+        backup: { method: 'existing-base-backup', path: join(team, 'base'), wal: join(team, 'wal') },
+        fault: { type: 'production-lost' },
+        recovery: { procedure: 'point-in-time' },
+        queries: [{ name: 'late-ticks', sql: "select count(*) from ticks where symbol = 'LATE'", expect: { equals: 100 } }],
+        targets: { rto: '15m', rpo: '24h' },
+      });
+    const same = (await runDrills([drillOf('tsdb-physical')], reports, { binDir: UPGRADE_BIN })).journal.drills[0]!;
+    const failing = same.checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.name}: ${c.summary}`);
+    expect({ verdict: same.verdict, failing }).toEqual({ verdict: 'pass', failing: [] });
+    // Every tick read through TimescaleDB, the compressed chunks decompressed, the 100 from the archive among them.
+    expect(check(same, 'timescaledb').summary).toMatch(
+      /^every database with TimescaleDB loads it and reads whole: ticks \(TimescaleDB 2\.17\.2: 1 hypertables, \d+ chunks, [1-9]\d* compressed, 20100 rows read through TimescaleDB; 1 continuous aggregates refreshable, \d+ jobs scheduled\); new rows land in chunks$/,
+    );
+
+    const other = (await runDrills([drillOf('tsdb-physical-other-version')], reports, onTimescale)).journal.drills[0]!;
+    expect(check(other, 'timescaledb')).toMatchObject({
+      verdict: 'fail',
+      summary: expect.stringMatching(/^ticks uses TimescaleDB 2\.17\.2 \(its catalog asks for the library timescaledb-2\.17\.2\), which the restore target's binaries do not have \(they offer 2\.28\.3\)/),
+    });
+    expect(other.verdict).toBe('fail');
+    // No TimescaleDB at all: the backup's own settings preload it, and the error's first line says the server could not.
+    const none = (await runDrills([drillOf('tsdb-physical-no-timescale')], reports, { binDir: (await findPgBinaries()).binDir })).journal.drills[0]!;
+    expect(check(none, 'recovery')).toMatchObject({ verdict: 'fail', summary: expect.stringMatching(/the server said: FATAL: +could not access file "timescaledb": No such file or directory\)/) });
+    // What is left is the empty instance meant for the restore: its pages vouch for nothing.
+    expect(check(none, 'page-checksums')).toMatchObject({ verdict: 'unknown', summary: expect.stringMatching(/the recovery failed/) });
+    expect(none.verdict).toBe('fail');
   }, 600_000);
 });

@@ -138,6 +138,87 @@ export async function timescaleAgainstDump(connect: () => Promise<pg.Client>, da
   }
 }
 
+/** The error a database gives when its catalog asks for a TimescaleDB library the server's binaries lack. */
+const MISSING_LIBRARY = /could not access file "\$libdir\/timescaledb-([^"]+)"/;
+
+/**
+ * The same for a physical restore of a backup made elsewhere, with neither a
+ * snapshot nor a dump's catalog to compare with: the restored cluster itself
+ * says which TimescaleDB version each database's catalog asks for, and that
+ * exact library must be in the restore target's binaries (`offered`, when the
+ * engine can tell). Each database with the extension must then be out of
+ * restore mode, read every hypertable whole through TimescaleDB (compressed
+ * chunks decompressed), and pass the live probes. Undefined when no
+ * database has TimescaleDB. Never throws.
+ */
+export async function timescaleOfCluster(connect: (database: string) => Promise<pg.Client>, offered: string[] | undefined): Promise<CheckResult | undefined> {
+  const problems: string[] = [];
+  const seen: string[] = [];
+  const evidence: Record<string, unknown> = { offered: offered ?? null };
+  try {
+    const databases = await withClient(
+      () => connect('postgres'),
+      async (client) => (await client.query<{ name: string }>('select datname as name from pg_database where datallowconn and not datistemplate order by 1')).rows.map((r) => r.name),
+    );
+    for (const database of databases) {
+      await withClient(
+        () => connect(database),
+        async (client) => {
+          let found: TimescaleState | undefined;
+          try {
+            found = await timescaleState(client);
+          } catch (error) {
+            const version = MISSING_LIBRARY.exec(errorMessage(error))?.[1];
+            if (!version) throw error;
+            problems.push(
+              `${database} uses TimescaleDB ${version} (its catalog asks for the library timescaledb-${version}), which the restore target's binaries do not have` +
+                (offered ? ` (they offer ${offered.join(', ') || 'no TimescaleDB'})` : '') +
+                `: a physical restore runs only on its own TimescaleDB version; restore with TimescaleDB ${version} installed`,
+            );
+            seen.push(`${database} (TimescaleDB ${version}, unreadable)`);
+            return;
+          }
+          if (!found) return;
+          const rows: Record<string, number> = {};
+          const qualified = await client.query<{ name: string; sql: string }>(
+            `select hypertable_name as name, format('%I.%I', hypertable_schema, hypertable_name) as sql
+               from timescaledb_information.hypertables where hypertable_schema not like '\\_timescaledb%'`,
+          );
+          for (const { name, sql } of qualified.rows) {
+            try {
+              rows[name] = Number((await client.query<{ n: string }>(`select count(*) as n from ${sql}`)).rows[0]!.n);
+            } catch (error) {
+              problems.push(`${database}: ${sql} cannot be read whole through TimescaleDB: ${errorMessage(error)}`);
+            }
+          }
+          if (found.restoring !== 'off') problems.push(`${database}: timescaledb.restoring is ${found.restoring}, as it was in the backup: timescaledb_post_restore() never ran`);
+          const probed: Record<string, unknown> = {};
+          const own: string[] = [];
+          await probe(client, found, found, own, probed);
+          problems.push(...own.map((p) => `${database}: ${p}`));
+          evidence[database] = { found, rows, ...probed };
+          const hypertables = Object.keys(found.hypertables);
+          const chunks = Object.values(found.hypertables).reduce((sum, h) => sum + h.chunks, 0);
+          const compressed = Object.values(found.hypertables).reduce((sum, h) => sum + h.compressedChunks, 0);
+          seen.push(
+            `${database} (TimescaleDB ${found.version}: ${hypertables.length} hypertables, ${chunks} chunks, ${compressed} compressed, ` +
+              `${Object.values(rows).reduce((sum, n) => sum + n, 0)} rows read through TimescaleDB; ${Object.keys(found.aggregates).length} continuous aggregates refreshable, ${found.jobs.length} jobs scheduled)`,
+          );
+        },
+      );
+    }
+  } catch (error) {
+    return { name: 'timescaledb', verdict: 'unknown', summary: `TimescaleDB's state in the restored cluster could not be read: ${errorMessage(error)}`, evidence };
+  }
+  if (seen.length === 0) return undefined;
+  return {
+    name: 'timescaledb',
+    verdict: problems.length ? 'fail' : 'pass',
+    summary: problems.length ? problems.join('; ') : `every database with TimescaleDB loads it and reads whole: ${seen.join('; ')}; new rows land in chunks`,
+    evidence,
+  };
+}
+
 /** Never throws: what cannot be read is unknown, with the error. */
 export async function timescaleCheck(
   connect: (database: string) => Promise<pg.Client>,

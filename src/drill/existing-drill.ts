@@ -5,12 +5,13 @@
  * Nothing is seeded and nothing written, so there is no synthetic baseline;
  * the restore is verified by what holds without one: the backup's integrity
  * before it is trusted, the recovery itself, every table's rows against the
- * rows a dump holds, TimescaleDB's state as the dump's catalog records it,
- * pg_amcheck on the restored database, every page's
- * checksum of a restored base backup, the source's
- * fingerprint when the backup came with one, the team's own queries (a
- * `sameAsBackup` one against the value its sidecar recorded) and smoke tests, RTO, and the backup's age against the RPO target. It never
- * connects to production.
+ * rows a dump holds, TimescaleDB's state as the dump's catalog records it
+ * (or, restored from a base backup, as each database's catalog asks for it),
+ * pg_amcheck on the restored database, every page's checksum of a restored
+ * base backup, the source's fingerprint when the backup came with one, the
+ * team's own queries (a `sameAsBackup` one against the value its sidecar
+ * recorded) and smoke tests, RTO, and the backup's age against the RPO
+ * target. It never connects to production.
  */
 import { readFile } from 'node:fs/promises';
 import { backupMethod } from '../backup/index.js';
@@ -19,7 +20,7 @@ import { dumpRowCounts } from '../backup/dump-rows.js';
 import { judgeAmcheck } from '../checks/amcheck.js';
 import { judgeDumpRows } from '../checks/dump-rows.js';
 import { judgePageChecksums } from '../checks/page-checksums.js';
-import { timescaleAgainstDump } from '../checks/timescaledb.js';
+import { timescaleAgainstDump, timescaleOfCluster } from '../checks/timescaledb.js';
 import { compareWithSource, parseFingerprint, queryAtBackup } from '../checks/source-fingerprint.js';
 import { backupAgeCheck, rtoCheck } from '../checks/targets.js';
 import { judgeCommand, judgeQuery } from '../checks/team.js';
@@ -134,8 +135,16 @@ export async function runExistingDrill(host: DrillHost, loaded: LoadedDrill): Pr
       }
       const smoked = await runCommands(restored, spec.commands, await scriptEnv(restored));
       for (const command of spec.commands) content.push(judgeCommand(command, smoked.get(command.name)!));
-      // Last: the server is stopped while its pages are read.
-      if (method.family === 'physical') content.push(await checkPages(restored));
+      if (method.family === 'physical' && recoveryFailedToo) {
+        // The instance left is the empty one the restore was meant for: its pages say nothing of the backup.
+        content.push({ name: 'page-checksums', verdict: 'unknown', summary: 'not read: the recovery failed, so no restored cluster is there to read', evidence: {} });
+      } else if (method.family === 'physical') {
+        // No dump's catalog to compare with: the restored cluster says which TimescaleDB each database asks for.
+        const timescale = await timescaleOfCluster((database) => restored.connect(database), await engine.timescaleVersions?.());
+        if (timescale) content.push(timescale);
+        // Last: the server is stopped while its pages are read.
+        content.push(await checkPages(restored));
+      }
       const verifiedAt = now();
       const rto = rtoCheck(spec.targets.rto, faultAt!, verifiedAt, recoveryFailedToo ? 'fail' : combine(content.map((c) => c.verdict)));
       const written = await writtenAt(drill.backup!);

@@ -44,13 +44,19 @@ async function probe(
   return lastError;
 }
 
+/** The server's last FATAL or PANIC line, which says why it stopped (a preloaded library missing, a bad setting), for the error's first line. */
+function lastWords(log: string): string {
+  const said = log.split('\n').findLast((line) => /\b(FATAL|PANIC):/.test(line));
+  return said ? `; the server said: ${said.slice(said.search(/\b(FATAL|PANIC):/))}` : '';
+}
+
 export async function waitForSelect1(connection: () => ConnectionInfo, options: ProbeOptions): Promise<void> {
   const failure = await probe(connection, options, 100, async (client) => void (await client.query('select 1')));
   if (failure === undefined) return;
+  const log = await options.logTail();
   throw new SetupError(
     'SERVER_START_FAILED',
-    `PostgreSQL instance "${options.name}" did not accept connections on port ${connection().port} ` +
-      `(last probe: ${failure}). Server log:\n${await options.logTail()}`,
+    `PostgreSQL instance "${options.name}" did not accept connections on port ${connection().port} (last probe: ${failure}${lastWords(log)}). Server log:\n${log}`,
   );
 }
 
@@ -61,7 +67,6 @@ export async function waitForPromotion(connection: () => ConnectionInfo, options
     return rows[0]!.recovering ? 'still in recovery' : undefined;
   });
   if (failure === undefined) return;
-  throw new RecoveryError(
-    `PostgreSQL instance "${options.name}" did not finish recovery (last probe: ${failure}). Server log:\n${await options.logTail()}`,
-  );
+  const log = await options.logTail();
+  throw new RecoveryError(`PostgreSQL instance "${options.name}" did not finish recovery (last probe: ${failure}${lastWords(log)}). Server log:\n${log}`);
 }
