@@ -16,7 +16,7 @@ import { NativeEngine } from '../src/engines/native/engine.js';
 import type { NativeInstance } from '../src/engines/native/instance.js';
 import { findPgBinaries } from '../src/engines/shared/binaries.js';
 import type { DrillJournal } from '../src/model/journal.js';
-import { check, runDrills, tempDir, writeDrill } from './helpers.js';
+import { check, recoveryOf, runDrills, tempDir, writeDrill } from './helpers.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 const DAY = 24 * 3_600_000;
@@ -221,6 +221,41 @@ describe('a backup made elsewhere (backup.method existing)', () => {
     expect(recorded!.verdict).toBe('unknown');
     expect(check(bare!, 'sql account-count')).toMatchObject({ verdict: 'unknown', summary: expect.stringMatching(/the backup has no fingerprint sidecar to hold it/) });
     expect(bare!.verdict).toBe('unknown');
+  });
+
+  it('restores one table of the dump into a new database: its rows and own objects equal the source, its foreign key to a table not restored named as left out', async () => {
+    const oneTable = (name: string, table: string, extra: Record<string, unknown> = {}) =>
+      drillOf(name, {
+        recovery: { procedure: 'restore-table', table, owners: false, ...extra },
+        queries: [{ name: 'transfer-total', sql: 'select sum(amount) from transfers', expect: { sameAsBackup: true } }].filter(() => table === 'transfers'),
+      });
+    const { journal } = await runDrills([oneTable('existing-one-table', 'transfers'), oneTable('existing-one-audit-table', 'audit.events')], reports);
+    const [transfers, events] = journal.drills;
+    const failing = (drill: DrillJournal) => drill.checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.name}: ${c.summary}`);
+    expect(failing(transfers!)).toEqual([]);
+    expect(String(recoveryOf(transfers!)?.summary)).toMatch(
+      /pg_restore --clean of transfers with \d+ archive entries into a new database ledger; foreign keys to or from tables not restored left out: transfers transfers_account_id_fkey$/,
+    );
+    expect(check(transfers!, 'dump-row-counts').summary).toBe('every table holds the rows its dump holds: 1 tables, 5000 rows');
+    expect(check(transfers!, 'source-fingerprint').summary).toMatch(/^the restored table transfers, its rows and its own objects, equal the source at .*: 1 tables$/);
+    expect(check(transfers!, 'sql transfer-total').verdict).toBe('pass');
+    // Another schema: made in the new database with its table.
+    expect(failing(events!)).toEqual([]);
+    expect(check(events!, 'dump-row-counts').summary).toBe('every table holds the rows its dump holds: 1 tables, 20 rows');
+    expect(check(events!, 'source-fingerprint').summary).toMatch(/^the restored table audit\.events, its rows and its own objects, equal the source/);
+
+    // The runbooks' bare pg_restore --table: every row back, its primary key and index gone, and the fingerprint says so.
+    const bare = (await runDrills([oneTable('existing-table-only', 'transfers', { tableOnly: true })], reports)).journal.drills[0]!;
+    expect(check(bare, 'dump-row-counts').verdict).toBe('pass');
+    expect(check(bare, 'source-fingerprint')).toMatchObject({ verdict: 'fail', summary: expect.stringMatching(/transfers_pkey/) });
+    expect(bare.verdict).toBe('fail');
+  });
+
+  it('refuses a restore-table that names no table for a backup made elsewhere, and a seeded drill naming a table it does not seed', async () => {
+    const unnamed = drillOf('existing-no-table', { recovery: { procedure: 'restore-table', owners: false } });
+    expect(((await loadDrills([unnamed]).catch((e: unknown) => e)) as Error).message).toMatch(/recovery\.table: required: restore-table needs the table to restore/);
+    const seeded = writeDrill(drills, { name: 'seeded-foreign-table', dataset: { scale: 'tiny' }, fault: { type: 'drop-table', table: 'trades' }, recovery: { procedure: 'restore-table', table: 'audit.events' }, targets: { rto: '15m', rpo: '24h' } });
+    expect(((await loadDrills([seeded]).catch((e: unknown) => e)) as Error).message).toMatch(/recovery\.table audit\.events is not a table the drill seeds: expected one of .*trades/);
   });
 
   it('refuses a --drill with no sameAsBackup query, writing no sidecar', async () => {

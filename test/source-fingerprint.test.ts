@@ -232,6 +232,24 @@ describe('a drill whose backup script takes the fingerprint', () => {
     expect(result.verdict).toBe('fail');
   });
 
+  it('compares a table restored alone with the source at the dump, that table only, while the workload moved the others', async () => {
+    const file = writeDrill(
+      drills,
+      drillYaml({
+        name: 'fingerprint-one-table',
+        workload: { rate: 100, lead: '500ms', afterBackup: '500ms' },
+        backup: { method: 'script', script: resolve('fixtures/scripts/backup_with_fingerprint.sh'), timeout: '2m' },
+        fault: { type: 'drop-table', table: 'positions' },
+        recovery: { procedure: 'restore-table' },
+      }),
+    );
+    const { journal } = await runDrills([file], reports);
+    const result = journal.drills[0]!;
+    expect(check(result, 'source-fingerprint'), check(result, 'source-fingerprint').summary).toMatchObject({ verdict: 'pass' });
+    expect(check(result, 'source-fingerprint').summary).toMatch(/^the restored table positions, its rows and its own objects, equal the source at .* in the dump's own snapshot .*: 1 tables$/);
+    expect(result.verdict).toBe('pass');
+  });
+
   it('fails when the restore leaves a table out, even one the seeded checks do not read whole', async () => {
     const { journal } = await runDrills(
       [drill('fingerprint-liar', resolve('fixtures/scripts/backup_with_fingerprint.sh'), resolve('test/sabotage/restore_all_but_one_table.sh'))],

@@ -19,6 +19,11 @@ const USER_SCHEMA = (namespace: string) =>
   `(${namespace} not in ('pg_catalog', 'information_schema') and ${namespace} !~ '^(pg_|_timescaledb|timescaledb_)')`;
 const KEY = (namespace: string, name: string) => `case when ${namespace} = 'public' then ${name} else ${namespace} || '.' || ${name} end`;
 
+/** The name the snapshot gives a table: `candles` for public.candles, `audit.events` for audit.events. */
+export function stateKey(table: { schema: string; name: string }): string {
+  return table.schema === 'public' ? table.name : `${table.schema}.${table.name}`;
+}
+
 /** A table or sequence by the name the snapshot gives it, as SQL: `candles` is public.candles, `audit.events` is audit.events. */
 function relation(key: string): string {
   const dot = key.indexOf('.');

@@ -143,36 +143,90 @@ export function parseFingerprint(text: string): SourceFingerprint | { problem: s
  * source had, every row (the content checks over the whole table, not the
  * seeded part), and every definition. One check, naming each difference.
  */
-function judgeAgainstSource(source: SourceFingerprint | { problem: string }, path: string, restored: DatabaseState, withoutOwners: boolean): CheckResult {
+function judgeAgainstSource(source: SourceFingerprint | { problem: string }, path: string, restored: DatabaseState, withoutOwners: boolean, only: string | undefined): CheckResult {
   const name = 'source-fingerprint';
   if ('problem' in source) return { name, verdict: 'unknown', summary: `${path}: ${source.problem}; the restore could not be compared with the source`, evidence: { path } };
-  const expected: DatabaseState = { ...source.state, database: restored.database };
+  if (only !== undefined && !(only in source.state.tables)) {
+    return { name, verdict: 'fail', summary: `the source at ${source.takenAt} had no table ${only}: the sidecar is of another database`, evidence: { path, tables: Object.keys(source.state.tables) } };
+  }
+  let expected: DatabaseState = { ...source.state, database: restored.database };
   if (withoutOwners) {
     // Restored without owners and grants on purpose: those definitions are the restore target's, not the source's.
     expected.objects = { ...expected.objects, definitions: withoutOwnership(expected.objects.definitions) };
     restored = { ...restored, objects: { ...restored.objects, definitions: withoutOwnership(restored.objects.definitions) } };
   }
+  if (only !== undefined) {
+    // One table restored on its own: it, its rows and its own objects are compared; the joins to tables not restored are not there by design.
+    const foreign = foreignKeysToOthers(expected, only);
+    expected = onlyTable(expected, only, foreign);
+    restored = onlyTable(restored, only, foreign);
+  }
   const results = runContentChecks(['schema', 'row-counts', 'fingerprint'], expected, restored);
   const failing = results.filter((r) => r.verdict !== 'pass');
-  const evidence = { path, takenAt: source.takenAt, snapshot: source.snapshot ?? null, server: source.server, tables: Object.keys(source.state.tables).length };
+  const tables = Object.keys(expected.tables).length;
+  const evidence = { path, takenAt: source.takenAt, snapshot: source.snapshot ?? null, server: source.server, tables, ...(only ? { only } : {}) };
   const when = source.snapshot ? `in the dump's own snapshot (${source.snapshot})` : 'NOT in the dump\'s snapshot (taken apart from it: rows written meanwhile differ)';
   if (failing.length === 0) {
-    return { name, verdict: 'pass', summary: `every table and row equals the source at ${source.takenAt}, read ${when}: ${Object.keys(source.state.tables).length} tables`, evidence };
+    const compared = only ? `the restored table ${only}, its rows and its own objects, equal the source` : 'every table and row equals the source';
+    return { name, verdict: 'pass', summary: `${compared} at ${source.takenAt}, read ${when}: ${tables} tables`, evidence };
   }
   const verdict = failing.some((r) => r.verdict === 'fail') ? 'fail' : 'unknown';
   return { name, verdict, summary: `differs from the source at ${source.takenAt} (read ${when}): ${failing.map((r) => r.summary).join('; ')}`, evidence: { ...evidence, checks: failing } };
 }
 
+/** The constraints of `table` (by name) that reference another table, from its definitions. */
+function foreignKeysToOthers(state: DatabaseState, table: string): Set<string> {
+  const foreign = new Set<string>();
+  for (const [key, definition] of Object.entries(state.objects.definitions)) {
+    const constraint = key.startsWith(`constraint ${table}.`) ? key.slice(`constraint ${table}.`.length) : undefined;
+    const target = /^FOREIGN KEY \(.*?\) REFERENCES (.+?)\(/.exec(definition)?.[1];
+    if (constraint && target && target !== table) foreign.add(constraint);
+  }
+  return foreign;
+}
+
 /**
- * The check for a restore from a backup that came with a sidecar: the
- * restored database read whole, in one snapshot, against the sidecar. A
- * sidecar that cannot be read, or a database that cannot, is unknown.
+ * What of a database belongs to one table: its state, its indexes and
+ * constraints (less its foreign keys to other tables), its sequences, and the
+ * definitions of all these; not the database's other tables, views,
+ * functions, schemas or extensions.
  */
+function onlyTable(state: DatabaseState, table: string, foreign: ReadonlySet<string>): DatabaseState {
+  const own = (object: string) => object.startsWith(`${table}.`) && !foreign.has(object.slice(table.length + 1).replace(/ \([a-z]\)$/, ''));
+  const sequences = Object.fromEntries(Object.entries(state.objects.sequences).filter(([, sequence]) => sequence.table === table));
+  const definitions = Object.fromEntries(
+    Object.entries(state.objects.definitions).filter(([key]) => {
+      const space = key.indexOf(' ');
+      const [kind, object] = [key.slice(0, space), key.slice(space + 1)];
+      if (['column', 'index', 'constraint', 'trigger'].includes(kind)) return own(object);
+      if (kind === 'owner' || kind === 'grants') return object === table || object in sequences;
+      return kind === 'sequence' && object in sequences;
+    }),
+  );
+  return {
+    ...state,
+    tables: table in state.tables ? { [table]: state.tables[table]! } : {},
+    objects: {
+      tables: state.objects.tables.filter((t) => t === table),
+      indexes: state.objects.indexes.filter(own),
+      constraints: state.objects.constraints.filter(own),
+      sequences,
+      definitions,
+    },
+  };
+}
+
 function withoutOwnership(definitions: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(definitions).filter(([key]) => !key.startsWith('owner ') && !key.startsWith('grants ')));
 }
 
-export async function compareWithSource(connect: () => Promise<pg.Client>, database: string, path: string, withoutOwners = false): Promise<CheckResult> {
+/**
+ * The check for a restore from a backup that came with a sidecar: the
+ * restored database read whole, in one snapshot, against the sidecar (with
+ * `only`, the one table a restore-table brought back). A sidecar that cannot
+ * be read, or a database that cannot, is unknown.
+ */
+export async function compareWithSource(connect: () => Promise<pg.Client>, database: string, path: string, withoutOwners = false, only?: string): Promise<CheckResult> {
   let source: SourceFingerprint | { problem: string };
   try {
     source = parseFingerprint(await readFile(path, 'utf8'));
@@ -188,7 +242,7 @@ export async function compareWithSource(connect: () => Promise<pg.Client>, datab
   try {
     await client.query('begin isolation level repeatable read read only');
     const restored = await stateOf(client, database, undefined, 'after recovery');
-    return judgeAgainstSource(source, path, restored, withoutOwners);
+    return judgeAgainstSource(source, path, restored, withoutOwners, only);
   } finally {
     await client.query('rollback').catch(() => undefined);
     await client.end().catch(() => undefined);

@@ -8,7 +8,7 @@
 import { backupMethod } from '../backup/index.js';
 import { runContentChecks } from '../checks/content.js';
 import { judge } from '../checks/observed.js';
-import { captureState } from '../checks/snapshot.js';
+import { captureState, stateKey } from '../checks/snapshot.js';
 import { compareWithSource } from '../checks/source-fingerprint.js';
 import { measureLoss, rpoCheck, rtoCheck } from '../checks/targets.js';
 import { judgeCommand, judgeQuery, type QueryValue } from '../checks/team.js';
@@ -239,6 +239,7 @@ export async function runDrill(host: DrillHost, loaded: LoadedDrill): Promise<vo
         atMarker: recovery.outcome?.atMarker ?? false,
         restoredFrom: recovery.outcome?.restoredFrom,
         withoutOwners: recovery.outcome?.withoutOwners ?? false,
+        onlyTable: recovery.outcome?.onlyTable,
         found,
         scriptEnv,
       }),
@@ -286,23 +287,25 @@ interface Verification {
   runId: string;
   /** The recovery stopped at the fault's recovery target: rows written after it must be absent. */
   atMarker: boolean;
-  /** The backup the recovery restored whole, when it did. */
+  /** The backup the recovery restored from, when it says. */
   restoredFrom: BackupArtifact | undefined;
   /** It was restored without its owners and grants (restore-database owners: false). */
   withoutOwners: boolean;
+  /** The one table it restored alone (restore-table): compared with the backup's sidecar by itself. */
+  onlyTable: { schema: string; name: string } | undefined;
   found: (...checks: CheckResult[]) => void;
   /** The environment a team's command gets for an instance: its connection, the run, the client binaries on PATH. */
   scriptEnv: (instance: Instance) => Promise<Record<string, string>>;
 }
 
 /** The recovered database against the state a correct recovery brings back, and RTO and RPO against the targets. */
-async function verify({ drill, instance, spec, expected, queriesAtBackup, workload, fault, phase, timescale, runId, atMarker, restoredFrom, withoutOwners, found, scriptEnv }: Verification): Promise<void> {
+async function verify({ drill, instance, spec, expected, queriesAtBackup, workload, fault, phase, timescale, runId, atMarker, restoredFrom, withoutOwners, onlyTable, found, scriptEnv }: Verification): Promise<void> {
   const recovered = await captureState((d) => instance.connect(d), spec.database, DATASET_TABLES, 'after recovery', seededRange(spec.dataset.scale));
   const content = runContentChecks(spec.checks, expected, recovered);
   const timescaleResult = await timescaleCheck((d) => instance.connect(d), expected, recovered, timescale);
   if (timescaleResult) content.push(timescaleResult);
   // A backup that came with the source's fingerprint: the restore must equal the source at that moment, every table and row.
-  if (restoredFrom?.fingerprint) content.push(await compareWithSource(() => instance.connect(spec.database), spec.database, restoredFrom.fingerprint, withoutOwners));
+  if (restoredFrom?.fingerprint) content.push(await compareWithSource(() => instance.connect(spec.database), spec.database, restoredFrom.fingerprint, withoutOwners, onlyTable && stateKey(onlyTable)));
   // The team's own verification is part of the verification RTO waits for.
   const queried = await runQueries(() => instance.connect(spec.database), spec.queries);
   for (const query of spec.queries) content.push(judgeQuery(query, queried.get(query.name)!, queriesAtBackup.get(query.name)));

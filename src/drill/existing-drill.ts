@@ -22,6 +22,7 @@ import { judgeDumpRows } from '../checks/dump-rows.js';
 import { judgePageChecksums } from '../checks/page-checksums.js';
 import { timescaleAgainstDump, timescaleOfCluster } from '../checks/timescaledb.js';
 import { compareWithSource, parseFingerprint, queryAtBackup } from '../checks/source-fingerprint.js';
+import { stateKey } from '../checks/snapshot.js';
 import { backupAgeCheck, rtoCheck } from '../checks/targets.js';
 import { judgeCommand, judgeQuery } from '../checks/team.js';
 import { errorMessage } from '../errors.js';
@@ -108,15 +109,18 @@ export async function runExistingDrill(host: DrillHost, loaded: LoadedDrill): Pr
 
     await phases.run('verify', async (phase) => {
       const content: CheckResult[] = [];
+      // A restore-table brought back one table into a new database: the checks of the whole database narrow to it.
+      const alone = recovery.outcome?.onlyTable;
+      const only = alone && { dumped: `${alone.schema}.${alone.name}`, state: stateKey(alone) };
       const amcheck = await restored.runPgTool('pg_amcheck', ['--install-missing', '--heapallindexed', `--database=${db}`], { timeoutMs: TOOL_TIMEOUT_MS, allowFailure: true });
       content.push(judgeAmcheck(db, amcheck));
       // A dump says how many rows it holds; a base backup does not, and its WAL replay is checked as it runs (the archive's continuity).
       if (method.family === 'logical') {
         const dumped = await dumpRowCounts(restored, drill.backup!, await scriptEnv(restored)).catch((error: unknown) => ({ error: errorMessage(error) }));
-        content.push(await judgeDumpRows(() => restored.connect(db), db, dumped));
-        // Rows are not all of it: TimescaleDB's own state, as the dump's catalog records it, must come back too.
+        content.push(await judgeDumpRows(() => restored.connect(db), db, only && !('error' in dumped) ? new Map([...dumped].filter(([table]) => table.replaceAll('"', '') === only.dumped)) : dumped));
+        // Rows are not all of it: TimescaleDB's own state, as the dump's catalog records it, must come back too (with the whole database).
         const { timescaledb, format } = drill.backup!;
-        if (timescaledb && (format === 'custom' || format === 'plain.gz')) {
+        if (timescaledb && !only && (format === 'custom' || format === 'plain.gz')) {
           const version = recovery.outcome?.timescaleVersion ?? timescaledb;
           const state = await timescaleOfDump(restored, drill.backup!.path, format).catch((error: unknown) => ({ error: errorMessage(error) }));
           content.push(
@@ -126,7 +130,7 @@ export async function runExistingDrill(host: DrillHost, loaded: LoadedDrill): Pr
           );
         }
       }
-      if (restoredFrom?.fingerprint) content.push(await compareWithSource(() => restored.connect(db), db, restoredFrom.fingerprint, recovery.outcome?.withoutOwners));
+      if (restoredFrom?.fingerprint) content.push(await compareWithSource(() => restored.connect(db), db, restoredFrom.fingerprint, recovery.outcome?.withoutOwners, only?.state));
       const queried = await runQueries(() => restored.connect(db), spec.queries);
       for (const query of spec.queries) {
         // No seeded baseline here: the value at the backup is the one its sidecar recorded in the dump's snapshot.

@@ -50,9 +50,28 @@ export function tablePrefixes(entries: readonly ArchiveEntry[], schema: string, 
       (['SEQUENCE', 'SEQUENCE OWNED BY'].includes(entry.type) && ownsSequence.test(entry.sql));
     if (!belongs) continue;
     prefixes.add(`${entry.type} ${entry.schema} ${entry.name} `);
-    if (entry.type === 'SEQUENCE') prefixes.add(`SEQUENCE SET ${entry.schema} ${entry.name} `);
+    // A serial column's sequence is created apart (CREATE SEQUENCE), and only its OWNED BY names the table: both come, and its value.
+    if (entry.type === 'SEQUENCE' || entry.type === 'SEQUENCE OWNED BY') {
+      prefixes.add(`SEQUENCE ${entry.schema} ${entry.name} `);
+      prefixes.add(`SEQUENCE SET ${entry.schema} ${entry.name} `);
+    }
   }
   return [...prefixes];
+}
+
+/**
+ * The foreign keys that join the table to another one, its own and the ones
+ * of other tables that reference it: in a database that holds only this
+ * table they cannot be made. A key that references its own table stays.
+ */
+export function foreignKeysOfOthers(entries: readonly ArchiveEntry[], schema: string, table: string): ArchiveEntry[] {
+  const qualified = `${schema}.${table}`;
+  return entries.filter((entry) => {
+    if (entry.type !== 'FK CONSTRAINT') return false;
+    const owner = /ALTER TABLE (?:ONLY )?(\S+)/.exec(entry.sql)?.[1];
+    const target = /REFERENCES (\S+?)\(/.exec(entry.sql)?.[1];
+    return (owner === qualified || target === qualified) && owner !== target;
+  });
 }
 
 /** Keeps the lines of a `pg_restore --list` output whose entry starts with one of the prefixes. */

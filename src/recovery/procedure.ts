@@ -48,8 +48,10 @@ export interface RecoveryOutcome<D> {
   detail: D;
   /** It stopped at the fault's recorded recovery target: rows written after the target must be absent. */
   atMarker?: boolean;
-  /** The backup it restored whole: a fingerprint taken with it (its sidecar) is compared with the result. */
+  /** The backup it restored from: a fingerprint taken with it (its sidecar) is compared with the result. */
   restoredFrom?: BackupArtifact;
+  /** It restored this one table alone: the checks against the backup (its sidecar, its rows) narrow to it. */
+  onlyTable?: { schema: string; name: string };
   /** It restored without the dump's owners and grants (pg_restore --no-owner --no-privileges): those are not compared. */
   withoutOwners?: boolean;
   /** The TimescaleDB version the procedure left the database at when it changed it on purpose (restored at the dump's version, then updated). */
