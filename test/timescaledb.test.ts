@@ -214,6 +214,20 @@ describe.skipIf(!present)(`TimescaleDB${present ? '' : ` (skipped: ${why})`}`, (
     expect(check(lied, 'timescaledb')).toMatchObject({ verdict: 'fail', summary: expect.stringMatching(/timescaledb\.restoring is on: timescaledb_post_restore\(\) never ran/) });
   }, 600_000);
 
+  it('restores one hypertable of a dump made elsewhere (restore-table): the whole dump the documented way, the hypertable judged by its own chunks\' rows and fingerprint', async () => {
+    const backups = tempDir('tsdb-team-one-table');
+    await teamDump(BIN!, join(backups, 'ticks_20261121.dump'));
+    const file = existingDrill(drills, 'tsdb-existing-one-table', backups, { procedure: 'restore-table', table: 'ticks', owners: false });
+    const drill = (await runDrills([file], reports, onTimescale)).journal.drills[0]!;
+    const failing = drill.checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.name}: ${c.summary}`);
+    expect({ verdict: drill.verdict, failing }).toEqual({ verdict: 'pass', failing: [] });
+    expect(String(recoveryOf(drill)?.summary)).toMatch(/^ticks is a hypertable, which TimescaleDB restores only with its database: the whole dump into a new database ticks, TimescaleDB 2\.28\.3 .*timescaledb_post_restore.*; ticks judged alone$/);
+    // Its rows are in its chunks, compressed ones too: counted there, the hypertable's own (empty) table among them.
+    expect(check(drill, 'dump-row-counts').summary).toMatch(/^every table holds the rows its dump holds: ([3-9]|\d\d+) tables, \d+ rows/);
+    expect(check(drill, 'source-fingerprint').summary).toMatch(/^the restored table ticks, its rows and its own objects, equal the source/);
+    expect(check(drill, 'timescaledb').verdict).toBe('pass');
+  }, 600_000);
+
   const versions = OLD_BIN !== undefined && UPGRADE_BIN !== undefined && existsSync(OLD_BIN) && existsSync(UPGRADE_BIN);
   if (required && !versions) throw new Error('RESTORE_DRILL_REQUIRE_TIMESCALEDB=1 but RESTORE_DRILL_TIMESCALEDB_OLD_BIN / _UPGRADE_BIN are not set to builds');
 

@@ -111,16 +111,16 @@ export async function runExistingDrill(host: DrillHost, loaded: LoadedDrill): Pr
       const content: CheckResult[] = [];
       // A restore-table brought back one table into a new database: the checks of the whole database narrow to it.
       const alone = recovery.outcome?.onlyTable;
-      const only = alone && { dumped: `${alone.schema}.${alone.name}`, state: stateKey(alone) };
+      const only = alone && { dumped: new Set(alone.dumpedAs), state: stateKey(alone) };
       const amcheck = await restored.runPgTool('pg_amcheck', ['--install-missing', '--heapallindexed', `--database=${db}`], { timeoutMs: TOOL_TIMEOUT_MS, allowFailure: true });
       content.push(judgeAmcheck(db, amcheck));
       // A dump says how many rows it holds; a base backup does not, and its WAL replay is checked as it runs (the archive's continuity).
       if (method.family === 'logical') {
         const dumped = await dumpRowCounts(restored, drill.backup!, await scriptEnv(restored)).catch((error: unknown) => ({ error: errorMessage(error) }));
-        content.push(await judgeDumpRows(() => restored.connect(db), db, only && !('error' in dumped) ? new Map([...dumped].filter(([table]) => table.replaceAll('"', '') === only.dumped)) : dumped));
+        content.push(await judgeDumpRows(() => restored.connect(db), db, only && !('error' in dumped) ? new Map([...dumped].filter(([table]) => only.dumped.has(table.replaceAll('"', '')))) : dumped));
         // Rows are not all of it: TimescaleDB's own state, as the dump's catalog records it, must come back too (with the whole database).
         const { timescaledb, format } = drill.backup!;
-        if (timescaledb && !only && (format === 'custom' || format === 'plain.gz')) {
+        if (timescaledb && (!alone || alone.wholeDatabase) && (format === 'custom' || format === 'plain.gz')) {
           const version = recovery.outcome?.timescaleVersion ?? timescaledb;
           const state = await timescaleOfDump(restored, drill.backup!.path, format).catch((error: unknown) => ({ error: errorMessage(error) }));
           content.push(

@@ -48,6 +48,20 @@ export async function hypertablesInDump(instance: Instance, dump: string): Promi
     .map((row) => `${row.schema_name}.${row.table_name}`);
 }
 
+/**
+ * The dump's tables that hold a hypertable's rows: the hypertable itself (its
+ * root, empty), each chunk, and each compressed chunk's own table, as a
+ * dump's COPY lines name them (schema.table).
+ */
+export async function hypertableTablesInDump(instance: Instance, dump: string, schema: string, table: string): Promise<string[]> {
+  const hypertable = (await catalogRows(instance, dump, '_timescaledb_catalog', 'hypertable')).find((row) => row.schema_name === schema && row.table_name === table);
+  if (!hypertable) return [`${schema}.${table}`];
+  const chunks = (await catalogRows(instance, dump, '_timescaledb_catalog', 'chunk')).filter((chunk) => chunk.dropped !== 't');
+  const own = chunks.filter((chunk) => chunk.hypertable_id === hypertable.id);
+  const compressed = new Set(own.map((chunk) => chunk.compressed_chunk_id).filter((id) => id !== '\\N'));
+  return [`${schema}.${table}`, ...[...own, ...chunks.filter((chunk) => compressed.has(chunk.id))].map((chunk) => `${chunk.schema_name}.${chunk.table_name}`)];
+}
+
 async function copyRows(source: pg.Client, target: pg.Client, table: string, where: string): Promise<number> {
   const sink = target.query(copyFrom(`copy ${quoteIdent(table)} from stdin`));
   await pipeline(source.query(copyTo(`copy (select * from ${quoteIdent(table)} ${where}) to stdout`)), sink);

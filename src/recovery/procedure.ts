@@ -50,8 +50,13 @@ export interface RecoveryOutcome<D> {
   atMarker?: boolean;
   /** The backup it restored from: a fingerprint taken with it (its sidecar) is compared with the result. */
   restoredFrom?: BackupArtifact;
-  /** It restored this one table alone: the checks against the backup (its sidecar, its rows) narrow to it. */
-  onlyTable?: { schema: string; name: string };
+  /**
+   * It restored this one table alone: the checks against the backup (its
+   * sidecar, its rows) narrow to it, and to the dump's tables that hold its
+   * rows (a hypertable's chunks). `wholeDatabase`: the rest of the dump came
+   * too (TimescaleDB restores a hypertable only with its database).
+   */
+  onlyTable?: { schema: string; name: string; dumpedAs: string[]; wholeDatabase?: boolean };
   /** It restored without the dump's owners and grants (pg_restore --no-owner --no-privileges): those are not compared. */
   withoutOwners?: boolean;
   /** The TimescaleDB version the procedure left the database at when it changed it on purpose (restored at the dump's version, then updated). */

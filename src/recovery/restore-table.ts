@@ -9,7 +9,8 @@
  * From a backup made elsewhere there is no live database: the table (any
  * table of the dump, `name` or `schema.name`) goes into a new one, with its
  * schema, and without the foreign keys to or from other tables, which are
- * not there; the summary names each one left out.
+ * not there; the summary names each one left out. A hypertable comes only
+ * with its database: the whole dump goes in, the documented way.
  */
 import { writeFile } from 'node:fs/promises';
 import { z } from 'zod';
@@ -23,7 +24,8 @@ import { foreignKeysOfOthers, hasTimescale, parseSchemaScript, selectList, table
 import { identifier } from '../support/fields.js';
 import { archiveList } from './archive.js';
 import { chooseBackup } from './choose-backup.js';
-import { hypertablesInDump, restoreHypertable } from './hypertable-restore.js';
+import { hypertablesInDump, hypertableTablesInDump, restoreHypertable } from './hypertable-restore.js';
+import { restoreTimescaleDump } from './timescale-restore.js';
 import { defineProcedure } from './procedure.js';
 
 const timeRange = z.strictObject({
@@ -111,8 +113,28 @@ export const restoreTable = defineProcedure({
     const [schema, name] = schemaAndName(table);
     const list = await archiveList(instance, backup.path);
     const newDatabase = !(await databaseExists(instance, database));
+    const ownership = spec.owners ? [] : ['--no-owner', '--no-privileges'];
+    const judged = (dumpedAs: string[], wholeDatabase = false) => ({
+      restoredFrom: backup,
+      onlyTable: { schema, name, dumpedAs, ...(wholeDatabase ? { wholeDatabase } : {}) },
+      ...(spec.owners ? {} : { withoutOwners: true }),
+    });
     if (hasTimescale(list) && (await hypertablesInDump(instance, backup.path)).includes(`${schema}.${name}`)) {
-      if (newDatabase) throw new RecoveryError(`${table} is a hypertable, rebuilt into the live database's TimescaleDB; ${database} does not exist here (a backup made elsewhere): use restore-database`);
+      if (newDatabase) {
+        // TimescaleDB restores a hypertable only with its database (its catalog, its chunks): the documented
+        // whole restore goes into the new database, and the checks judge the table.
+        await withClient(() => instance.connect('postgres'), (admin) => admin.query(`create database ${quoteIdent(database)}`));
+        const restored = await restoreTimescaleDump(instance, database, backup, restoreJobs(backup.format, spec.jobs), ownership);
+        return {
+          instance,
+          ...judged(await hypertableTablesInDump(instance, backup.path, schema, name), true),
+          timescaleVersion: restored.endedAt,
+          summary:
+            `${table} is a hypertable, which TimescaleDB restores only with its database: the whole dump into a new database ${database}, ` +
+            `TimescaleDB ${restored.createdAt}${restored.endedAt !== restored.createdAt ? ` updated to ${restored.endedAt}` : ''} (${restored.steps.join(', ')}); ${table} judged alone`,
+          detail: { table, database, backup: backup.path, newDatabase },
+        };
+      }
       // pg_restore cannot select a hypertable (its rows live in chunk tables): rebuilt from a scratch restore instead.
       const rebuilt = await restoreHypertable(instance, backup, database, name, restoreJobs(backup.format, spec.jobs), spec.range);
       return {
@@ -129,13 +151,11 @@ export const restoreTable = defineProcedure({
     if (spec.range) throw new RecoveryError(`recovery.range restores a time range of a hypertable; ${table} is not one in the backup`);
     if (newDatabase) await withClient(() => instance.connect('postgres'), (admin) => admin.query(`create database ${quoteIdent(database)}`));
     const into = newDatabase ? ` into a new database ${database}` : ` into ${database}`;
-    const ownership = spec.owners ? [] : ['--no-owner', '--no-privileges'];
-    const alone = { restoredFrom: backup, onlyTable: { schema, name }, ...(spec.owners ? {} : { withoutOwners: true }) };
     if (spec.tableOnly) {
       await instance.runPgTool('pg_restore', ['--clean', '--if-exists', ...ownership, `--schema=${schema}`, `--table=${name}`, `--dbname=${database}`, backup.path], { timeoutMs: TOOL_TIMEOUT_MS });
       return {
         instance,
-        ...alone,
+        ...judged([`${schema}.${name}`]),
         summary: `pg_restore --table=${table} --clean${into} (table and rows only)`,
         detail: { table, tableOnly: true, database, backup: backup.path, ...(newDatabase ? { newDatabase } : {}) },
       };
@@ -159,7 +179,7 @@ export const restoreTable = defineProcedure({
     });
     return {
       instance,
-      ...alone,
+      ...judged([`${schema}.${name}`]),
       summary:
         `pg_restore --clean of ${table} with ${selected.length} archive entries${into}` +
         (leftOut.length ? `; foreign keys to or from tables not restored left out: ${leftOut.join(', ')}` : ''),
