@@ -91,5 +91,25 @@ describe.skipIf(noPgbackrest !== undefined)(`pgBackRest with an S3 repository${n
     expect(restored.checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.name}: ${c.summary}`)).toEqual([]);
     expect(restored.backup).toMatchObject({ method: 'existing-pgbackrest', path: `s3://${BUCKET}${path}`, format: 'full + incr' });
     expect(JSON.stringify(again) + renderMarkdown(again)).not.toMatch(/S3RVER/);
+    // The team's repository is only read: a drill that passed and keeps nothing leaves every object of it.
+    expect(s3.objectsUnder(BUCKET, path).length).toBeGreaterThan(0);
+  });
+
+  it('removes its own repository from the bucket once the drill passed and keeps nothing (pgbackrest stanza-delete)', async () => {
+    const file = writeDrill(
+      tempDir('pgbackrest-s3-discard-drills'),
+      drillYaml({
+        name: 'pgbackrest-s3-discard',
+        backup: { method: 'pgbackrest', archiveTimeout: '1s', s3: { bucket: BUCKET, endpoint: 'localhost', port, uriStyle: 'path', caFile: join(tls, 'cert.pem') } },
+        fault: { type: 'lose-instance' },
+        recovery: { procedure: 'point-in-time' },
+        targets: { rto: '15m', rpo: '5m' },
+      }),
+    );
+    const drill = (await runDrills([file], tempDir('pgbackrest-s3-discard-reports'))).journal.drills[0]!;
+    expect(drill.verdict).toBe('pass');
+    const path = drill.backup!.path.slice(`s3://${BUCKET}`.length);
+    expect(drill.phases.find((p) => p.name === 'teardown')?.detail).toMatchObject({ keepFiles: false, removed: [drill.backup!.path] });
+    expect(s3.objectsUnder(BUCKET, path)).toEqual([]);
   });
 });

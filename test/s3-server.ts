@@ -5,8 +5,9 @@
  * certificate; and the environment the harness and the team's scripts find
  * credentials in, set for a test and put back after.
  */
+import { existsSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { tempDir } from './helpers.js';
 
@@ -23,17 +24,22 @@ export interface S3Server {
   port: number;
   /** http(s)://127.0.0.1:port */
   endpoint: string;
+  /** The files of `key` and below in `bucket`, as s3rver keeps them on disk (one per object). */
+  objectsUnder(bucket: string, key: string): string[];
   stop(): Promise<void>;
 }
 
 /** Starts s3rver with `bucket`, and waits until the bucket answers. */
 export async function startS3Server(bucket: string, tls?: { key: string; cert: string }): Promise<S3Server> {
   const port = await freePort();
+  const directory = tempDir('s3-data');
   const endpoint = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const server: ResultPromise = execa(
     resolve('node_modules/.bin/s3rver'),
-    ['--directory', tempDir('s3-data'), '--port', String(port), '--address', '127.0.0.1', ...(tls ? ['--key', tls.key, '--cert', tls.cert] : []), '--configure-bucket', bucket, '--silent'],
-    { reject: false },
+    ['--directory', directory, '--port', String(port), '--address', '127.0.0.1', ...(tls ? ['--key', tls.key, '--cert', tls.cert] : []), '--configure-bucket', bucket, '--silent'],
+    // s3rver makes a listing's continuation token (past 1,000 keys, as a pgBackRest repository has) with DES,
+    // which Node 20's OpenSSL keeps in its legacy provider: without it, such a listing answers 500.
+    { reject: false, env: { NODE_OPTIONS: '--openssl-legacy-provider' } },
   );
   for (let i = 0; ; i++) {
     const answer = await execa('curl', ['-sk', '-o', '/dev/null', '-w', '%{http_code}', `${endpoint}/${bucket}`], { reject: false });
@@ -44,6 +50,10 @@ export async function startS3Server(bucket: string, tls?: { key: string; cert: s
   return {
     port,
     endpoint,
+    objectsUnder: (name, key) => {
+      const folder = join(directory, name, key);
+      return existsSync(folder) ? readdirSync(folder, { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('._S3rver_object')) : [];
+    },
     stop: async () => {
       server.kill();
       await server;

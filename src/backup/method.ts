@@ -67,6 +67,12 @@ export interface BackupMethod<M extends BackupMethodName = BackupMethodName, S e
   dataFile?(artifact: BackupArtifact): string | Promise<string>;
   /** Writes the backup's checksums anew, for the faults whose damage comes before the checksum. */
   rewriteChecksums?(artifact: BackupArtifact): Promise<void>;
+  /**
+   * Removes what the method stored for the drill outside the instance's own
+   * folder (a repository in a bucket), at a teardown that keeps no files;
+   * says what it removed. Never a backup made elsewhere.
+   */
+  discard?(instance: Instance): Promise<string | undefined>;
 }
 
 /** Declares a method, typed by its own schema. */

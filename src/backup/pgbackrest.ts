@@ -71,6 +71,8 @@ export type RepositoryPlace = { folder: string } | { s3: S3Repository };
 
 /** The repository each configured instance's pgBackRest commands use: its stanza, and its folder or its URL in a bucket (the struck instance restores from it, in this process). */
 const repositories = new WeakMap<Instance, { stanza: string; folder?: string; s3Url?: string }>();
+/** The instances whose repository in a bucket the harness made for the drill: the only ones it may delete. */
+const ownInBucket = new WeakSet<Instance>();
 
 function configPath(instance: Pick<Instance, 'archiveDir'>): string {
   return join(instance.archiveDir, 'pgbackrest.conf');
@@ -128,6 +130,7 @@ async function configure(instance: Instance, s3: S3Repository | undefined): Prom
   // Each drill's instance gets its own folder in the bucket: its work folder's name is unique to the run and the drill.
   const place = s3 ? { s3: { ...s3, path: `${s3.path.replace(/\/+$/, '')}/${basename(dirname(instance.archiveDir))}` } } : { folder: repoPath(instance) };
   await configureRepository(instance, STANZA, place);
+  if (s3) ownInBucket.add(instance);
   return `${s3 ? `${S3_CREDENTIALS_FROM_ENV} ` : ''}${PGBACKREST} --config=${configPath(instance)} --stanza=${STANZA} archive-push %p`;
 }
 
@@ -264,6 +267,20 @@ export async function pgbackrestRestore(instance: Instance, dataDir: string, tar
   return [...setArgs, ...typeArgs];
 }
 
+/**
+ * The drill's own repository in the bucket, deleted (pgbackrest stop, then
+ * stanza-delete) when the drill keeps no files: a repository in the
+ * instance's folder goes with the folder, and one the harness did not make
+ * (existing-pgbackrest) is never touched.
+ */
+async function discardOwnRepository(instance: Instance): Promise<string | undefined> {
+  if (!ownInBucket.has(instance)) return undefined;
+  await pgbackrestRun(instance, ['stop']);
+  await pgbackrestRun(instance, ['stanza-delete', '--force']);
+  ownInBucket.delete(instance);
+  return repositories.get(instance)?.s3Url;
+}
+
 export const pgbackrest = defineMethod({
   method: 'pgbackrest',
   summary: 'pgBackRest: archive-push from the first start, a full backup then an incremental; checked with pgbackrest verify',
@@ -278,4 +295,5 @@ export const pgbackrest = defineMethod({
   take: async (ctx) => [await pgbackrestBackup(ctx.primary, 1000)],
   restoreInto: (instance, _backup, dataDir, target, stopAt) => pgbackrestRestore(instance, dataDir, target, stopAt),
   integrityChain: (artifact, instance) => [{ check: 'pgbackrest verify', run: async () => (await checkRepository(instance, artifact), 'repository and manifests verified') }],
+  discard: discardOwnRepository,
 });

@@ -8,10 +8,12 @@
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { backupMethod } from '../backup/index.js';
 import { scriptEnvironment } from '../backup/script.js';
 import { logErrorsAfter } from '../checks/log-errors.js';
 import type { Engine, Instance } from '../engines/types.js';
 import { errorMessage, RestoreDrillError, SetupError, UnsupportedError } from '../errors.js';
+import type { BackupMethodName } from '../model/artifact.js';
 import type { DrillJournal } from '../model/journal.js';
 import { drillVerdict, statusAfterError } from '../model/outcome.js';
 import type { CheckResult } from '../model/verdict.js';
@@ -137,13 +139,31 @@ export async function endDrill(host: DrillHost, { drill, phases, instances, star
   host.end(drill);
 }
 
-/** The fault's own heal first (a damaged backup or archive is put right even when files are kept), then every instance. */
+/** What a backup left outside the instances' folders (a repository in a bucket), removed; what could not be is named as left. */
+async function discardStored(method: BackupMethodName, instances: readonly Instance[]): Promise<{ removed?: string[]; leftBehind?: string[] }> {
+  const discard = backupMethod(method).discard;
+  if (!discard) return {};
+  const removed: string[] = [];
+  const leftBehind: string[] = [];
+  for (const instance of instances) {
+    try {
+      const what = await discard(instance);
+      if (what) removed.push(what);
+    } catch (error) {
+      leftBehind.push(`${instance.name}: ${errorMessage(error)}`);
+    }
+  }
+  return { ...(removed.length ? { removed } : {}), ...(leftBehind.length ? { leftBehind } : {}) };
+}
+
+/** The fault's own heal first (a damaged backup or archive is put right even when files are kept), then what the backup stored elsewhere, then every instance. */
 async function teardown(host: DrillHost, phases: PhaseRecorder, drill: DrillJournal, instances: Instance[], heal: (() => Promise<void>) | undefined): Promise<void> {
   if (!instances.length) return;
   const keepFiles = host.keep || drill.verdict !== 'pass';
   const kept = await phases.run('teardown', async (phase) => {
     phase.detail = { keepFiles, instances: instances.map((i) => i.name), healed: heal !== undefined };
     await heal?.();
+    if (!keepFiles && drill.backup) phase.detail = { ...phase.detail, ...(await discardStored(drill.backup.method, instances)) };
     const results = [];
     for (const each of instances) results.push(await each.destroy({ keepFiles }));
     return results;
