@@ -3,7 +3,7 @@
  * testcontainers. CI sets RESTORE_DRILL_REQUIRE_DOCKER=1, so a missing Docker
  * engine or image there is a failure; elsewhere these tests skip and say why.
  */
-import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { execa } from 'execa';
@@ -108,8 +108,18 @@ describe.skipIf(missing !== undefined)(`docker engine${missing ? ` (skipped: ${m
       // Every seeded table's fingerprint, equal to the last bit; the copy's superuser took this run's password.
       const seeded = (drill: typeof built) => drill.phases.find((p) => p.name === 'baseline')!.detail!.tables;
       expect(seeded(copied)).toEqual(seeded(fresh));
-      expect(copied.phases[0]!.commands.map((c) => c.command).join('\n')).toMatch(/postgres --single/);
+      // Over the container's own socket, once it runs (no short-lived container of its own): the password in the environment, not the command.
+      const setup = copied.phases[0]!.commands.map((c) => c.command).join('\n');
+      expect(setup).toMatch(/docker exec --user postgres \w+ sh -c .*ALTER ROLE postgres PASSWORD .*\| psql/);
+      expect(setup).not.toMatch(/postgres --single/);
+      expect(setup).toContain('"$PASSWORD"');
       expect(readdirSync(cache).filter((name) => name.startsWith('seed-'))).toHaveLength(1);
+      // A cluster whose socket asks for a password (an image whose initdb trusts nothing): single-user mode, in a container of its own.
+      const entry = join(cache, readdirSync(cache).find((name) => name.startsWith('seed-'))!, 'data', 'pg_hba.conf');
+      writeFileSync(entry, readFileSync(entry, 'utf8').replace(/^(local\s+all\s+all\s+)trust\s*$/m, '$1scram-sha-256'));
+      const guarded = await run('docker-cache-guarded', cache);
+      expect(guarded.verdict).toBe('pass');
+      expect(guarded.phases[0]!.commands.map((c) => c.command).join('\n')).toMatch(/postgres --single/);
     } finally {
       process.env.RESTORE_DRILL_CACHE = sharedCache;
     }

@@ -20,12 +20,13 @@
  * start removes those a killed harness left behind.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PostgreSqlContainer } from '@testcontainers/postgresql';
 import { Wait } from 'testcontainers';
 import { closingDown } from '../../support/cleanup.js';
+import { sleep } from '../../support/clock.js';
 import { errorMessage, SetupError } from '../../errors.js';
 import { runCommand, TOOL_TIMEOUT_MS, type CommandContext, type CommandOptions } from '../../exec/command.js';
 import type { EngineRecord } from '../../model/journal.js';
@@ -53,6 +54,12 @@ export interface DockerEngineOptions extends EngineOptions {
   image: string;
   /** Run client tools inside the container (default) or with the host's binaries. */
   tools?: ToolSource;
+}
+
+/** Whether a cluster's pg_hba.conf trusts every local (socket) connection, as the images' initdb leaves it (--auth-local=trust). */
+async function trustsLocalConnections(dataDir: string): Promise<boolean> {
+  const hba = await readFile(join(dataDir, 'pg_hba.conf'), 'utf8').catch(() => '');
+  return hba.split('\n').some((line) => /^\s*local\s+all\s+all\s+trust\s*$/.test(line));
 }
 
 export class DockerEngine implements Engine {
@@ -176,6 +183,7 @@ export class DockerEngine implements Engine {
     // own user) can run in a container of the image.
     const dataDir = options.dataVolumeBytes ? undefined : join(workDir, 'data');
     let needed: Settings | void = undefined;
+    let trustedSocket = false;
     if (dataDir) {
       await mkdir(dataDir, { mode: 0o700 });
       const user = this.imageUser;
@@ -186,7 +194,10 @@ export class DockerEngine implements Engine {
         // A seeded cluster of this image, its owners kept; the entrypoint finds PG_VERSION and initialises nothing.
         await runCommand('cp', ['-a', '--reflink=auto', `${options.cluster}/.`, dataDir], { ...this.ctx, runAs: undefined }, { timeoutMs: TOOL_TIMEOUT_MS });
         if (user) await chown(dataDir, user.uid, user.gid);
-        await this.takeOver(dataDir, labelsFor(this.options.runId, `${name}-takeover`));
+        // Where the cluster trusts its own socket, the password is set once the server runs, in the container
+        // itself; a short-lived container of its own costs more than the whole start.
+        trustedSocket = await trustsLocalConnections(dataDir);
+        if (!trustedSocket) await this.takeOver(dataDir, labelsFor(this.options.runId, `${name}-takeover`));
       }
     }
     // A size-limited folder needs a tmpfs the container sees from its start; it is sized when asked for.
@@ -248,6 +259,7 @@ export class DockerEngine implements Engine {
       password: this.password,
     });
     try {
+      if (trustedSocket) await this.setPasswordInside(instance);
       await instance.waitReady();
       const command = await options.walArchive?.command?.(instance);
       if (command) {
@@ -266,6 +278,29 @@ export class DockerEngine implements Engine {
       throw error;
     }
     return instance;
+  }
+
+  /**
+   * A copied cluster has another run's superuser password: over the
+   * container's own socket, which the image's initdb trusts, the superuser
+   * gets this engine's before anything logs in with it. The server may still
+   * be starting when its port listens, so that is waited out. The password
+   * travels in the environment, never on a command line.
+   */
+  private async setPasswordInside(instance: DockerInstance): Promise<void> {
+    const deadline = performance.now() + READY_TIMEOUT_MS;
+    for (;;) {
+      const result = await instance.runServerTool(
+        'sh',
+        ['-c', 'printf "ALTER ROLE postgres PASSWORD \'%s\'\\n" "$PASSWORD" | psql -X -q -v ON_ERROR_STOP=1 -h "$1" -p "$2" -U postgres -d postgres', 'sh', SOCKET_DIR, String(PG_PORT)],
+        { env: { PASSWORD: this.password }, allowFailure: true },
+      );
+      if (!result.failed) return;
+      if (performance.now() > deadline || !/starting up|No such file or directory|Connection refused/.test(result.stderr)) {
+        throw new SetupError('SERVER_START_FAILED', `could not give the copied cluster this run's password over the container's socket: ${result.stderr.trim()}`);
+      }
+      await sleep(100);
+    }
   }
 
   /**
