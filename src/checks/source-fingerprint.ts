@@ -101,25 +101,29 @@ async function queriesInSnapshot(client: pg.Client, queries: readonly QuerySpec[
 
 /**
  * A `sameAsBackup` query's value at the backup, as the sidecar beside it
- * recorded it; why there is none otherwise (no sidecar, another text under
- * that name, a query that failed then), which leaves the check unknown.
+ * recorded it (read once per drill, by readFingerprint); why there is none
+ * otherwise (no sidecar, another text under that name, a query that failed
+ * then), which leaves the check unknown.
  */
-export async function queryAtBackup(path: string | undefined, query: QuerySpec): Promise<{ value: QueryValue } | { error: string }> {
+export function queryAtBackup(sidecar: { path: string; source: SourceFingerprint | { problem: string } } | undefined, query: QuerySpec): { value: QueryValue } | { error: string } {
   const take = 'take the fingerprint with `restore-drill fingerprint --drill FILE`, naming this drill file';
-  if (!path) return { error: `the backup has no fingerprint sidecar to hold it; ${take}` };
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    return { error: `${path} cannot be read (${errorMessage(error)})` };
-  }
-  const source = parseFingerprint(text);
+  if (!sidecar) return { error: `the backup has no fingerprint sidecar to hold it; ${take}` };
+  const { path, source } = sidecar;
   if ('problem' in source) return { error: `${path}: ${source.problem}` };
   const recorded = source.queries?.[query.name];
   if (!recorded) return { error: `${path} holds no value for it; ${take}` };
   if (recorded.sql !== query.sql) return { error: `${path} holds another query under this name (${recorded.sql}); ${take} again` };
   if ('error' in recorded) return { error: `it failed at the backup: ${recorded.error}` };
   return { value: recorded.value };
+}
+
+/** A sidecar read from its file; the problem, in words, when it cannot be read or is not one. */
+export async function readFingerprint(path: string): Promise<SourceFingerprint | { problem: string }> {
+  try {
+    return parseFingerprint(await readFile(path, 'utf8'));
+  } catch (error) {
+    return { problem: `cannot be read (${errorMessage(error)})` };
+  }
 }
 
 /** Parses a sidecar; the problem, in words, when it is not one. */
@@ -227,12 +231,7 @@ function withoutOwnership(definitions: Record<string, string>): Record<string, s
  * be read, or a database that cannot, is unknown.
  */
 export async function compareWithSource(connect: () => Promise<pg.Client>, database: string, path: string, withoutOwners = false, only?: string): Promise<CheckResult> {
-  let source: SourceFingerprint | { problem: string };
-  try {
-    source = parseFingerprint(await readFile(path, 'utf8'));
-  } catch (error) {
-    source = { problem: `cannot be read (${errorMessage(error)})` };
-  }
+  const source = await readFingerprint(path);
   let client: pg.Client;
   try {
     client = await connect();

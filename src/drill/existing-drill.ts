@@ -13,7 +13,6 @@
  * recorded) and smoke tests, RTO, and the backup's age against the RPO
  * target. It never connects to production.
  */
-import { readFile } from 'node:fs/promises';
 import { backupMethod } from '../backup/index.js';
 import { timescaleOfDump } from '../backup/dump-catalog.js';
 import { dumpRowCounts } from '../backup/dump-rows.js';
@@ -21,7 +20,7 @@ import { judgeAmcheck } from '../checks/amcheck.js';
 import { judgeDumpRows } from '../checks/dump-rows.js';
 import { judgePageChecksums } from '../checks/page-checksums.js';
 import { timescaleAgainstDump, timescaleOfCluster } from '../checks/timescaledb.js';
-import { compareWithSource, parseFingerprint, queryAtBackup } from '../checks/source-fingerprint.js';
+import { compareWithSource, queryAtBackup, readFingerprint } from '../checks/source-fingerprint.js';
 import { stateKey } from '../checks/snapshot.js';
 import { backupAgeCheck, rtoCheck } from '../checks/targets.js';
 import { judgeCommand, judgeQuery } from '../checks/team.js';
@@ -41,7 +40,7 @@ import { runCommands, runQueries } from './team-checks.js';
 /** When the backup's newest data was written: the fingerprint's moment when it has one (the dump's own snapshot), else what the method knew. */
 async function writtenAt(backup: BackupArtifact): Promise<{ at: string; by: string } | undefined> {
   if (backup.fingerprint) {
-    const fingerprint = parseFingerprint(await readFile(backup.fingerprint, 'utf8').catch(() => ''));
+    const fingerprint = await readFingerprint(backup.fingerprint);
     if (!('problem' in fingerprint)) return { at: fingerprint.takenAt, by: "its fingerprint's snapshot" };
   }
   return backup.written;
@@ -132,9 +131,11 @@ export async function runExistingDrill(host: DrillHost, loaded: LoadedDrill): Pr
       }
       if (restoredFrom?.fingerprint) content.push(await compareWithSource(() => restored.connect(db), db, restoredFrom.fingerprint, recovery.outcome?.withoutOwners, only?.state));
       const queried = await runQueries(() => restored.connect(db), spec.queries);
+      // No seeded baseline here: the value at the backup is the one its sidecar recorded in the dump's snapshot.
+      const path = restoredFrom?.fingerprint;
+      const sidecar = path && spec.queries.some((q) => 'sameAsBackup' in q.expect) ? { path, source: await readFingerprint(path) } : undefined;
       for (const query of spec.queries) {
-        // No seeded baseline here: the value at the backup is the one its sidecar recorded in the dump's snapshot.
-        const atBackup = 'sameAsBackup' in query.expect ? await queryAtBackup(restoredFrom?.fingerprint, query) : undefined;
+        const atBackup = 'sameAsBackup' in query.expect ? queryAtBackup(sidecar, query) : undefined;
         content.push(judgeQuery(query, queried.get(query.name)!, atBackup));
       }
       const smoked = await runCommands(restored, spec.commands, await scriptEnv(restored));
