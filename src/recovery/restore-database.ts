@@ -12,6 +12,7 @@ import type { Instance } from '../engines/types.js';
 import { identifier } from '../support/fields.js';
 import { dumpHasTimescale } from './archive.js';
 import { chooseBackup } from './choose-backup.js';
+import { ownersOption, ownershipArgs, ownershipOutcome } from './ownership.js';
 import { defineProcedure } from './procedure.js';
 import { restoreTimescaleDump } from './timescale-restore.js';
 
@@ -56,12 +57,7 @@ export const restoreDatabase = defineProcedure({
     jobs: z.number().int().min(1).max(64).default(2),
     database: identifier.optional().describe('Restore into this database instead of the drill\'s.'),
     verify: z.boolean().default(true).describe('false: restore the newest backup without checking it first, to show what detection prevents.'),
-    owners: z
-      .boolean()
-      .default(true)
-      .describe(
-        "false: pg_restore --no-owner --no-privileges, for a dump whose roles the restore target lacks (a production dump restored elsewhere); ownership and grants are then neither restored nor compared. A plain SQL dump cannot skip them.",
-      ),
+    owners: ownersOption(' A plain SQL dump cannot skip them.'),
   }),
   detail,
   requires: { families: ['logical'], separateTarget: true },
@@ -79,7 +75,7 @@ export const restoreDatabase = defineProcedure({
     const into = ctx.target ? { into: `PostgreSQL ${(await instance.serverInfo()).version}` } : {};
     const plain = backup.format === 'plain.gz';
     if (plain && !spec.owners) throw new RecoveryError(`${backup.path} is plain SQL: its OWNER TO and GRANT statements cannot be skipped (owners: false); create the roles it names on the restore target, or drill a custom-format dump`);
-    const ownership = spec.owners ? [] : ['--no-owner', '--no-privileges'];
+    const ownership = ownershipArgs(spec.owners);
     const jobs = restoreJobs(backup.format, spec.jobs);
     const timescale = await dumpHasTimescale(instance, backup);
     await withClient(
@@ -101,7 +97,7 @@ export const restoreDatabase = defineProcedure({
           restored.steps.join(', '),
         detail: { ...into, jobs, timescale, database, backup: backup.path, timescaledb: restored },
         restoredFrom: backup,
-        ...(spec.owners ? {} : { withoutOwners: true }),
+        ...ownershipOutcome(spec.owners),
         timescaleVersion: restored.endedAt,
       };
     }
@@ -121,7 +117,7 @@ export const restoreDatabase = defineProcedure({
         : `new database ${database}, pg_restore -j ${jobs} of the ${backup.format} dump${jobs < spec.jobs ? ` (a tar archive restores single-threaded; ${spec.jobs} jobs asked)` : ''}`),
       detail: { ...into, jobs, timescale, database, backup: backup.path },
       restoredFrom: backup,
-      ...(spec.owners ? {} : { withoutOwners: true }),
+      ...ownershipOutcome(spec.owners),
     };
   },
 });

@@ -26,6 +26,7 @@ import { archiveList } from './archive.js';
 import { chooseBackup } from './choose-backup.js';
 import { hypertablesInDump, hypertableTablesInDump, restoreHypertable } from './hypertable-restore.js';
 import { restoreTimescaleDump } from './timescale-restore.js';
+import { ownersOption, ownershipArgs, ownershipOutcome } from './ownership.js';
 import { defineProcedure } from './procedure.js';
 
 const timeRange = z.strictObject({
@@ -82,10 +83,7 @@ export const restoreTable = defineProcedure({
     tableOnly: z.boolean().default(false).describe('Restore only the table and its data, as `pg_restore --table` alone does: no indexes or constraints.'),
     database: identifier.optional().describe('Restore into this database instead of the drill\'s.'),
     verify: z.boolean().default(true).describe('false: restore the newest backup without checking it first, to show what detection prevents.'),
-    owners: z
-      .boolean()
-      .default(true)
-      .describe("false: pg_restore --no-owner --no-privileges, for a dump whose roles the restore target lacks (a production dump restored elsewhere); the table's ownership and grants are then neither restored nor compared."),
+    owners: ownersOption(),
     jobs: z.number().int().min(1).max(64).default(2).describe('A hypertable: pg_restore --jobs for the scratch restore of the dump.'),
     range: timeRange
       .optional()
@@ -112,18 +110,19 @@ export const restoreTable = defineProcedure({
     const table = spec.table!;
     const [schema, name] = schemaAndName(table);
     const list = await archiveList(instance, backup.path);
+    // From a backup made elsewhere there is no live database to restore into: the table gets a new one.
     const newDatabase = !(await databaseExists(instance, database));
-    const ownership = spec.owners ? [] : ['--no-owner', '--no-privileges'];
+    if (newDatabase) await withClient(() => instance.connect('postgres'), (admin) => admin.query(`create database ${quoteIdent(database)}`));
+    const ownership = ownershipArgs(spec.owners);
     const judged = (dumpedAs: string[], wholeDatabase = false) => ({
       restoredFrom: backup,
       onlyTable: { schema, name, dumpedAs, ...(wholeDatabase ? { wholeDatabase } : {}) },
-      ...(spec.owners ? {} : { withoutOwners: true }),
+      ...ownershipOutcome(spec.owners),
     });
     if (hasTimescale(list) && (await hypertablesInDump(instance, backup.path)).includes(`${schema}.${name}`)) {
       if (newDatabase) {
         // TimescaleDB restores a hypertable only with its database (its catalog, its chunks): the documented
         // whole restore goes into the new database, and the checks judge the table.
-        await withClient(() => instance.connect('postgres'), (admin) => admin.query(`create database ${quoteIdent(database)}`));
         const restored = await restoreTimescaleDump(instance, database, backup, restoreJobs(backup.format, spec.jobs), ownership);
         return {
           instance,
@@ -149,7 +148,6 @@ export const restoreTable = defineProcedure({
       };
     }
     if (spec.range) throw new RecoveryError(`recovery.range restores a time range of a hypertable; ${table} is not one in the backup`);
-    if (newDatabase) await withClient(() => instance.connect('postgres'), (admin) => admin.query(`create database ${quoteIdent(database)}`));
     const into = newDatabase ? ` into a new database ${database}` : ` into ${database}`;
     if (spec.tableOnly) {
       await instance.runPgTool('pg_restore', ['--clean', '--if-exists', ...ownership, `--schema=${schema}`, `--table=${name}`, `--dbname=${database}`, backup.path], { timeoutMs: TOOL_TIMEOUT_MS });
