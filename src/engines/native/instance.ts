@@ -247,7 +247,11 @@ export class NativeInstance implements Instance {
   async destroy({ keepFiles }: { keepFiles: boolean }): Promise<{ keptAt?: string }> {
     this.unregister();
     if (existsSync(this.dataDir)) {
-      if (await this.pid()) await this.stop();
+      // A cluster about to be removed needs no shutdown checkpoint: its pages are never read again. A kept one stops cleanly.
+      if (await this.pid()) {
+        if (keepFiles) await this.stop();
+        else await runCommand(this.engine.tool('pg_ctl'), ['stop', '-D', this.dataDir, '-m', 'immediate', '-w', '-t', '60'], this.ctx, { allowFailure: true });
+      }
       const left = await this.pid();
       if (left) process.kill(left, 'SIGKILL');
     }
