@@ -65,6 +65,13 @@ module.exports = {
       to: { path: '^src/engines/(native|docker)/', pathNot: '^src/engines/$1/' },
     },
     {
+      name: 'parts-are-ground',
+      severity: 'error',
+      comment: 'A part of the system (Redis, files, secrets) runs its own runbook; it knows no PostgreSQL drill, and reports facts for checks/ to judge. It shares the seeded PRNG.',
+      from: { path: '^src/parts/' },
+      to: { path: '^src/', pathNot: '^src/(parts|model|support|exec)/|^src/errors\\.ts$|^src/dataset/prng\\.ts$' },
+    },
+    {
       name: 'backup-below-faults',
       severity: 'error',
       from: { path: '^src/backup/' },

@@ -4,7 +4,7 @@
  * copied (by later runs too: each run's engine has its own password, which the
  * copy's superuser takes over), and a cache that is turned off seeds afresh.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NativeEngine } from '../src/engines/native/engine.js';
@@ -50,6 +50,18 @@ describe('seed cache', () => {
     // Fingerprints of every seeded table, equal to the last bit.
     expect(seededState(copied)).toEqual(seededState(fresh));
     expect(seededState(built)).toEqual(seededState(fresh));
+    // The copy's baseline is the entry's, read when it was built; the copy's own data is what gets backed up and restored.
+    expect(copied.phases.find((p) => p.name === 'baseline')!.detail).toMatchObject({ tablesReadWith: 'the seed cache entry' });
+
+    // An entry whose recorded fingerprints do not match its cluster (here: one changed on purpose) fails the drill: it can never make one pass.
+    const meta = join(cache, `seed-${built.dataset!.cache!.key}`, 'meta.json');
+    const entry = JSON.parse(readFileSync(meta, 'utf8')) as { facts: { tables: Record<string, { fingerprint: string }> } };
+    entry.facts.tables.candles!.fingerprint = '12345';
+    writeFileSync(meta, JSON.stringify(entry));
+    const lied = await runWithCache(cache, 'cache-lied');
+    expect(lied.dataset!.cache).toMatchObject({ builtNow: false });
+    expect(lied.checks.find((c) => c.name === 'fingerprint')).toMatchObject({ verdict: 'fail', summary: expect.stringContaining('candles') });
+    expect(lied.verdict).toBe('fail');
   });
 
   it('another dataset seed is another entry, never a wrong copy', async () => {

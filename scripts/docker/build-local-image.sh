@@ -193,7 +193,8 @@ url_ok() {
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"; }
 
 build_rootfs() {
-	local include=postgresql-$PG_MAJOR,postgresql-client-$PG_MAJOR,pgbackrest,locales
+	# Redis and openssl: the tool's own image (built on this one) runs the whole-system drills' Redis and secrets parts.
+	local include=postgresql-$PG_MAJOR,postgresql-client-$PG_MAJOR,pgbackrest,locales,redis-server,openssl
 	case "$mirror $security_mirror" in *https:*) include=$include,ca-certificates ;; esac
 
 	# Fail early and plainly if the mirror lacks the suite (a bookworm-only

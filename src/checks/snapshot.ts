@@ -262,3 +262,34 @@ export async function stateOf(client: pg.Client, database: string, tables: reado
   }
   return state;
 }
+
+/**
+ * Every database of a cluster that takes connections, each read whole in one
+ * repeatable-read snapshot: the state a rollback must bring back. Never
+ * throws: a cluster that cannot be read is `unreachable`.
+ */
+export async function clusterState(connect: (database: string) => Promise<pg.Client>): Promise<Record<string, DatabaseState> | { unreachable: string }> {
+  try {
+    const client = await connect('postgres');
+    let names: string[];
+    try {
+      names = (await client.query<{ name: string }>('select datname as name from pg_database where datallowconn and not datistemplate order by 1')).rows.map((r) => r.name);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    const states: Record<string, DatabaseState> = {};
+    for (const name of names) {
+      const db = await connect(name);
+      try {
+        await db.query('begin isolation level repeatable read');
+        states[name] = await stateOf(db, name, undefined, 'the cluster');
+        await db.query('commit');
+      } finally {
+        await db.end().catch(() => undefined);
+      }
+    }
+    return states;
+  } catch (error) {
+    return { unreachable: errorMessage(error) };
+  }
+}

@@ -11,6 +11,7 @@ import type { Fault } from '../faults/fault.js';
 import { HARMS } from '../model/kinds.js';
 import type { Procedure } from '../recovery/procedure.js';
 import { PROCEDURES } from '../recovery/index.js';
+import { ROLLBACK_HARMS } from './rollback.js';
 
 export interface Problem {
   path: string;
@@ -78,9 +79,12 @@ export function compatibilityProblems(raw: Record<string, unknown>): Problem[] {
       const fitting = FAULTS.filter((f) => (f as Fault).requires?.backupFeatures?.includes('made-elsewhere')).map((f) => f.type);
       problems.push({ path: 'fault.type', message: `${method.method} drills a backup made elsewhere, which is never damaged and whose database the drill never held: the fault is ${names(fitting)}` });
     }
-    for (const key of ['dataset', 'workload'] as const) {
+    for (const key of ['dataset', 'workload', 'parts'] as const) {
       if (raw[key] !== undefined) problems.push({ path: key, message: `${method.method} restores the team's own data: nothing is seeded or written, so remove ${key}` });
     }
+  }
+  if (raw.rollback === true && fault && faultSpec && !(ROLLBACK_HARMS as readonly string[]).includes(fault.module.harm(faultSpec))) {
+    problems.push({ path: 'rollback', message: `a rollback sets the struck instance's data folder aside while it runs; after ${fault.module.type} (${HARMS[fault.module.harm(faultSpec)]}) there is none to set aside: remove rollback, or strike with a fault that leaves the server running` });
   }
   if (fault?.module.requires?.dataVolume && section(raw, 'engine')?.dataVolume === undefined) {
     problems.push({ path: 'engine.dataVolume', message: `required: ${fault.module.type} fills a size-limited data folder; set a size such as 64m` });

@@ -12,6 +12,7 @@ import { captureState, stateKey } from '../checks/snapshot.js';
 import { compareWithSource } from '../checks/source-fingerprint.js';
 import { measureLoss, rpoCheck, rtoCheck } from '../checks/targets.js';
 import { judgeCommand, judgeQuery, type QueryValue } from '../checks/team.js';
+import { judgeRollback } from '../checks/rollback.js';
 import { timescaleCheck, type TimescaleExpectations } from '../checks/timescaledb.js';
 import { DATASET_TABLES } from '../dataset/schema.js';
 import { scaleOf } from '../dataset/scale.js';
@@ -34,6 +35,8 @@ import { now, sleep, type Instant } from '../support/clock.js';
 import { folderBytes } from '../support/files.js';
 import { formatBytes } from '../support/units.js';
 import { LedgerWorkload, readLedger } from '../workload/ledger.js';
+import { SystemParts } from './parts.js';
+import { dataDirOf, rollBack, setAside } from './rollback.js';
 import { checkRoom } from './room.js';
 import { runCommands, runQueries, unplannable } from './team-checks.js';
 import { seedIdentity } from './seed-cache.js';
@@ -58,6 +61,8 @@ export async function runDrill(host: DrillHost, loaded: LoadedDrill): Promise<vo
   const { spec } = loaded;
   const frame = await beginDrill(host, loaded);
   const { drill, phases, found, instances, scriptEnv } = frame;
+  const parts = new SystemParts(drill);
+  frame.disposals.push((keep) => parts.dispose(keep));
   const db = spec.database;
   // Orders and trades get the workload's rows after the seed: the content checks compare the seeded ones, RPO counts the rest.
   const seeded = seededRange(spec.dataset.scale);
@@ -91,14 +96,19 @@ export async function runDrill(host: DrillHost, loaded: LoadedDrill): Promise<vo
         identity.key,
         identity.day,
         host.logDir,
-        (builder) => {
+        async (builder): Promise<CachedSeedFacts> => {
           progress.report('seeding once into the seed cache');
-          return seedInto(builder, db, spec, (note) => progress.report(`seeding the cache: ${note}`));
+          const facts = await seedInto(builder, db, spec, (note) => progress.report(`seeding the cache: ${note}`));
+          // The seeded rows' fingerprints, read once with the entry (see the baseline).
+          const state = await captureState((d) => builder.connect(d), db, DATASET_TABLES, 'the seed', seeded);
+          if (state.unreachable) throw new SetupError('SERVER_START_FAILED', `cannot read the seeded database: ${state.unreachable}`);
+          return { ...facts, tables: state.tables };
         },
         options,
       );
       const primary = await engine.startInstance(spec.name, host.logDir, { ...options, ...(cached ? { cluster: cached.dataDir } : {}) });
       instances.push(primary);
+      if (spec.rollback) dataDirOf(primary);
       const info = await primary.serverInfo();
       const tools: Record<string, string> = {};
       for (const tool of method.tools(spec.backup)) {
@@ -110,6 +120,7 @@ export async function runDrill(host: DrillHost, loaded: LoadedDrill): Promise<vo
       drill.engine = { ...drill.engine, server: info.version, major: info.major, timescaledb: info.timescaledb, tools };
       const standby = await method.startReplica?.({ primary, start: (o) => engine.startInstance(`${spec.name}-standby`, host.logDir, o) });
       if (standby) instances.push(standby);
+      await parts.start(spec.parts, { runId: host.runId, logDir: host.logDir, seed: spec.dataset.seed, commands: { record: (command) => phases.record(command) } });
       phase.detail = {
         port: primary.connection.port,
         database: db,
@@ -120,11 +131,13 @@ export async function runDrill(host: DrillHost, loaded: LoadedDrill): Promise<vo
     });
 
     await phases.run('seed', async (phase, progress) => {
-      const facts = cached ? (cached.facts as SeedFacts) : await seedInto(primary, db, spec, (note) => progress.report(note));
+      const { rows, layout, timescaledb } = cached ? (cached.facts as CachedSeedFacts) : await seedInto(primary, db, spec, (note) => progress.report(note));
       drill.dataset = {
         scale: String(spec.dataset.scale),
         seed: spec.dataset.seed,
-        ...facts,
+        rows,
+        layout,
+        ...(timescaledb ? { timescaledb } : {}),
         ...(cached ? { cache: { key: cached.key, builtAt: cached.builtAt, builtNow: cached.builtNow } } : {}),
       };
       if (cached) phase.detail = { fromCache: cached.dataDir };
@@ -137,11 +150,13 @@ export async function runDrill(host: DrillHost, loaded: LoadedDrill): Promise<vo
         },
       );
       if (problems.length) throw new InputError('DRILL_FILE_INVALID', problems.map((problem) => `${loaded.file}: ${problem}`).join('\n'));
+      await parts.seed();
     });
 
     workload = await phases.run('workload', async (phase) => {
       const writer = new LedgerWorkload(() => primary.connect(db), spec.workload.rate, { run: host.runId, drill: spec.name }, scaleOf(spec.dataset.scale));
       await writer.start();
+      await parts.startWrites();
       await sleep(spec.workload.lead);
       phase.detail = { ratePerSecond: spec.workload.rate, writers: writer.writers, leadMs: spec.workload.lead, committedBeforeBackup: writer.commits.length };
       return writer;
@@ -149,13 +164,18 @@ export async function runDrill(host: DrillHost, loaded: LoadedDrill): Promise<vo
     const writer = workload;
 
     const baseline = await phases.run('baseline', async (phase) => {
-      const state = await captureState((d) => primary.connect(d), db, DATASET_TABLES, 'the backup', seeded);
+      // From the cache, the seeded rows' fingerprints are the entry's, read when it was built: nothing writes a seeded row
+      // before the backup (the workload only adds rows past the seeded ranges, the fault strikes later), and a copy that
+      // differed would restore as it is and fail against them, never pass. The catalog and sequences are read here.
+      const fromCache = cached ? (cached.facts as CachedSeedFacts).tables : undefined;
+      const state = await captureState((d) => primary.connect(d), db, fromCache ? [] : DATASET_TABLES, 'the backup', seeded);
+      if (fromCache) state.tables = fromCache;
       if (state.unreachable) throw new SetupError('SERVER_START_FAILED', `cannot read the seeded database: ${state.unreachable}`);
       const sizeBytes = await withClient(() => primary.connect(db), async (client) => Number((await client.query<{ n: string }>('select pg_database_size(current_database()) as n')).rows[0]!.n));
       if (drill.dataset) drill.dataset.sizeBytes = sizeBytes;
       // The team's queries that compare with the backup get their value here.
       const atBackup = await runQueries(() => primary.connect(db), spec.queries.filter((q) => 'sameAsBackup' in q.expect));
-      phase.detail = { tables: state.tables, sizeBytes, ...(atBackup.size ? { queries: Object.fromEntries(atBackup) } : {}) };
+      phase.detail = { tables: state.tables, sizeBytes, ...(fromCache ? { tablesReadWith: 'the seed cache entry' } : {}), ...(atBackup.size ? { queries: Object.fromEntries(atBackup) } : {}) };
       return { state, atBackup };
     });
 
@@ -178,6 +198,7 @@ export async function runDrill(host: DrillHost, loaded: LoadedDrill): Promise<vo
       const newest = taken.at(-1)!;
       drill.backup = newest;
       if (taken.length > 1) drill.backups = taken.map((b) => ({ path: b.path, sizeBytes: b.sizeBytes, sha256: b.sha256 }));
+      await parts.backup();
       phase.detail = { generations: taken.length };
       return taken;
     });
@@ -203,12 +224,24 @@ export async function runDrill(host: DrillHost, loaded: LoadedDrill): Promise<vo
       faultAt = outcome.at;
       heal = outcome.heal;
       for (const observation of outcome.observations ?? []) found(judge(observation));
+      // The disaster takes the rest of the system with the database.
+      await parts.strike();
       await sleep(spec.workload.afterFault);
       const summary = await writer.stop();
+      await parts.stopWrites();
       if (summary.behind) (drill.warnings ??= []).push(`workload: ${summary.behind}`);
       drill.fault = { type: spec.fault.type, summary: outcome.summary, at: outcome.at.wall, ...(outcome.detail as object), workload: summary } as FaultRecord;
       return outcome;
     });
+
+    // The runbook copies the data folder aside before it restores, so a failed restore can be undone.
+    const aside = spec.rollback
+      ? await phases.run('set-aside', async (phase) => {
+          const set = await setAside(primary);
+          phase.detail = { copy: set.copy, databases: 'unreachable' in set.before ? set.before.unreachable : Object.keys(set.before) };
+          return set;
+        })
+      : undefined;
 
     const recovery = await recover(host, frame, spec.recovery, {
       engine,
@@ -244,6 +277,20 @@ export async function runDrill(host: DrillHost, loaded: LoadedDrill): Promise<vo
         scriptEnv,
       }),
     );
+    // A recovery that failed its checks is rolled back (a target missed by time alone is not: the data is good).
+    const failed = drill.checks.filter((c) => c.verdict === 'fail' && c.name !== 'rto' && c.name !== 'rpo').map((c) => c.name);
+    if (aside && failed.length && !host.interrupted()) {
+      await phases.run('rollback', async (phase) => {
+        if (recovered !== primary) await recovered.stop();
+        const after = await rollBack(primary, aside);
+        found(judgeRollback(aside.before, after, `${failed.join(', ')} failed`));
+        phase.detail = { from: aside.copy };
+      });
+    }
+    if (parts.any) {
+      const system = spec.targets.system ?? { rto: spec.targets.rto, rpo: spec.targets.rpo };
+      await phases.run('parts', () => parts.recover(fault.at, system, found));
+    }
     if (host.interrupted()) return;
     drill.status = statusAfterVerify(recoveryFailedToo);
   } catch (error) {
@@ -256,6 +303,8 @@ export async function runDrill(host: DrillHost, loaded: LoadedDrill): Promise<vo
 
 /** What a seed reports of itself; a cached cluster keeps it beside its data. */
 type SeedFacts = { rows: Record<string, number>; layout: string; timescaledb?: string };
+/** A cache entry's facts also hold its seeded tables' states (an entry built before they did reads them at the baseline). */
+type CachedSeedFacts = Omit<SeedFacts, 'tables'> & { tables?: DatabaseState['tables'] };
 
 /** Creates the drill's database on the instance and seeds it; TimescaleDB where the server preloads it. */
 async function seedInto(instance: Instance, db: string, spec: DrillSpec, progress: (note: string) => void): Promise<SeedFacts> {

@@ -61,6 +61,8 @@ export interface DrillFrame {
   started: number;
   /** Every instance the drill started (the struck one, a standby, a restored one), all torn down at the end. */
   instances: Instance[];
+  /** What else the drill started (the system's other parts), stopped at the end: each returns the folders it kept. */
+  disposals: Array<(keep: boolean) => Promise<string[]>>;
   /** Records checks; after Ctrl-C nothing is a finding: what failed then failed because the cleanup pulled the servers away. */
   found: (...checks: CheckResult[]) => void;
   /** The environment a team's script or command gets for an instance: its connection, the run, the client binaries on PATH. */
@@ -83,6 +85,7 @@ export async function beginDrill(host: DrillHost, { file, spec, bytes }: LoadedD
     phases: host.begin(drill),
     started: performance.now(),
     instances: [],
+    disposals: [],
     found: (...checks) => {
       if (!host.interrupted()) drill.checks.push(...checks);
     },
@@ -130,10 +133,10 @@ export async function recover(
 }
 
 /** The verdict, then the teardown, then the drill's end in the journal; after Ctrl-C the run's cleanup does it instead. */
-export async function endDrill(host: DrillHost, { drill, phases, instances, started }: DrillFrame, heal: (() => Promise<void>) | undefined): Promise<void> {
+export async function endDrill(host: DrillHost, { drill, phases, instances, disposals, started }: DrillFrame, heal: (() => Promise<void>) | undefined): Promise<void> {
   if (host.interrupted()) return;
   drill.verdict = drillVerdict(drill.status, drill.checks);
-  await teardown(host, phases, drill, instances, heal);
+  await teardown(host, phases, drill, instances, disposals, heal);
   drill.endedAt = new Date().toISOString();
   drill.durationMs = performance.now() - started;
   host.end(drill);
@@ -157,8 +160,8 @@ async function discardStored(method: BackupMethodName, instances: readonly Insta
 }
 
 /** The fault's own heal first (a damaged backup or archive is put right even when files are kept), then what the backup stored elsewhere, then every instance. */
-async function teardown(host: DrillHost, phases: PhaseRecorder, drill: DrillJournal, instances: Instance[], heal: (() => Promise<void>) | undefined): Promise<void> {
-  if (!instances.length) return;
+async function teardown(host: DrillHost, phases: PhaseRecorder, drill: DrillJournal, instances: Instance[], disposals: DrillFrame['disposals'], heal: (() => Promise<void>) | undefined): Promise<void> {
+  if (!instances.length && !disposals.length) return;
   const keepFiles = host.keep || drill.verdict !== 'pass';
   const kept = await phases.run('teardown', async (phase) => {
     phase.detail = { keepFiles, instances: instances.map((i) => i.name), healed: heal !== undefined };
@@ -166,9 +169,11 @@ async function teardown(host: DrillHost, phases: PhaseRecorder, drill: DrillJour
     if (!keepFiles && drill.backup) phase.detail = { ...phase.detail, ...(await discardStored(drill.backup.method, instances)) };
     const results = [];
     for (const each of instances) results.push(await each.destroy({ keepFiles }));
-    return results;
+    const partsKept: string[] = [];
+    for (const dispose of disposals) partsKept.push(...(await dispose(keepFiles)));
+    return { results, partsKept };
   });
-  const keptAt = kept.flatMap((k) => (k.keptAt ? [k.keptAt] : []));
+  const keptAt = [...kept.results.flatMap((k) => (k.keptAt ? [k.keptAt] : [])), ...kept.partsKept];
   if (keptAt.length) drill.keptFiles = keptAt;
   const recovered = drill.phases.find((p) => p.name === 'recovery')?.endedAt;
   const tornDown = drill.phases.find((p) => p.name === 'teardown')?.startedAt;

@@ -27,6 +27,7 @@ import {
   shardSchema,
   type RunJournal,
 } from '../model/journal.js';
+import { partRecordSchema } from '../model/parts.js';
 import { checkResultSchema, VERDICTS } from '../model/verdict.js';
 import { PROCEDURES } from '../recovery/index.js';
 
@@ -71,6 +72,7 @@ const drillJournalSchema = z.strictObject({
   backups: z.array(backupListEntrySchema).optional(),
   fault: faultRecordSchema.optional(),
   recovery: recoveryRecordSchema.optional(),
+  parts: z.array(partRecordSchema).optional(),
   phases: z.array(phaseSchema),
   checks: z.array(checkResultSchema),
   projection: projectionSchema.optional(),

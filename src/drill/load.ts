@@ -164,6 +164,13 @@ async function parseDrill(file: string): Promise<{ drills?: LoadedDrill[]; probl
   if (spec.backup.method === 'existing') spec.backup.path = local(spec.backup.path);
   if (spec.backup.method === 'existing-base-backup') Object.assign(spec.backup, { path: local(spec.backup.path), wal: local(spec.backup.wal) });
   if (spec.backup.method === 'existing-pgbackrest' && spec.backup.path) spec.backup.path = local(spec.backup.path);
+  // A part's own folder (the team's configuration, drilled on a copy) is named relative to the drill file; it must be a folder.
+  for (const [i, part] of spec.parts.entries()) {
+    if (!('source' in part) || typeof part.source !== 'string') continue;
+    const resolved = local(part.source);
+    if (!(await stat(resolved).catch(() => undefined))?.isDirectory()) problems.push(`${name}: parts[${i}].source: ${part.source} (${resolved}) is not a folder; give a folder relative to the drill file`);
+    else Object.assign(part, { source: resolved });
+  }
   // The team's WAL commands run from the server's data folder: a relative program path is the drill file's.
   const program = (command: string) => command.replace(/^(\S+)/, (first) => (first.includes('/') && !first.startsWith('/') ? resolve(dirname(file), first) : first));
   if (spec.backup.method === 'script-base-backup') Object.assign(spec.backup, { archiveCommand: program(spec.backup.archiveCommand), restoreCommand: program(spec.backup.restoreCommand) });

@@ -11,6 +11,7 @@ import { BACKUP_METHODS } from '../backup/index.js';
 import { CAPABILITIES } from '../engines/types.js';
 import { FAULTS } from '../faults/index.js';
 import { HARMS, type Harm } from '../model/kinds.js';
+import { PARTS } from '../parts/index.js';
 import { PROCEDURES } from '../recovery/index.js';
 import { DURATION_HINT, SIZE_HINT } from '../support/units.js';
 import { runJournalSchema } from './journal-schema.js';
@@ -163,6 +164,8 @@ export function drillReference(): string {
       ),
     );
   }
+  lines.push('## Parts of the system (`parts[].kind`)', '', 'Restored after the database, in the order listed; each has its own RTO and loss, and `targets.system` judges the whole.', '');
+  for (const p of PARTS) lines.push(...section(`\`${p.kind}\``, p.summary, [], variant(props.parts!.items!, 'kind', p.kind), 'parts[].'));
   lines.push(
     '## Which fault fits which procedure',
     '',

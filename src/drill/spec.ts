@@ -14,6 +14,7 @@ import { commandSchema, querySchema } from '../checks/team.js';
 import { CANDLE_ROWS, SCALE_NAMES, type ScaleSetting } from '../dataset/scale.js';
 import { ENGINE_KINDS } from '../engines/types.js';
 import { FAULTS, type FaultSpec } from '../faults/index.js';
+import { PARTS, type PartSpec } from '../parts/index.js';
 import { PROCEDURES, type RecoverySpec } from '../recovery/index.js';
 import { duration, identifier, oneOf, size, targetDuration } from '../support/fields.js';
 
@@ -37,6 +38,11 @@ const faultSchema = unionOn(
   'type',
   FAULTS.map((f) => f.schema),
   FAULTS.map((f) => f.type),
+);
+const partSchema = unionOn(
+  'kind',
+  PARTS.map((p) => p.schema),
+  PARTS.map((p) => p.kind),
 );
 const recoverySchema = unionOn(
   'procedure',
@@ -111,6 +117,26 @@ export const drillSchema = z
     backup: backupSchema.describe('How the backup is taken: one section per method, below.'),
     fault: faultSchema.describe('What breaks, while the workload writes: one section per fault, below.'),
     recovery: recoverySchema.describe('How it is recovered, as the runbook says: one section per procedure, below.'),
+    rollback: z
+      .boolean()
+      .default(false)
+      .describe(
+        "The spark-trading runbook's rollback: before the recovery, the struck instance is stopped and its data folder copied aside; if the recovery or its verification fails, the copy is put back and the server started, and the drill checks the instance equals its pre-restore state (the drill still fails: the recovery did).",
+      ),
+    parts: z
+      .array(partSchema)
+      .max(8)
+      .default([])
+      .superRefine((parts, ctx) => {
+        const seen = new Set<string>();
+        for (const [i, { name }] of (parts as unknown as PartSpec[]).entries()) {
+          if (seen.has(name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `"${name}" names two parts: give each its own name` });
+          seen.add(name);
+        }
+      })
+      .describe(
+        "The rest of the system, restored after the database in this order (the runbook's complete system recovery): Redis, configuration files, encrypted secrets. Each is backed up, struck and recovered its runbook's way, with its own RTO and data loss; the drill also judges the whole against targets.system.",
+      ),
     checks: z.array(oneOf(CONTENT_CHECKS)).min(1).default([...CONTENT_CHECKS]).describe('The content checks run after recovery (RTO and RPO are always measured).'),
     queries: z.array(querySchema).max(50).default([]).describe('The team\'s validation queries, each a check of its own after the built-in ones.'),
     commands: z.array(commandSchema).max(20).default([]).describe('The team\'s smoke tests, each a check of its own after the queries.'),
@@ -121,13 +147,17 @@ export const drillSchema = z
         productionSize: size(1024 ** 2, '1m', 1024 ** 5, '1024t', 'the size of the production database the RTO is projected to')
           .optional()
           .describe('With several dataset scales: the production database\'s size (e.g. "800GB"); the RTO fitted over the scales is projected to it, against the rto target.'),
+        system: z
+          .strictObject({ rto: targetDuration, rpo: targetDuration })
+          .optional()
+          .describe("With parts: the whole system's targets (the runbook's complete recovery: RTO 4h, RPO 6h), from the fault to the last part verified, and the worst loss of any part (default: rto and rpo above)."),
       })
       .describe('The recovery time and data loss the drill must stay within.'),
   })
   .meta({ title: 'restore-drill drill file', description: 'One restore drill: a dataset, a backup, a fault, a recovery procedure, checks and RTO/RPO targets.' });
 
 /** A drill file as written: its dataset may name several scales. */
-export type DrillFileSpec = z.output<typeof drillSchema> & { backup: BackupSpec; fault: FaultSpec; recovery: RecoverySpec };
+export type DrillFileSpec = z.output<typeof drillSchema> & { backup: BackupSpec; fault: FaultSpec; recovery: RecoverySpec; parts: PartSpec[] };
 
 /** One drill as it runs: one scale. */
 export type DrillSpec = Omit<DrillFileSpec, 'dataset'> & { dataset: { scale: ScaleSetting; seed: number } };

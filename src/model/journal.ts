@@ -12,6 +12,7 @@
  */
 import { z } from 'zod';
 import type { BackupArtifact } from './artifact.js';
+import type { PartRecord } from './parts.js';
 import type { CheckResult } from './verdict.js';
 
 /** Bumped whenever a field changes meaning or goes away; new optional fields keep it. */
@@ -35,7 +36,7 @@ export type CommandRecord = z.output<typeof commandRecordSchema>;
 
 /** The phases of a drill, in the order they run. */
 
-const PHASES = ['setup', 'seed', 'workload', 'baseline', 'backup', 'writes-after-backup', 'fault', 'recovery', 'verify', 'teardown'] as const;
+const PHASES = ['setup', 'seed', 'workload', 'baseline', 'backup', 'writes-after-backup', 'fault', 'set-aside', 'recovery', 'verify', 'rollback', 'parts', 'teardown'] as const;
 export type PhaseName = (typeof PHASES)[number];
 
 export const phaseSchema = z.strictObject({
@@ -171,6 +172,8 @@ export interface DrillJournal {
   backups?: Array<z.output<typeof backupListEntrySchema>>;
   fault?: FaultRecord;
   recovery?: RecoveryRecord;
+  /** The rest of the system restored after the database (Redis, configuration, secrets), in order. */
+  parts?: PartRecord[];
   phases: PhaseJournal[];
   checks: CheckResult[];
   /** The last drill of a file run at several sizes: RTO fitted against size, and projected where a production size was given. */

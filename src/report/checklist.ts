@@ -43,6 +43,19 @@ function cleanLogs(drill: DrillJournal): { ok: boolean; why: string } {
   return { ok: true, why: 'no ERROR, FATAL or PANIC in the server logs after recovery' };
 }
 
+/** The runbook's "Redis restore completed" and its kin: every part back, equal to its backup. */
+function partsBack(drill: DrillJournal): { ok: boolean; why: string } {
+  const parts = drill.parts ?? [];
+  const notBack = parts.flatMap((part) =>
+    [`${part.name}: recovery`, `${part.name}: content`].flatMap((name) => {
+      const found = drill.checks.find((c) => c.name === name);
+      return found?.verdict === 'pass' ? [] : [`${name} ${found ? (found.verdict === 'fail' ? 'failed' : 'could not decide') : 'did not run'}`];
+    }),
+  );
+  if (notBack.length) return { ok: false, why: notBack.join('; ') };
+  return { ok: true, why: `${parts.map((p) => `${p.name} (${p.kind})`).join(', ')} restored and equal to their backups` };
+}
+
 const RULES: Rule[] = [
   {
     item: 'Backup accessible and intact',
@@ -66,9 +79,20 @@ const RULES: Rule[] = [
     checks: ['timescaledb'],
     notApplicable: (d) => (d.checks.some((c) => c.name === 'timescaledb') ? undefined : 'no TimescaleDB in this drill'),
   },
+  {
+    item: 'Redis, configuration and secrets restored',
+    checks: [],
+    extra: partsBack,
+    notApplicable: (d) => (d.parts?.length ? undefined : 'no other part of the system in this drill'),
+  },
   { item: 'No errors in logs', checks: [], extra: cleanLogs },
   { item: 'RTO within target', checks: ['rto'] },
   { item: 'RPO within target', checks: ['rpo'] },
+  {
+    item: 'Whole system within RTO and RPO',
+    checks: ['system: rto', 'system: rpo'],
+    notApplicable: (d) => (d.parts?.length ? undefined : 'no other part of the system in this drill'),
+  },
   {
     item: 'WAL archive continuous',
     checks: ['wal-archive'],

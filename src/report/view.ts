@@ -10,7 +10,7 @@ import type { IntegrityReport } from '../model/observations.js';
 import { passed, runVerdict } from '../model/outcome.js';
 import type { CheckResult, Verdict } from '../model/verdict.js';
 import { formatBytes, formatDuration } from '../support/units.js';
-import { checklist } from './checklist.js';
+import { checklist, type ChecklistItem } from './checklist.js';
 import { shareOfTarget, timeline, trend } from './charts.js';
 import { ganttMermaid, shareMermaid, trendMermaid } from './charts-mermaid.js';
 import { shareSvg, timelineSvg, trendSvg } from './charts-svg.js';
@@ -252,6 +252,46 @@ function engineLine(drill: DrillJournal): string | undefined {
   return `${where}, PostgreSQL ${mdText(e.server ?? 'n/a')}, TimescaleDB ${mdText(e.timescaledb ?? 'none')}`;
 }
 
+/**
+ * The whole system, part by part in the order restored (the database first):
+ * what each was backed up to, what struck it, how long its own restore took,
+ * when it was back (RTO from the fault), and what it lost.
+ */
+function system(drill: DrillJournal, tidy: (text: string) => string) {
+  if (!drill.parts?.length) return undefined;
+  const verdictOf = (name: string) => MARK[drill.checks.find((c) => c.name === name)?.verdict ?? 'unknown'];
+  const recovery = drill.phases.find((p) => p.name === 'recovery');
+  const lost = (part: NonNullable<DrillJournal['parts']>[number]) =>
+    !part.writes ? 'no writes (compared whole with its backup)' : 'unread' in part.writes ? 'unknown' : `${part.writes.lost} of ${part.writes.acknowledged} writes (${shortDuration(part.writes.lossMs)})`;
+  return [
+    {
+      part: 'database',
+      kind: 'postgresql',
+      backup: drill.backup ? mdCode(tidy(drill.backup.path)) : 'none',
+      fault: drill.fault ? mdText(drill.fault.type) : 'none',
+      own: shortDuration(recovery?.durationMs),
+      rto: `${verdictOf('rto')} ${shortDuration(drill.rto?.measuredMs)}`,
+      lost: drill.rpo?.lostRows === undefined ? 'unknown' : `${drill.rpo.lostRows} of ${drill.rpo.committedRows} commits (${shortDuration(drill.rpo.measuredMs)})`,
+    },
+    ...drill.parts.map((part) => ({
+      part: mdText(part.name),
+      kind: mdText(part.kind),
+      backup: part.recovery?.usedBackup ?? part.backups.at(-1)?.path ? mdCode(tidy(part.recovery?.usedBackup ?? part.backups.at(-1)!.path)) : 'none',
+      fault: part.fault ? mdText(part.fault.type) : 'none',
+      own: shortDuration(part.durationMs),
+      rto: `${verdictOf(`${part.name}: rto`)} ${shortDuration(part.rtoMs)}`,
+      lost: lost(part),
+    })),
+  ];
+}
+
+/** The boxes that do not apply, grouped by why: several share one reason (no other part of the system). */
+function notApplicable(items: readonly ChecklistItem[]): string {
+  const byWhy = new Map<string, string[]>();
+  for (const i of items.filter((i) => i.state === 'not-applicable')) byWhy.set(i.why, [...(byWhy.get(i.why) ?? []), i.item]);
+  return [...byWhy].map(([why, names]) => `${names.join(', ')} (${why})`).join('; ');
+}
+
 function drillView(run: RunJournal, drill: DrillJournal, tidy: (text: string) => string, tidyCommand: (text: string) => string) {
   const verdict = verdictOf(drill);
   const items = checklist(drill);
@@ -270,6 +310,7 @@ function drillView(run: RunJournal, drill: DrillJournal, tidy: (text: string) =>
     measures: measures(drill),
     facts: facts(drill, tidy),
     sizing: sizing(drill),
+    system: system(drill, tidy),
     wentWrong: [
       ...drill.phases.filter((p) => p.status === 'failed' && p.error).map((p) => `phase ${p.name} failed: ${mdText(tidy(oneLine(p.error!, 400)))}`),
       ...drill.checks.filter((c) => c.verdict !== 'pass').map((c) => `${MARK[c.verdict]} \`${c.name}\` ${c.verdict === 'fail' ? 'failed' : 'could not decide'}: ${mdText(tidy(c.summary))}`),
@@ -277,7 +318,7 @@ function drillView(run: RunJournal, drill: DrillJournal, tidy: (text: string) =>
     checklist: items
       .filter((i) => i.state !== 'not-applicable')
       .map((i) => `- [${i.state === 'ticked' ? 'x' : ' '}] **${i.item}**${i.state === 'ticked' ? '' : ' (not ticked)'}: ${mdText(tidy(oneLine(i.why, 300)))}`),
-    notApplicable: items.filter((i) => i.state === 'not-applicable').map((i) => `${i.item} (${i.why})`).join('; '),
+    notApplicable: notApplicable(items),
     checks: drill.checks.map((c) => ({ badge: BADGE[c.verdict], name: c.name, summary: mdText(tidy(c.summary)) })),
     // A drill stopped before its first phase has no timeline to draw (an empty gantt is a Mermaid error).
     timeline: t.phases.length ? ({ mermaid: ganttMermaid(t), svg: timelineSvg(t) } satisfies Chart) : undefined,
