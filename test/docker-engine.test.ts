@@ -532,6 +532,9 @@ describe('TimescaleDB in containers', () => {
         expect(check(drill, 'timescaledb').summary).toMatch(/^TimescaleDB 2\.28\.3/);
       }
       expect(journal.drills.length).toBeGreaterThanOrEqual(15);
+      // The whole system's Redis follows the drill's engine: a container too, removed with the run's.
+      const redis = journal.drills.find((d) => d.name === 'whole-system')!.parts!.find((p) => p.kind === 'redis')!;
+      expect(redis.backups[0]!.detail).toMatchObject({ server: expect.stringContaining('container of') });
       expect(await containersOfRun(journal.runId)).toEqual([]);
     },
     1_200_000,

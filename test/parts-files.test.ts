@@ -33,7 +33,7 @@ afterEach(async () => {
 });
 
 function host(name: string, seed = 7): PartHost {
-  return { workDir: join(root, name), logDir: join(root, 'logs'), seed, commands: { record: (record) => records.push(record) } };
+  return { workDir: join(root, name), logDir: join(root, 'logs'), seed, runId: 'filestest', engine: 'native', commands: { record: (record) => records.push(record) } };
 }
 
 async function start<S extends { kind: string }>(module: PartModule<S>, spec: unknown, on: PartHost): Promise<PartInstance> {

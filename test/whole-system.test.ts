@@ -102,7 +102,7 @@ withRedis('the whole system: database, Redis, configuration, secrets', () => {
     expect(markdown).toContain('secrets: recovery');
     // The secrets are made from the seed; a seeded part started again gives the same values to look for.
     const probe = tempDir('secrets-probe');
-    const secrets = await partModule('secrets').start({ workDir: probe, logDir: probe, seed: 3, commands: {} }, { kind: 'secrets', name: 'secrets', fault: { type: 'wrong-key' } } as never);
+    const secrets = await partModule('secrets').start({ workDir: probe, logDir: probe, seed: 3, runId: 'probe', engine: 'native', commands: {} }, { kind: 'secrets', name: 'secrets', fault: { type: 'wrong-key' } } as never);
     await secrets.seed();
     // Each value on its own (an .env line's value, a PEM line), not only whole files: one leaked key is a leak.
     const values = everyFile(probe).flatMap((text) => text.split(/[\n=]/).map((t) => t.trim()).filter((t) => t.length >= 16 && !t.startsWith('-----')));

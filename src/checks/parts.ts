@@ -23,7 +23,8 @@ function recoveryCheck(part: PartRecord): CheckResult {
   if (!recovery.ok) {
     return { name, verdict: 'fail', summary: [`the ${part.kind} recovery failed: ${recovery.error ?? 'no reason given'}`, ...caught].join('; '), evidence: { ...recovery } };
   }
-  const used = recovery.usedBackup ? `restored from ${recovery.usedBackup}` : 'restored';
+  // No backup used: the part came back on its own files (a restart after a crash).
+  const used = recovery.usedBackup ? `restored from ${recovery.usedBackup}` : 'restarted on its own files, no backup needed';
   const repaired = recovery.repair ? `; ${recovery.repair.tool} repaired it: ${recovery.repair.detail}` : '';
   return { name, verdict: 'pass', summary: [...caught, `${used}${repaired}`].join('; '), evidence: { ...recovery } };
 }

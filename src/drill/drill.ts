@@ -120,7 +120,7 @@ export async function runDrill(host: DrillHost, loaded: LoadedDrill): Promise<vo
       drill.engine = { ...drill.engine, server: info.version, major: info.major, timescaledb: info.timescaledb, tools };
       const standby = await method.startReplica?.({ primary, start: (o) => engine.startInstance(`${spec.name}-standby`, host.logDir, o) });
       if (standby) instances.push(standby);
-      await parts.start(spec.parts, { runId: host.runId, logDir: host.logDir, seed: spec.dataset.seed, commands: { record: (command) => phases.record(command) } });
+      await parts.start(spec.parts, { runId: host.runId, engine: engine.kind, logDir: host.logDir, seed: spec.dataset.seed, commands: { record: (command) => phases.record(command) } });
       phase.detail = {
         port: primary.connection.port,
         database: db,

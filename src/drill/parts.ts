@@ -12,12 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { judgePart, judgeSystem, type Targets } from '../checks/parts.js';
 import { UnsupportedError } from '../errors.js';
-import type { CommandContext } from '../exec/command.js';
 import type { DrillJournal } from '../model/journal.js';
 import type { PartRecord, PartState } from '../model/parts.js';
 import type { CheckResult } from '../model/verdict.js';
 import { partModule, type PartSpec } from '../parts/index.js';
-import type { PartInstance } from '../parts/part.js';
+import type { PartHost, PartInstance } from '../parts/part.js';
 import { registerCleanup } from '../support/cleanup.js';
 import { now, type Instant } from '../support/clock.js';
 
@@ -44,17 +43,17 @@ export class SystemParts {
   }
 
   /** Starts each part (refused with the reason where this machine cannot run it); what started is disposed even if a later one fails. */
-  async start(specs: readonly PartSpec[], host: { runId: string; logDir: string; seed: number; commands: CommandContext }): Promise<void> {
+  async start(specs: readonly PartSpec[], host: Omit<PartHost, 'workDir'>): Promise<void> {
     for (const spec of specs) {
       const module = partModule(spec.kind);
-      const available = await module.available();
+      const available = await module.available(spec, host.engine);
       if (!available.ok) throw new UnsupportedError(`part ${spec.name} (${spec.kind}): ${available.why}`);
       // Named by the run, as the instances' folders are, so a run's leftovers can be found by its id.
       const workDir = await mkdtemp(join(tmpdir(), `restore-drill-${host.runId}-${this.drill.name}-${spec.name}-`));
       const unregister = registerCleanup(() => rm(workDir, { recursive: true, force: true }));
       const record: PartRecord = { name: spec.name, kind: spec.kind, backups: [] };
       try {
-        const instance = await module.start({ workDir, logDir: host.logDir, seed: host.seed, commands: host.commands }, spec);
+        const instance = await module.start({ ...host, workDir }, spec);
         this.started.push({ spec, instance, record, workDir, unregister, states: new Map() });
         (this.drill.parts ??= []).push(record);
       } catch (error) {

@@ -19,6 +19,10 @@ export interface PartHost {
   logDir: string;
   /** The drill's seed: the same seed gives the same content. */
   seed: number;
+  /** The run's id, on whatever the part leaves outside its folder (a container's labels). */
+  runId: string;
+  /** The drill's engine: a part that can run either way and names none runs on it. */
+  engine: 'native' | 'docker';
   /** Every command goes through exec/command.ts with this context, so it lands in the journal. */
   commands: CommandContext;
 }
@@ -51,7 +55,7 @@ export interface PartModule<S extends { kind: string } = { kind: string }> {
   summary: string;
   /** Its section of the drill file: `kind: z.literal(...)`, `name`, its backup, fault and recovery options, `targets`. */
   schema: z.ZodObject;
-  /** Whether this machine can run it (e.g. redis-server present), with the reason when not. */
-  available(): Promise<{ ok: true } | { ok: false; why: string }>;
+  /** Whether this machine can run it as `spec` says (e.g. redis-server present, or Docker and its image), with the reason when not; without a spec, with the kind's defaults. */
+  available(spec?: S, engine?: PartHost['engine']): Promise<{ ok: true } | { ok: false; why: string }>;
   start(host: PartHost, spec: S): Promise<PartInstance>;
 }

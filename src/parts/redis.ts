@@ -5,11 +5,13 @@
  *
  * The runbook's own commands (redis-server, redis-cli BGSAVE, FLUSHALL and
  * SHUTDOWN, cp, redis-check-rdb, redis-check-aof) run through
- * exec/command.ts and land in the journal. Seeding thousands of keys, reading
- * them back for the fingerprint and the writer's SETs (up to 2000 a second,
- * each with the moment it was acknowledged) go through @redis/client, the
- * core of the official node-redis: a redis-cli process per command would cost
- * a fork per key and could not time an acknowledgement.
+ * exec/command.ts and land in the journal: on this host (engine: native), or
+ * through docker (engine: docker, redis-container.ts), the cp's on the host
+ * all the same, in the folders the containers mount. Seeding thousands of
+ * keys, reading them back for the fingerprint and the writer's SETs (up to
+ * 2000 a second, each with the moment it was acknowledged) go through
+ * @redis/client, the core of the official node-redis: a redis-cli process per
+ * command would cost a fork per key and could not time an acknowledgement.
  *
  * Redis 7 keeps the AOF as a folder (appendonlydir: a base file, incr files
  * and a manifest) where the runbook copies one appendonly.aof: the backup
@@ -28,15 +30,24 @@ import { identifier, oneOf, targetDuration } from '../support/fields.js';
 import { sha256File } from '../support/sha256.js';
 import type { PartHost, PartInstance, PartModule } from './part.js';
 import { readState, seedKeys, Writer } from './redis-data.js';
-import { connect, freePort, infoField, missingBinaries, RedisServer, withClient } from './redis-server.js';
+import { containerAvailable, REDIS_IMAGE, RedisContainer } from './redis-container.js';
+import { connect, freePort, infoField, missingBinaries, NativeRedisServer, type RedisServer, withClient } from './redis-server.js';
 
-const FAULTS = ['lose-instance', 'flushall', 'truncate-aof', 'corrupt-aof', 'corrupt-rdb'] as const;
+const FAULTS = ['kill-server', 'lose-instance', 'flushall', 'truncate-aof', 'corrupt-aof', 'corrupt-rdb'] as const;
 const BGSAVE_TIMEOUT_MS = 30 * 60_000;
 
 const schema = z
   .strictObject({
     kind: z.literal('redis').describe("A Redis server beside the database (the runbook's cache and session store)."),
     name: identifier.default('redis').describe("The part's name in the report; each part of a drill has its own."),
+    engine: oneOf(['native', 'docker'])
+      .optional()
+      .describe("Where redis-server and its tools run (default: the drill's engine; docker when an image is given): native, on this host (Debian's redis-server and redis-tools on PATH); docker, a container per start of the server and the tools in containers of `image`, on the part's folders (the host needs no Redis)."),
+    image: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(`engine: docker: the image with redis-server and redis-tools (default ${REDIS_IMAGE}, built by scripts/docker/build-local-image.sh from Debian's packages).`),
     persistence: oneOf(['rdb', 'aof'])
       .default('rdb')
       .describe('rdb: each backup is a BGSAVE, then dump.rdb copied; aof: appendonly yes, appendfsync everysec, and each backup copies the AOF folder as it is, while the writer writes.'),
@@ -51,7 +62,7 @@ const schema = z
     fault: z
       .strictObject({
         type: oneOf(FAULTS).describe(
-          'lose-instance: SIGKILL and its data folder removed. flushall: FLUSHALL; it keeps running, and taking writes, until the recovery stops it. truncate-aof: the newest backup copied an AOF whose last record is cut short (as a cp of a live AOF can), then the instance is lost. corrupt-aof: the AOF the newest backup copied has a damaged record mid-file (a bad disk under a running Redis: the copy and its checksum carry it), then the instance is lost. corrupt-rdb: the newest RDB backup is damaged after it was taken (bytes flipped in storage), then the instance is lost.',
+          'kill-server: SIGKILL, its data folder kept; the recovery is a restart on its own files (RDB: the last snapshot; AOF: the live AOF, whose everysec loss is measured). lose-instance: SIGKILL and its data folder removed. flushall: FLUSHALL; it keeps running, and taking writes, until the recovery stops it. truncate-aof: the newest backup copied an AOF whose last record is cut short (as a cp of a live AOF can), then the instance is lost. corrupt-aof: the AOF the newest backup copied has a damaged record mid-file (a bad disk under a running Redis: the copy and its checksum carry it), then the instance is lost. corrupt-rdb: the newest RDB backup is damaged after it was taken (bytes flipped in storage), then the instance is lost.',
         ),
       })
       .describe('What breaks.'),
@@ -68,6 +79,7 @@ const schema = z
       .describe("This part's own targets."),
   })
   .superRefine((spec, ctx) => {
+    if (spec.image !== undefined && spec.engine === 'native') ctx.addIssue({ code: 'custom', path: ['image'], message: 'image is the image of engine: docker; this part has engine: native' });
     const needs = spec.fault.type === 'corrupt-rdb' ? 'rdb' : spec.fault.type.endsWith('-aof') ? 'aof' : undefined;
     if (needs && spec.persistence !== needs) {
       ctx.addIssue({ code: 'custom', path: ['fault', 'type'], message: `fault ${spec.fault.type} damages ${needs === 'aof' ? 'an AOF' : 'an RDB snapshot'}, so it needs persistence: ${needs} (this part has persistence: ${spec.persistence})` });
@@ -87,19 +99,24 @@ export interface RedisInstance extends PartInstance {
 export const redisPart: PartModule<RedisPartSpec> = {
   kind: 'redis',
   summary:
-    "A throwaway redis-server (Debian's, native) seeded with market-data keys and a writer of numbered keys: backed up by BGSAVE and a copy of dump.rdb, or a copy of the AOF (everysec); recovered by stopping it, putting the newest backup that passes sha256 and redis-check-rdb/-aof back (redis-check-aof --fix where the runbook says so) and starting it; verified key by key against the backup, the lost writes counted.",
+    "A throwaway redis-server (Debian's, native or in Docker) seeded with market-data keys and a writer of numbered keys: backed up by BGSAVE and a copy of dump.rdb, or a copy of the AOF (everysec); recovered by stopping it, putting the newest backup that passes sha256 and redis-check-rdb/-aof back (redis-check-aof --fix where the runbook says so) and starting it; verified key by key against the backup, the lost writes counted.",
   schema,
-  async available() {
+  async available(spec, engine) {
+    if (spec && engineOf(spec, engine) === 'docker') return containerAvailable(spec.image ?? REDIS_IMAGE);
     const missing = missingBinaries();
     return missing.length === 0 ? { ok: true } : { ok: false, why: `${missing.join(', ')} not on PATH (install the redis-server package: apt-get install redis-server)` };
   },
   start: startRedis,
 };
 
+/** Where it runs: as the part says, else in Docker when it names an image, else as the drill's database does. */
+function engineOf(spec: RedisPartSpec, drill: PartHost['engine'] = 'native'): PartHost['engine'] {
+  return spec.engine ?? (spec.image === undefined ? drill : 'docker');
+}
+
 export async function startRedis(host: PartHost, spec: RedisPartSpec): Promise<RedisInstance> {
-  const version = (await runCommand('redis-server', ['--version'], host.commands)).stdout;
-  const tool = `redis-server ${/v=(\S+)/.exec(version)?.[1] ?? 'unknown'}`;
-  const server = new RedisServer(host.commands, await freePort(), host.workDir, join(host.logDir, `redis-${spec.name}.log`), spec.persistence === 'aof', tool);
+  const args = [host.commands, await freePort(), host.workDir, join(host.logDir, `redis-${spec.name}.log`), spec.persistence === 'aof'] as const;
+  const server = engineOf(spec, host.engine) === 'docker' ? new RedisContainer(...args, spec.image ?? REDIS_IMAGE, spec.name, host.runId) : new NativeRedisServer(...args);
   const unregister = registerCleanup(() => server.stop());
   try {
     await server.start();
@@ -250,7 +267,7 @@ class Redis implements RedisInstance {
       await runCommand('cp', ['-r', join(this.server.dataDir, 'appendonlydir'), path], this.host.commands, { timeoutMs: TOOL_TIMEOUT_MS });
       const type = this.spec.fault.type;
       if (generation === this.spec.generations && (type === 'truncate-aof' || type === 'corrupt-aof')) this.damage = await damageAof(path, type);
-      detail = { method: 'cp -r appendonlydir', files: await readdir(path), sha256: 'over the sorted "sha256  file" lines of its files' };
+      detail = { method: 'cp -r appendonlydir', files: await readdir(path), sha256: 'over the sorted "sha256  file" lines of its files', server: this.server.tool };
     }
     const backup: PartBackup = { path, ...(await digest(path)), takenAt: started.wall, detail };
     this.backups.push({ backup, startMono: started.mono });
@@ -265,13 +282,13 @@ class Redis implements RedisInstance {
     const deadline = Date.now() + BGSAVE_TIMEOUT_MS;
     let info = await persistence();
     while (Number(infoField(info, 'rdb_saves')) <= saves || infoField(info, 'rdb_bgsave_in_progress') !== '0') {
-      if (Date.now() > deadline) throw new Error(`BGSAVE did not finish within 30m: ${this.server.logTail()}`);
+      if (Date.now() > deadline) throw new Error(`BGSAVE did not finish within 30m: ${await this.server.logTail()}`);
       await sleep(50);
       info = await persistence();
     }
-    if (infoField(info, 'rdb_last_bgsave_status') !== 'ok') throw new Error(`BGSAVE failed: ${this.server.logTail()}`);
+    if (infoField(info, 'rdb_last_bgsave_status') !== 'ok') throw new Error(`BGSAVE failed: ${await this.server.logTail()}`);
     await runCommand('cp', [join(this.server.dataDir, 'dump.rdb'), path], this.host.commands, { timeoutMs: TOOL_TIMEOUT_MS });
-    return { method: 'BGSAVE', lastSave: Number(infoField(info, 'rdb_last_save_time')), bgsaveSeconds: Number(infoField(info, 'rdb_last_bgsave_time_sec')) };
+    return { method: 'BGSAVE', lastSave: Number(infoField(info, 'rdb_last_save_time')), bgsaveSeconds: Number(infoField(info, 'rdb_last_bgsave_time_sec')), server: this.server.tool };
   }
 
   async strike(): Promise<{ at: Instant; summary: string }> {
@@ -279,6 +296,10 @@ class Redis implements RedisInstance {
     if (type === 'flushall') {
       await this.server.cli(['FLUSHALL'], /OK/);
       return { at: now(), summary: 'FLUSHALL emptied the server; it keeps running, and taking writes, until the recovery stops it' };
+    }
+    if (type === 'kill-server') {
+      await this.server.kill();
+      return { at: now(), summary: 'redis-server killed (SIGKILL), its data folder intact' };
     }
     const damage = type === 'corrupt-rdb' ? await flipRdb(this.backups.at(-1)!.backup.path) : this.damage;
     await this.server.kill();
@@ -293,6 +314,11 @@ class Redis implements RedisInstance {
     let usedBackup: string | undefined;
     try {
       await this.server.stop();
+      // A crashed server comes back on its own files, as the runbook's `systemctl start redis` would: no backup is copied.
+      if (this.spec.fault.type === 'kill-server') {
+        await this.server.start();
+        return { ok: true, integrity };
+      }
       for (const candidate of [...this.backups].reverse()) {
         const { path, sha256 } = candidate.backup;
         const found = (await digest(path)).sha256;
@@ -313,7 +339,7 @@ class Redis implements RedisInstance {
   }
 
   private async restoreRdb(path: string, integrity: IntegrityStep[]): Promise<{ repair?: PartRecovery['repair'] } | undefined> {
-    const check = await runCommand('redis-check-rdb', [path], this.host.commands, { allowFailure: true, timeoutMs: TOOL_TIMEOUT_MS, tool: this.server.tool });
+    const check = await this.server.run('redis-check-rdb', [path], { allowFailure: true, timeoutMs: TOOL_TIMEOUT_MS });
     integrity.push({ check: 'redis-check-rdb', ok: check.exitCode === 0, detail: `${basename(path)}: ${words(check)}` });
     if (check.exitCode !== 0) return undefined;
     await mkdir(this.server.dataDir, { recursive: true });
@@ -328,10 +354,10 @@ class Redis implements RedisInstance {
     await mkdir(this.server.dataDir, { recursive: true });
     await runCommand('cp', ['-r', path, target], this.host.commands, { timeoutMs: TOOL_TIMEOUT_MS });
     const manifest = join(target, 'appendonly.aof.manifest');
-    const options = { allowFailure: true, timeoutMs: TOOL_TIMEOUT_MS, tool: this.server.tool };
+    const options = { allowFailure: true, timeoutMs: TOOL_TIMEOUT_MS };
     // --fix asks before it cuts: the runbook's operator answers y.
-    const fix = this.spec.repair ? await runCommand('redis-check-aof', ['--fix', manifest], this.host.commands, { ...options, input: 'y\n' }) : undefined;
-    const check = await runCommand('redis-check-aof', [manifest], this.host.commands, options);
+    const fix = this.spec.repair ? await this.server.run('redis-check-aof', ['--fix', manifest], { ...options, input: 'y\n' }) : undefined;
+    const check = await this.server.run('redis-check-aof', [manifest], options);
     const fixFailed = fix && fix.exitCode !== 0 ? ` (redis-check-aof --fix failed: ${words(fix, true)})` : '';
     integrity.push({ check: 'redis-check-aof', ok: check.exitCode === 0, detail: `${basename(path)}${fix ? ' after --fix' : ''}: ${words(check, true)}${fixFailed}` });
     if (check.exitCode !== 0) {
@@ -364,6 +390,6 @@ class Redis implements RedisInstance {
     await this.server.stop();
     this.unregister();
     if (keep) return;
-    for (const made of [this.server.dataDir, this.backupDir, this.server.conf, this.server.pidFile]) await rm(made, { recursive: true, force: true });
+    for (const made of [...this.server.made, this.backupDir]) await rm(made, { recursive: true, force: true });
   }
 }
