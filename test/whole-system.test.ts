@@ -115,6 +115,14 @@ withRedis('the whole system: database, Redis, configuration, secrets', () => {
     expect(existsSync(probe) ? everyFile(probe) : []).toEqual([]);
   }, 300_000);
 
+  // With the right key and an intact archive the secrets pass: the shipped whole-system drill above.
+  it('a damaged secrets archive fails the drill clearly, naming the check that caught it', async () => {
+    const { drill } = await runOne({ name: 'secrets-damaged', parts: [{ kind: 'secrets', fault: { type: 'damage-archive' } }] });
+    expect(check(drill, 'secrets: recovery')).toMatchObject({ verdict: 'fail', summary: expect.stringContaining('sha256') });
+    expect(check(drill, 'secrets: content').verdict).toBe('fail');
+    expect(drill.verdict).toBe('fail');
+  }, 300_000);
+
   it("a part's source folder is the drill file's, and one that is not a folder is named before anything runs", async () => {
     mkdirSync(join(drills, 'team-config'), { recursive: true });
     const ok = writeDrill(drills, drillYaml({ ...database, name: 'own-config', parts: [{ kind: 'config-files', source: 'team-config', fault: { type: 'lose-files' } }] }));
