@@ -6,19 +6,10 @@
  * credentials in, set for a test and put back after.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
+import { freePort } from '../src/support/ports.js';
 import { tempDir } from './helpers.js';
-
-export async function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
 
 export interface S3Server {
   port: number;

@@ -5,7 +5,7 @@
  * and its worst loss. The part modules only report; these functions judge.
  */
 import type { Measurement, RpoMeasurement } from '../model/journal.js';
-import type { PartRecord, PartState } from '../model/parts.js';
+import type { PartRecord, PartState, PartWrites } from '../model/parts.js';
 import { combine, type CheckResult, type Verdict } from '../model/verdict.js';
 import { formatDuration } from '../support/units.js';
 
@@ -58,13 +58,18 @@ function contentCheck(part: PartRecord): CheckResult {
   };
 }
 
+/** Nothing the writer wrote came back: the loss reaches back before the drill, its window unbounded. */
+function lostEverything(writes: PartWrites): boolean {
+  return writes.acknowledged > 0 && writes.recovered === 0;
+}
+
 /** The part's writes against what came back; a part without a writer (a file set) has no writes to lose and no check. */
 function rpoCheck(part: PartRecord, targetMs: number): CheckResult | undefined {
   const name = `${part.name}: rpo`;
   const { writes } = part;
   if (!writes) return undefined;
   if ('unread' in writes) return { name, verdict: 'unknown', summary: `data loss could not be measured: ${writes.unread}`, evidence: { targetMs } };
-  const total = writes.acknowledged > 0 && writes.recovered === 0;
+  const total = lostEverything(writes);
   const pass = !total && writes.lossMs <= targetMs;
   return {
     name,
@@ -127,8 +132,8 @@ export function judgeSystem(database: { rto?: Measurement; rpo?: RpoMeasurement;
     evidence: { parts: rtos, targetMs: targets.rto },
   };
   const losses = [
-    { part: 'database', verdict: verdictOf('rpo'), ms: database.rpo?.measuredMs, total: database.rpo?.total === true },
-    ...parts.flatMap((p) => (p.writes ? [{ part: p.name, verdict: verdictOf(`${p.name}: rpo`), ms: 'lossMs' in p.writes ? p.writes.lossMs : undefined, total: 'lost' in p.writes && p.writes.acknowledged > 0 && p.writes.recovered === 0 }] : [])),
+    { part: 'database', ms: database.rpo?.measuredMs, total: database.rpo?.total === true },
+    ...parts.flatMap(({ name, writes }) => (writes ? [{ part: name, ...('unread' in writes ? { ms: undefined, total: false } : { ms: writes.lossMs, total: lostEverything(writes) }) }] : [])),
   ];
   const unmeasured = losses.filter((l) => l.ms === undefined).map((l) => l.part);
   const total = losses.filter((l) => l.total).map((l) => l.part);

@@ -6,9 +6,7 @@
  */
 import type { DatabaseState } from '../model/snapshot.js';
 import type { CheckResult } from '../model/verdict.js';
-
-/** A cluster's databases by name, each read whole; or why it could not be read. */
-export type ClusterState = Record<string, DatabaseState> | { unreachable: string };
+import type { ClusterState } from './snapshot.js';
 
 /** What a comparison looks at: content and definitions, not the label or when it was read. */
 function comparable(state: DatabaseState): string {

@@ -268,7 +268,10 @@ export async function stateOf(client: pg.Client, database: string, tables: reado
  * repeatable-read snapshot: the state a rollback must bring back. Never
  * throws: a cluster that cannot be read is `unreachable`.
  */
-export async function clusterState(connect: (database: string) => Promise<pg.Client>): Promise<Record<string, DatabaseState> | { unreachable: string }> {
+/** A cluster's databases by name, each read whole; or why it could not be read. */
+export type ClusterState = Record<string, DatabaseState> | { unreachable: string };
+
+export async function clusterState(connect: (database: string) => Promise<pg.Client>): Promise<ClusterState> {
   try {
     const client = await connect('postgres');
     let names: string[];

@@ -6,8 +6,7 @@
  * checks/rollback.ts compares the instance with what it was before the
  * restore. The copy is the instance's, removed with it.
  */
-import { clusterState } from '../checks/snapshot.js';
-import type { ClusterState } from '../checks/rollback.js';
+import { clusterState, type ClusterState } from '../checks/snapshot.js';
 import type { Instance } from '../engines/types.js';
 import { UnsupportedError } from '../errors.js';
 import { TOOL_TIMEOUT_MS } from '../exec/command.js';

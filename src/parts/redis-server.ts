@@ -8,7 +8,6 @@
  */
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { delimiter, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createClient } from '@redis/client';
@@ -66,17 +65,6 @@ export function missingBinaries(): string[] {
 }
 
 /** A port nobody listens on now: the OS picks it; the server takes it a moment later. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
 /** Alive and not a zombie: a daemonized server killed in a container may linger unreaped. Where there is no /proc, signal 0 asks. */
 function alive(pid: number): boolean {
   try {

@@ -21,17 +21,19 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
+import { errorMessage } from '../errors.js';
 import { runCommand, TOOL_TIMEOUT_MS, type CommandResult } from '../exec/command.js';
 import type { IntegrityStep } from '../model/observations.js';
 import type { PartBackup, PartRecovery, PartState, PartWrites } from '../model/parts.js';
 import { registerCleanup } from '../support/cleanup.js';
 import { now, sleep, type Instant } from '../support/clock.js';
 import { identifier, oneOf, targetDuration } from '../support/fields.js';
+import { freePort } from '../support/ports.js';
 import { sha256File } from '../support/sha256.js';
 import type { PartHost, PartInstance, PartModule } from './part.js';
 import { readState, seedKeys, Writer } from './redis-data.js';
 import { containerAvailable, REDIS_IMAGE, RedisContainer } from './redis-container.js';
-import { connect, freePort, infoField, missingBinaries, NativeRedisServer, type RedisServer, withClient } from './redis-server.js';
+import { connect, infoField, missingBinaries, NativeRedisServer, type RedisServer, withClient } from './redis-server.js';
 
 const FAULTS = ['kill-server', 'lose-instance', 'flushall', 'truncate-aof', 'corrupt-aof', 'corrupt-rdb'] as const;
 const BGSAVE_TIMEOUT_MS = 30 * 60_000;
@@ -334,7 +336,7 @@ class Redis implements RedisInstance {
       const failed = integrity.filter((step) => !step.ok).at(-1);
       return { ok: false, error: failed ? `no backup passed its checks; the last failed ${failed.check}: ${failed.detail}` : 'no backup was taken', integrity };
     } catch (error) {
-      return { ok: false, error: error instanceof Error ? error.message : String(error), integrity, ...(usedBackup ? { usedBackup } : {}) };
+      return { ok: false, error: errorMessage(error), integrity, ...(usedBackup ? { usedBackup } : {}) };
     }
   }
 
@@ -371,7 +373,7 @@ class Redis implements RedisInstance {
     try {
       return await withClient(this.port, readState);
     } catch (error) {
-      return { unreachable: `127.0.0.1:${this.port}: ${error instanceof Error ? error.message : String(error)}` };
+      return { unreachable: `127.0.0.1:${this.port}: ${errorMessage(error)}` };
     }
   }
 
@@ -381,7 +383,7 @@ class Redis implements RedisInstance {
     try {
       return await withClient(this.port, (client) => writer.compare(client, fault.mono, (this.used ?? this.backups.at(-1))?.startMono));
     } catch (error) {
-      return { unread: `127.0.0.1:${this.port}: ${error instanceof Error ? error.message : String(error)}` };
+      return { unread: `127.0.0.1:${this.port}: ${errorMessage(error)}` };
     }
   }
 

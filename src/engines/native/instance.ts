@@ -10,8 +10,9 @@ import { connectTo, serverInfoOf, type Client, type ConnectionInfo, type ServerI
 import { confLines, type Settings } from '../../pg/conf.js';
 import type { PgTool } from '../../pg/versions.js';
 import { SetupError } from '../../errors.js';
-import { runCommand, shellQuote, tail, type CommandOptions } from '../../exec/command.js';
+import { runCommand, shellQuote, tail, type CommandOptions, type CommandResult } from '../../exec/command.js';
 import { registerCleanup } from '../../support/cleanup.js';
+import { freePort } from '../../support/ports.js';
 import { sleep } from '../../support/clock.js';
 import { waitForPromotion, waitForSelect1 } from '../shared/readiness.js';
 import { recorded } from '../shared/recorded.js';
@@ -22,7 +23,7 @@ import { markKept, removeWorkDir } from '../shared/workdir.js';
 import type { Capabilities, Instance, ServerSide, ServerToolOptions, SizeLimitedFolder } from '../types.js';
 import type { CommandContext } from '../../exec/command.js';
 import { unmountAll } from '../shared/mounts.js';
-import { freePort, groupAlive, postmasterPid } from './procfs.js';
+import { groupAlive, postmasterPid } from './procfs.js';
 
 const READY_TIMEOUT_MS = 30_000;
 /** sockaddr_un's sun_path on Linux, less its terminating NUL. */
@@ -205,9 +206,12 @@ export class NativeInstance implements Instance {
   }
 
   async stop(): Promise<void> {
-    const pgCtl = this.engine.tool('pg_ctl');
-    const result = await runCommand(pgCtl, ['stop', '-D', this.dataDir, '-m', 'fast', '-w', '-t', '60'], this.ctx, { allowFailure: true });
-    if (result.failed) await runCommand(pgCtl, ['stop', '-D', this.dataDir, '-m', 'immediate', '-w'], this.ctx, { allowFailure: true });
+    const result = await this.pgCtlStop('fast');
+    if (result.failed) await this.pgCtlStop('immediate');
+  }
+
+  private pgCtlStop(mode: 'fast' | 'immediate'): Promise<CommandResult> {
+    return runCommand(this.engine.tool('pg_ctl'), ['stop', '-D', this.dataDir, '-m', mode, '-w', '-t', '60'], this.ctx, { allowFailure: true });
   }
 
   async pid(): Promise<number | undefined> {
@@ -250,7 +254,7 @@ export class NativeInstance implements Instance {
       // A cluster about to be removed needs no shutdown checkpoint: its pages are never read again. A kept one stops cleanly.
       if (await this.pid()) {
         if (keepFiles) await this.stop();
-        else await runCommand(this.engine.tool('pg_ctl'), ['stop', '-D', this.dataDir, '-m', 'immediate', '-w', '-t', '60'], this.ctx, { allowFailure: true });
+        else await this.pgCtlStop('immediate');
       }
       const left = await this.pid();
       if (left) process.kill(left, 'SIGKILL');

@@ -1,22 +1,8 @@
 /**
- * What the native engine reads from Linux's /proc: a free port, whether it
- * may mount, the postmaster's pid, and whether a process group still has live members.
+ * What the native engine reads from Linux's /proc: whether it may mount, the postmaster's pid, and whether a process group still has live members.
  */
 import { readdir, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('the OS gave no port'))));
-    });
-  });
-}
 
 /** Whether this process may mount a filesystem: CAP_SYS_ADMIN in its effective set, which root in a container usually lacks. */
 export async function mayMount(): Promise<boolean> {
