@@ -199,6 +199,34 @@ describe('report.md leads with the verdict', () => {
   });
 });
 
+describe('the whole system table', () => {
+  it('names the backup each part was restored from, not the newest taken, and none after a restart', () => {
+    const dump = (name: string) => `${TMP}-corrupt-backup-27KkZm/backups/${name}`;
+    const withParts: DrillJournal = {
+      ...corrupt,
+      phases: phases(T0, [...ALL_PHASES.slice(0, -1), 'parts', 'teardown']),
+      parts: [
+        {
+          name: 'cache',
+          kind: 'redis',
+          backups: [{ path: dump('dump_1.rdb'), sizeBytes: 10, sha256: 'd'.repeat(64), takenAt: new Date(T0).toISOString() }],
+          fault: { type: 'kill-server', summary: 'redis-server killed (SIGKILL), its data folder intact', at: new Date(T0 + 10_600).toISOString() },
+          recovery: { ok: true, integrity: [] },
+          writes: { acknowledged: 10, recovered: 10, lost: 0, unacknowledgedFound: 0, lossMs: 0, afterBackup: 4 },
+          durationMs: 200,
+          rtoMs: 1500,
+        },
+      ],
+      checks: [...corrupt.checks, check('cache: rto', 'pass', 'back and verified 1.5s after the fault')],
+    };
+    const table = renderMarkdown(runOf(withParts)).split('\n').filter((line) => /^\| (database|cache) \|/.test(line));
+    // The database came back from the older dump (the newest was damaged), the restarted cache from no backup.
+    expect(table[0]).toContain('`backups/market_085653.dump`');
+    expect(table[0]).not.toContain('market_085654');
+    expect(table[1]).toMatch(/^\| cache \| redis \| none restored \| kill-server \|/);
+  });
+});
+
 describe('the CI job summary', () => {
   it('is the first screen with plain names (no dead links), where the rest is, and the manifest SHA-256', () => {
     const summary = renderSummary(runOf(corrupt, missingWal), { runDir: 'reports/r1', manifestSha256: 'f'.repeat(64) });

@@ -261,13 +261,16 @@ function system(drill: DrillJournal, tidy: (text: string) => string) {
   if (!drill.parts?.length) return undefined;
   const verdictOf = (name: string) => MARK[drill.checks.find((c) => c.name === name)?.verdict ?? 'unknown'];
   const recovery = drill.phases.find((p) => p.name === 'recovery');
+  // The backup restored, as its integrity check or the part names it: not the newest taken, which may have been passed
+  // over as damaged, nor any backup at all after a restart or a failover.
+  const used = (path: unknown) => (typeof path === 'string' ? mdCode(tidy(path)) : 'none restored');
   const lost = (part: NonNullable<DrillJournal['parts']>[number]) =>
     !part.writes ? 'no writes (compared whole with its backup)' : 'unread' in part.writes ? 'unknown' : `${part.writes.lost} of ${part.writes.acknowledged} writes (${shortDuration(part.writes.lossMs)})`;
   return [
     {
       part: 'database',
       kind: 'postgresql',
-      backup: drill.backup ? mdCode(tidy(drill.backup.path)) : 'none',
+      backup: used(drill.checks.find((c) => c.name === 'backup-integrity')?.evidence.used),
       fault: drill.fault ? mdText(drill.fault.type) : 'none',
       own: shortDuration(recovery?.durationMs),
       rto: `${verdictOf('rto')} ${shortDuration(drill.rto?.measuredMs)}`,
@@ -276,7 +279,7 @@ function system(drill: DrillJournal, tidy: (text: string) => string) {
     ...drill.parts.map((part) => ({
       part: mdText(part.name),
       kind: mdText(part.kind),
-      backup: part.recovery?.usedBackup ?? part.backups.at(-1)?.path ? mdCode(tidy(part.recovery?.usedBackup ?? part.backups.at(-1)!.path)) : 'none',
+      backup: used(part.recovery?.usedBackup),
       fault: part.fault ? mdText(part.fault.type) : 'none',
       own: shortDuration(part.durationMs),
       rto: `${verdictOf(`${part.name}: rto`)} ${shortDuration(part.rtoMs)}`,
