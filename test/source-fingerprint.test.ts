@@ -142,13 +142,14 @@ describe('restore-drill fingerprint', () => {
     writeFileSync(bogus, '{"format":"something-else"}');
     const judged = await compareWithSource(() => instance.connect('src'), 'src', bogus);
     expect(judged.verdict).toBe('unknown');
-    expect(judged.summary).toMatch(/not a restore-drill-fingerprint\/3 file/);
+    expect(judged.summary).toMatch(/not a restore-drill-fingerprint\/4 file/);
   });
 
   it('a sidecar of an earlier format is unknown and says to take it again, naming what that format lacked', async () => {
     for (const [format, lacked] of [
       ['restore-drill-fingerprint/1', 'which hashed rows another way'],
       ['restore-drill-fingerprint/2', 'which read the public schema only'],
+      ['restore-drill-fingerprint/3', 'which hashed each row as one record'],
     ]) {
       const earlier = join(out, 'earlier.json');
       writeFileSync(earlier, JSON.stringify({ format, takenAt: '2026-01-01T00:00:00Z', database: 'src', server: '15', state: { tables: {}, objects: { tables: [] } } }));
@@ -184,6 +185,46 @@ describe('restore-drill fingerprint', () => {
         const before = await fingerprint();
         await client.query(change!);
         expect(await fingerprint(), change).not.toBe(before);
+      }
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('hashing column by column still sees a value moved to another row or to a NULL, in a domain, an array, a table too wide to chain; the same rows read alike in any time zone', async () => {
+    const admin = await instance.connect('postgres');
+    await admin.query('create database chains');
+    await admin.end();
+    const client = await instance.connect('chains');
+    const wide = Array.from({ length: 120 }, (_, i) => `c${i}`);
+    const fingerprint = async (table: string, timeZone = 'UTC') => {
+      const connect = async (db: string) => {
+        const c = await instance.connect(db);
+        await c.query(`set timezone = '${timeZone}'`);
+        return c;
+      };
+      const state = (await captureState(connect, 'chains', [table], 'test')).tables[table];
+      if (!state || 'error' in state) throw new Error(`${table} was not read: ${state?.error}`);
+      return state.fingerprint;
+    };
+    try {
+      await client.query('create domain price as numeric(18,6) check (value > 0)');
+      const tables: [string, string, string, string][] = [
+        // Each column holds the same values as before, but paired with other rows' values: a sum of column hashes would miss it.
+        ['pairs', 'create table pairs (a int not null, b int not null)', 'insert into pairs values (1, 2), (2, 1)', 'update pairs set b = a'],
+        ['gaps', 'create table gaps (a int, b int)', 'insert into gaps values (null, 1)', 'update gaps set a = 1, b = null'],
+        ['blanks', 'create table blanks (a text)', `insert into blanks values ('')`, 'update blanks set a = null'],
+        ['prices', 'create table prices (p price not null, tags text[])', `insert into prices values (1.5, '{a,b}')`, `update prices set tags = '{b,a}'`],
+        ['moments', 'create table moments (at timestamptz not null, v varchar(8))', `insert into moments values ('2026-01-01 00:00:00+00', 'x')`, `update moments set at = at + interval '1 microsecond'`],
+        ['wide', `create table wide (${wide.map((c) => `${c} int`).join(', ')})`, `insert into wide values (${wide.map((_, i) => i).join(', ')})`, 'update wide set c119 = 0'],
+      ];
+      for (const [table, create, insert, change] of tables) {
+        await client.query(create);
+        await client.query(insert);
+        const before = await fingerprint(table);
+        expect(await fingerprint(table, 'Asia/Tokyo'), `${table} in another time zone`).toBe(before);
+        await client.query(change);
+        expect(await fingerprint(table), change).not.toBe(before);
       }
     } finally {
       await client.end();

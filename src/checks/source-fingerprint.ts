@@ -17,12 +17,13 @@ import { runContentChecks } from './content.js';
 import { stateOf } from './snapshot.js';
 import { firstValue, QUERY_TIMEOUT, type QuerySpec, type QueryValue } from './team.js';
 
-/** /3: every schema of the team's read, rows hashed by type (checks/snapshot.ts). */
-const FINGERPRINT_FORMAT = 'restore-drill-fingerprint/3';
+/** /4: every schema of the team's read, rows hashed column by column in a chain (checks/snapshot.ts). */
+const FINGERPRINT_FORMAT = 'restore-drill-fingerprint/4';
 /** What an earlier format's file lacks, so a drill never compares it as if it were complete. */
 const EARLIER_FORMATS: Record<string, string> = {
   'restore-drill-fingerprint/1': 'which hashed rows another way',
   'restore-drill-fingerprint/2': 'which read the public schema only',
+  'restore-drill-fingerprint/3': 'which hashed each row as one record',
 };
 
 /** Where the command after `restore-drill fingerprint --` takes the exported snapshot's id. */
