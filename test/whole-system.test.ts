@@ -8,6 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { judgeSystem } from '../src/checks/parts.js';
 import { loadDrills } from '../src/drill/load.js';
 import { partModule } from '../src/parts/index.js';
 import { renderMarkdown } from '../src/report/markdown.js';
@@ -34,6 +35,18 @@ function everyFile(folder: string): string[] {
     .filter((e) => e.isFile())
     .map((e) => readFileSync(join(e.parentPath, e.name), 'latin1'));
 }
+
+describe("the whole system's RPO", () => {
+  // A database restored from another run's backup, or replayed past its target, lost 0 s as a window: that is no pass.
+  it("fails, never passes, when the database's window is not a loss of this drill's data", () => {
+    const files = { name: 'config', kind: 'config-files', backups: [], rtoMs: 2_000 };
+    const judge = (rpo: Record<string, number>) =>
+      judgeSystem({ rto: { targetMs: 60_000, measuredMs: 1_000 }, rpo: { targetMs: 60_000, measuredMs: 0, ...rpo }, checks: [] }, [files], { rto: 60_000, rpo: 60_000 }).find((c) => c.name === 'system: rpo')!;
+    expect(judge({}).verdict).toBe('pass');
+    expect(judge({ foreignRows: 12 })).toMatchObject({ verdict: 'fail', summary: expect.stringContaining("12 ledger rows of another run or drill came back to the database") });
+    expect(judge({ pastTargetRows: 3 })).toMatchObject({ verdict: 'fail', summary: expect.stringContaining('replay went past its recovery target') });
+  });
+});
 
 withRedis('the whole system: database, Redis, configuration, secrets', () => {
   it('passes the shipped whole-system drill: every part back and equal, one RTO per part and for the whole, the order kept', async () => {

@@ -138,15 +138,22 @@ export function judgeSystem(database: { rto?: Measurement; rpo?: RpoMeasurement;
   const unmeasured = losses.filter((l) => l.ms === undefined).map((l) => l.part);
   const total = losses.filter((l) => l.total).map((l) => l.part);
   const worst = losses.reduce((a, b) => ((b.ms ?? 0) > (a.ms ?? 0) ? b : a));
-  const rpoVerdict: Verdict = total.length ? 'fail' : unmeasured.length ? 'unknown' : (worst.ms ?? 0) <= targets.rpo ? 'pass' : 'fail';
+  // The database's window is its loss only if what came back is this drill's data, replayed no further than asked.
+  const notOurs = [
+    ...(database.rpo?.foreignRows ? [`${database.rpo.foreignRows} ledger rows of another run or drill came back to the database: what was restored is not this drill's data`] : []),
+    ...(database.rpo?.pastTargetRows ? [`the database's replay went past its recovery target (${database.rpo.pastTargetRows} rows written after it came back)`] : []),
+  ];
+  const rpoVerdict: Verdict = total.length || notOurs.length ? 'fail' : unmeasured.length ? 'unknown' : (worst.ms ?? 0) <= targets.rpo ? 'pass' : 'fail';
   const rpo: CheckResult = {
     name: 'system: rpo',
     verdict: rpoVerdict,
     summary: total.length
       ? `${total.join(', ')} lost everything written in the drill; target ${formatDuration(targets.rpo)}`
-      : unmeasured.length
-        ? `the loss of ${unmeasured.join(', ')} could not be measured; target ${formatDuration(targets.rpo)}`
-        : `the worst loss is ${worst.part}'s, ${formatDuration(worst.ms ?? 0)} of writes (${losses.map((l) => `${l.part} ${formatDuration(l.ms ?? 0)}`).join(', ')}); target ${formatDuration(targets.rpo)}`,
+      : notOurs.length
+        ? `the loss cannot be read as a window: ${notOurs.join('; ')}; target ${formatDuration(targets.rpo)}`
+        : unmeasured.length
+          ? `the loss of ${unmeasured.join(', ')} could not be measured; target ${formatDuration(targets.rpo)}`
+          : `the worst loss is ${worst.part}'s, ${formatDuration(worst.ms ?? 0)} of writes (${losses.map((l) => `${l.part} ${formatDuration(l.ms ?? 0)}`).join(', ')}); target ${formatDuration(targets.rpo)}`,
     evidence: { parts: losses, targetMs: targets.rpo },
   };
   return [rto, rpo];
