@@ -242,6 +242,13 @@ describe.skipIf(!available.ok)(`redis part${available.ok ? '' : ` (skipped: ${av
       expect(nudged.items).toBe(state.items);
       expect(nudged.fingerprint).not.toBe(state.fingerprint);
       expect(Object.keys(state.perItem!).filter((key) => state.perItem![key] !== nudged.perItem![key])).toEqual(['book:AAAB']);
+      // A session back with its fields but without its TTL (as a restore through plain HSETs would leave it).
+      const session = Object.keys(state.perItem!).find((key) => key.startsWith('session:'))!;
+      await client.connect();
+      expect(await client.persist(session)).toBe(1);
+      client.destroy();
+      const persisted = (await part.read()) as PartState;
+      expect(Object.keys(state.perItem!).filter((key) => state.perItem![key] !== persisted.perItem![key])).toEqual(['book:AAAB', session]);
     } finally {
       await part.dispose(false);
     }

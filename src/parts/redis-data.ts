@@ -56,9 +56,11 @@ export async function seedKeys(client: RedisClient, seed: number, keys: number):
 }
 
 /**
- * Every key but the numbered writes, sorted, each hashed over its type and
- * value (GET, or HGETALL's fields sorted): no DUMP, whose bytes differ
- * between Redis versions. Other types count, by their type alone.
+ * Every key but the numbered writes, sorted, each hashed over its type, value
+ * (GET, or HGETALL's fields sorted) and expiry (EXPIRETIME, the absolute
+ * second, so a restore that drops or moves a session's TTL is seen; -1 for
+ * none): no DUMP, whose bytes differ between Redis versions. Other types
+ * count, by their type and expiry alone.
  */
 export async function readState(client: RedisClient): Promise<PartState> {
   const names: string[] = [];
@@ -69,6 +71,7 @@ export async function readState(client: RedisClient): Promise<PartState> {
   for (let from = 0; from < names.length; from += BATCH) {
     const batch = names.slice(from, from + BATCH);
     const types = await Promise.all(batch.map((name) => client.type(name)));
+    const expiries = await Promise.all(batch.map((name) => client.sendCommand(['EXPIRETIME', name])));
     const values = await Promise.all(
       batch.map(async (name, i) => {
         if (types[i] === 'string') return (await client.get(name)) ?? '';
@@ -80,7 +83,7 @@ export async function readState(client: RedisClient): Promise<PartState> {
       }),
     );
     batch.forEach((name, i) => {
-      const item = createHash('sha256').update(`${String(types[i])}\0${values[i]}`).digest('hex');
+      const item = createHash('sha256').update(`${String(types[i])}\0${String(expiries[i])}\0${values[i]}`).digest('hex');
       whole.update(`${name}\0${item}\n`);
       if (names.length <= PER_ITEM_LIMIT) perItem[name] = item;
     });
