@@ -142,7 +142,7 @@ describe('config-files', () => {
     expect(lying.fingerprint).not.toBe(state.fingerprint);
     expect(differing(state, lying)).toEqual(['.env']);
     await rm(join(app, 'k8s'), { recursive: true });
-    expect(differing(state, asState(await part.read()))).toEqual(['.env', 'k8s/configmap.yaml', 'k8s/deployment.yaml', 'k8s/service.yaml']);
+    expect(differing(state, asState(await part.read()))).toEqual(['.env', 'k8s/', 'k8s/configmap.yaml', 'k8s/deployment.yaml', 'k8s/service.yaml']);
     for (const entry of await readdir(app)) await rm(join(app, entry), { recursive: true });
     expect(asState(await part.read())).toMatchObject({ items: 0, perItem: {} });
   });
@@ -176,8 +176,8 @@ describe('secrets', () => {
       ['tar -xzf', true],
     ]);
     expect(asState(found)).toEqual(state);
-    expect(Object.keys(state.perItem ?? {}).sort()).toEqual(['.env', 'secure/api.key', 'secure/tls.pem']);
-    for (const item of Object.values(state.perItem ?? {})) expect(item).toMatch(/^0600 /);
+    expect(Object.keys(state.perItem ?? {}).sort()).toEqual(['.env', 'secure/', 'secure/api.key', 'secure/tls.pem']);
+    for (const [path, item] of Object.entries(state.perItem ?? {})) if (!path.endsWith('/')) expect(item).toMatch(/^0600 /);
     expect(await readdir(join(root, 'secrets'))).toEqual(expect.not.arrayContaining([expect.stringMatching(/^staging-/)]));
   });
 
@@ -248,13 +248,17 @@ describe('secrets', () => {
     for (const token of tokens) expect(everything.includes(token), token.slice(0, 4)).toBe(false);
   });
 
-  it('a restore whose mode changed from 600 to 644 has another fingerprint, naming the file', async () => {
+  it('a restore whose mode changed from 600 to 644, or whose folder is open to all, has another fingerprint, naming the file or folder', async () => {
     const { part, state, recovery } = await drill(secretsPart, { kind: 'secrets', fault: { type: 'lose-files' } }, host('secrets'));
     expect(recovery.ok).toBe(true);
     await chmod(join(root, 'secrets/app/secure/api.key'), 0o644);
     const lying = asState(await part.read());
     expect(lying.fingerprint).not.toBe(state.fingerprint);
     expect(differing(state, lying)).toEqual(['secure/api.key']);
+    // A folder's mode is compared too: secrets restored into a folder anyone may list.
+    await chmod(join(root, 'secrets/app/secure/api.key'), 0o600);
+    await chmod(join(root, 'secrets/app/secure'), 0o777);
+    expect(differing(state, asState(await part.read()))).toEqual(['secure/']);
   });
 
   it('the same seed gives the same secrets, another seed others', async () => {

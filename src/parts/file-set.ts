@@ -45,25 +45,32 @@ export async function writeFiles(root: string, files: readonly FileSpec[]): Prom
 const MAX_PER_ITEM = 500;
 
 /**
- * A folder's state: every file under it (directories are walked, not
- * compared) by relative path, as "<mode> <uid>:<gid> <content sha256>".
- * Content is hashed, never kept: a secret's state holds no secret. Throws
- * when the folder cannot be read.
+ * A folder's state: every file and folder under it by relative path, as
+ * "<mode> <uid>:<gid> <content sha256>" ("directory" for a folder, named
+ * with a trailing /: a secrets folder restored 0755 instead of 0700 is a
+ * finding). Content is hashed, never kept: a secret's state holds no secret.
+ * Throws when the folder cannot be read.
  */
 export async function folderState(root: string): Promise<PartState> {
   const files: Record<string, string> = {};
   for (const entry of await readdir(root, { withFileTypes: true, recursive: true })) {
-    if (entry.isDirectory()) continue;
     const path = join(entry.parentPath, entry.name);
     const info = await lstat(path);
-    const content = entry.isFile() ? await sha256File(path) : entry.isSymbolicLink() ? createHash('sha256').update(`symlink:${await readlink(path)}`).digest('hex') : 'special';
-    files[relative(root, path)] = `${(info.mode & 0o7777).toString(8).padStart(4, '0')} ${info.uid}:${info.gid} ${content}`;
+    const content = entry.isDirectory()
+      ? 'directory'
+      : entry.isFile()
+        ? await sha256File(path)
+        : entry.isSymbolicLink()
+          ? createHash('sha256').update(`symlink:${await readlink(path)}`).digest('hex')
+          : 'special';
+    files[`${relative(root, path)}${entry.isDirectory() ? '/' : ''}`] = `${(info.mode & 0o7777).toString(8).padStart(4, '0')} ${info.uid}:${info.gid} ${content}`;
   }
   const paths = Object.keys(files).sort();
   const fingerprint = createHash('sha256')
     .update(paths.map((path) => `${path}\t${files[path]}\n`).join(''))
     .digest('hex');
-  return { items: paths.length, fingerprint, ...(paths.length <= MAX_PER_ITEM ? { perItem: Object.fromEntries(paths.map((path) => [path, files[path]!])) } : {}) };
+  // Items are the files: a folder is compared, but "3 files" is what a reader counts.
+  return { items: paths.filter((path) => !path.endsWith('/')).length, fingerprint, ...(paths.length <= MAX_PER_ITEM ? { perItem: Object.fromEntries(paths.map((path) => [path, files[path]!])) } : {}) };
 }
 
 export async function readFolder(root: string): Promise<PartState | { unreachable: string }> {
