@@ -1,5 +1,6 @@
 /** Pure logic: durations, verdicts, loss counting, generators. */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { segmentOf } from '../src/backup/base-backup-folder.js';
 import { describe, expect, it } from 'vitest';
 import { combine } from '../src/model/verdict.js';
@@ -8,6 +9,8 @@ import { formatDuration, parseDuration } from '../src/support/units.js';
 import { datasetStreams } from '../src/dataset/generators.js';
 import { SCALES } from '../src/dataset/scale.js';
 import { fitLine, project, projectionOf } from '../src/checks/projection.js';
+import { isAlive } from '../src/support/processes.js';
+import { execa } from 'execa';
 
 describe('durations', () => {
   it('parses the forms drill files use and rejects others', () => {
@@ -123,5 +126,24 @@ describe('the WAL segment an LSN ends in (as pg_walfile_name names it)', () => {
     expect(segmentOf('0/3000000', 1, MiB16)).toBe('000000010000000000000002');
     expect(segmentOf('1/0000028', 2, MiB16)).toBe('000000020000000100000000');
     expect(segmentOf('0/8000028', 1, 64 * 1024 ** 2)).toBe('000000010000000000000002');
+  });
+});
+
+describe('whether a process lives', () => {
+  it('calls a zombie dead, as a killed daemon nobody reaps is', async () => {
+    // sh starts a child, then becomes a sleep that never waits for it: the child ends a zombie.
+    const parent = execa('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30']);
+    try {
+      const zombie = await new Promise<number>((resolve) => parent.stdout!.once('data', (chunk: Buffer) => resolve(Number(String(chunk).trim()))));
+      for (let i = 0; i < 100 && !/\) Z/.test(readFileSync(`/proc/${zombie}/stat`, 'utf8')); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(readFileSync(`/proc/${zombie}/stat`, 'utf8')).toMatch(/\) Z/);
+      expect(isAlive(zombie)).toBe(false);
+      expect(isAlive(parent.pid!)).toBe(true);
+      expect(isAlive(process.pid)).toBe(true);
+    } finally {
+      parent.kill('SIGKILL');
+      await parent.catch(() => undefined);
+    }
+    expect(isAlive(parent.pid!)).toBe(false);
   });
 });

@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { createClient } from '@redis/client';
 import { runCommand, type CommandContext, type CommandOptions, type CommandResult } from '../exec/command.js';
 import { sleep } from '../support/clock.js';
+import { isAlive } from '../support/processes.js';
 
 const REDIS_BINARIES = ['redis-server', 'redis-cli', 'redis-check-aof', 'redis-check-rdb'] as const;
 
@@ -64,21 +65,9 @@ export function missingBinaries(): string[] {
   return REDIS_BINARIES.filter((bin) => !dirs.some((dir) => executable(join(dir, bin))));
 }
 
-/** A port nobody listens on now: the OS picks it; the server takes it a moment later. */
-/** Alive and not a zombie: a daemonized server killed in a container may linger unreaped. Where there is no /proc, signal 0 asks. */
-function alive(pid: number): boolean {
-  try {
-    if (existsSync('/proc/self/stat')) return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function gone(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
-  while (alive(pid)) {
+  while (isAlive(pid)) {
     if (performance.now() > deadline) return false;
     await sleep(20);
   }
@@ -225,7 +214,7 @@ export class NativeRedisServer extends RedisServer {
   protected async state(): Promise<'starting' | 'running' | 'gone'> {
     // A pidfile caught half-written reads as no pid yet.
     if (this.launched && this.pid === undefined && existsSync(this.pidFile)) this.pid = Number(readFileSync(this.pidFile, 'utf8').trim()) || undefined;
-    if (this.pid !== undefined) return alive(this.pid) ? 'running' : 'gone';
+    if (this.pid !== undefined) return isAlive(this.pid) ? 'running' : 'gone';
     return this.launched ? 'starting' : 'gone';
   }
 
@@ -241,7 +230,7 @@ export class NativeRedisServer extends RedisServer {
   async kill(): Promise<void> {
     const pid = this.pid;
     await this.release();
-    if (pid === undefined || !alive(pid)) return;
+    if (pid === undefined || !isAlive(pid)) return;
     process.kill(pid, 'SIGKILL');
     await gone(pid, STOP_TIMEOUT_MS);
   }
