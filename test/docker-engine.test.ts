@@ -525,7 +525,7 @@ describe('TimescaleDB in containers', () => {
     `every shipped drill passes in ${image}, none unsupported, with the timescaledb check${absent && !REQUIRED ? ` (skipped: ${absent})` : ''}`,
     async () => {
       expect(absent).toBeUndefined();
-      const { journal } = await runDrills(['drills'], tempDir('docker-tsdb-reports'), { engine: 'docker', image });
+      const { journal } = await runDrills(['drills'], tempDir('docker-tsdb-reports'), { engine: 'docker', image, jobs: 2 });
       for (const drill of journal.drills) {
         const failing = drill.checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.name}: ${c.summary}`);
         expect({ drill: drill.name, status: drill.status, verdict: drill.verdict, failing }).toEqual({ drill: drill.name, status: 'completed', verdict: 'pass', failing: [] });

@@ -112,7 +112,7 @@ describe.skipIf(!present)(`TimescaleDB${present ? '' : ` (skipped: ${why})`}`, (
   const onTimescale = { binDir: BIN };
 
   it('every shipped drill passes at its shipped scale, with the timescaledb check', async () => {
-    const { journal } = await runDrills(['drills'], reports, onTimescale);
+    const { journal } = await runDrills(['drills'], reports, { ...onTimescale, jobs: 2 });
     for (const drill of journal.drills) {
       const failing = drill.checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.name}: ${c.summary}`);
       expect({ drill: drill.name, verdict: drill.verdict, error: drill.error, failing }).toEqual({ drill: drill.name, verdict: 'pass', error: undefined, failing: [] });
@@ -129,7 +129,7 @@ describe.skipIf(!present)(`TimescaleDB${present ? '' : ` (skipped: ${why})`}`, (
   }, 1_200_000);
 
   it('every drill in drills/negative/ still fails as designed', async () => {
-    const { journal } = await runDrills(['drills/negative'], reports, onTimescale);
+    const { journal } = await runDrills(['drills/negative'], reports, { ...onTimescale, jobs: 2 });
     for (const drill of journal.drills) expect({ drill: drill.name, verdict: drill.verdict }).toEqual({ drill: drill.name, verdict: 'fail' });
   }, 600_000);
 
