@@ -8,7 +8,9 @@ import { readFileSync } from 'node:fs';
  */
 export function isAlive(pid: number): boolean {
   try {
-    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    // "pid (comm) state ...": the state follows the last parenthesis (comm may hold any).
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !['Z', 'X'].includes(stat.charAt(stat.lastIndexOf(')') + 2));
   } catch {
     // No /proc, or this process hidden from us (hidepid): signal 0 asks.
   }
