@@ -42,7 +42,7 @@ import type { DrillJournal } from '../src/model/journal.js';
 import { quoteIdent, withClient } from '../src/pg/client.js';
 import { procedureModule } from '../src/recovery/index.js';
 import { databaseLossDrill } from './drill-file.js';
-import { machine, medianOf, timed } from './timing.js';
+import { machine, medianOf, medianReady, timed } from './timing.js';
 
 // As the CLI does: testcontainers' reaper image cannot be pulled everywhere, and the engine removes what it starts.
 process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
@@ -192,7 +192,7 @@ try {
   figures.push({ measure: `verification: fingerprint of candles (${candles.toLocaleString('en-US')} rows)`, harness: s(verify), raw: '', value: Math.round(candles / (verify / 1000)), unit: 'rows/s', goal: { min: 2_000_000 } });
 
   log('instance ready times');
-  const template = await medianOf(ROUNDS, async () => (await start('ready-template')).destroy({ keepFiles: false }));
+  const template = await medianReady(ROUNDS, () => start('ready-template'));
   figures.push({ measure: 'native instance ready (from the initdb template)', harness: s(template), raw: '', value: Number((template / 1000).toFixed(2)), unit: 's' });
   const seedTiny = async (builder: Instance) => {
     await withClient(() => builder.connect(), (admin) => admin.query('create database market'));
@@ -200,17 +200,17 @@ try {
     return {};
   };
   const cached = await engine.seededCluster!('bench-ready', 'bench', join(work, 'logs'), seedTiny, {});
-  const fromCache = await medianOf(ROUNDS, async () => (await start('ready-cache', { cluster: cached!.dataDir })).destroy({ keepFiles: false }));
+  const fromCache = await medianReady(ROUNDS, () => start('ready-cache', { cluster: cached!.dataDir }));
   figures.push({ measure: 'native instance ready (from the seed cache, tiny)', harness: s(fromCache), raw: '', value: Number((fromCache / 1000).toFixed(2)), unit: 's', goal: { max: 0.5 } });
   const image = process.env.BENCH_IMAGE ?? 'restore-drill/postgres:15-local';
   try {
     const docker = await createEngine({ kind: 'docker', image }, { runId: 'bench' });
     try {
-      const ready = await medianOf(ROUNDS, async () => (await docker.startInstance('ready-docker', join(work, 'logs'))).destroy({ keepFiles: false }));
+      const ready = await medianReady(ROUNDS, () => docker.startInstance('ready-docker', join(work, 'logs')));
       figures.push({ measure: `Docker instance ready (${image}, the entrypoint's initdb)`, harness: s(ready), raw: '', value: Number((ready / 1000).toFixed(2)), unit: 's' });
       const seededImage = await docker.seededCluster!('bench-ready', 'bench', join(work, 'logs'), seedTiny, {});
       if (!seededImage) throw new Error('the Docker engine keeps no seed cache here (it needs root)');
-      const readyCached = await medianOf(ROUNDS, async () => (await docker.startInstance('ready-docker-cache', join(work, 'logs'), { cluster: seededImage.dataDir })).destroy({ keepFiles: false }));
+      const readyCached = await medianReady(ROUNDS, () => docker.startInstance('ready-docker-cache', join(work, 'logs'), { cluster: seededImage.dataDir }));
       figures.push({ measure: `Docker instance ready (${image}, from the seed cache, tiny)`, harness: s(readyCached), raw: '', value: Number((readyCached / 1000).toFixed(2)), unit: 's', goal: { max: 1.5 } });
     } finally {
       await docker.dispose();

@@ -13,6 +13,24 @@ export async function timed(work: () => Promise<unknown>): Promise<number> {
   return performance.now() - started;
 }
 
+/**
+ * Median milliseconds from asking for an instance to its accepting
+ * connections: each is removed untimed before the next is asked for (its
+ * removal is no part of being ready).
+ */
+export async function medianReady(rounds: number, launch: () => Promise<{ destroy(options: { keepFiles: boolean }): Promise<unknown> }>): Promise<number> {
+  let last: { destroy(options: { keepFiles: boolean }): Promise<unknown> } | undefined;
+  const removeLast = async () => {
+    await last?.destroy({ keepFiles: false });
+    last = undefined;
+  };
+  try {
+    return await medianOf(rounds, async () => (last = await launch()), removeLast);
+  } finally {
+    await removeLast();
+  }
+}
+
 /** Median milliseconds of `rounds` runs of `work`, `prepare` untimed before each. */
 export async function medianOf(rounds: number, work: () => Promise<unknown>, prepare?: () => Promise<unknown>): Promise<number> {
   const times: number[] = [];
