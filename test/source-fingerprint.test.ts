@@ -191,7 +191,7 @@ describe('restore-drill fingerprint', () => {
     }
   });
 
-  it('hashing column by column still sees a value moved to another row or to a NULL, in a domain, an array, a table too wide to chain; the same rows read alike in any time zone', async () => {
+  it('hashing column by column still sees a value moved to another row or to a NULL, in a domain, an array, a char(3), a citext, a table too wide to chain; the same rows read alike in any time zone', async () => {
     const admin = await instance.connect('postgres');
     await admin.query('create database chains');
     await admin.end();
@@ -209,6 +209,7 @@ describe('restore-drill fingerprint', () => {
     };
     try {
       await client.query('create domain price as numeric(18,6) check (value > 0)');
+      await client.query('create extension citext');
       const tables: [string, string, string, string][] = [
         // Each column holds the same values as before, but paired with other rows' values: a sum of column hashes would miss it.
         ['pairs', 'create table pairs (a int not null, b int not null)', 'insert into pairs values (1, 2), (2, 1)', 'update pairs set b = a'],
@@ -216,6 +217,11 @@ describe('restore-drill fingerprint', () => {
         ['blanks', 'create table blanks (a text)', `insert into blanks values ('')`, 'update blanks set a = null'],
         ['prices', 'create table prices (p price not null, tags text[])', `insert into prices values (1.5, '{a,b}')`, `update prices set tags = '{b,a}'`],
         ['moments', 'create table moments (at timestamptz not null, v varchar(8))', `insert into moments values ('2026-01-01 00:00:00+00', 'x')`, `update moments set at = at + interval '1 microsecond'`],
+        // A cast to "character" would cut the value to its first letter.
+        ['codes', 'create table codes (currency char(3) not null)', `insert into codes values ('USD')`, `update codes set currency = 'UXX'`],
+        // An extension's type whose own hash ignores case: its text is hashed.
+        ['tickers', 'create table tickers (symbol citext not null)', `insert into tickers values ('AAPL')`, `update tickers set symbol = 'aapl'`],
+        ['money', 'create table money (m money, b bytea)', `insert into money values (1.5, '\\x00')`, `update money set b = '\\x01'`],
         ['wide', `create table wide (${wide.map((c) => `${c} int`).join(', ')})`, `insert into wide values (${wide.map((_, i) => i).join(', ')})`, 'update wide set c119 = 0'],
       ];
       for (const [table, create, insert, change] of tables) {

@@ -37,56 +37,73 @@ export type SeededRange = Record<string, { column: string; max: number }>;
  * Each row's 64-bit hash, summed (so row order does not matter). A row is
  * hashed column by column with each type's own extended hash function, each
  * column's hash seeding the next, so a value moved to another row changes the
- * sum. Calling the functions in a chain reads about 1.4 times as many rows a
- * second as hash_record_extended over the whole row (which first copies every
- * row into a record), and about 2.5 times as many as hashing each row's text.
- * A NULL is hashed as a mark of its own (the functions are strict). A column
- * whose type has no extended hash function of its own (json, point, varchar
- * through text's) is hashed by its text. The whole row's text is hashed where
- * a typed hash could call different rows equal: a column with a
- * nondeterministic (case- or accent-insensitive) collation or a composite
- * column (its fields' collations are not looked at); and for a table too wide
- * to nest one call per column.
+ * sum. A column that may hold NULL is hashed on its own (NULL as a mark: the
+ * functions are strict) and mixed in with hashint8extended. This reads about
+ * 1.25 times as many rows a second as hash_record_extended over the whole row
+ * (which first copies every row into a record), and about 2 times as many as
+ * hashing each row's text.
+ *
+ * Only PostgreSQL's own hash functions for a type of its own are called:
+ * they all mix in their seed (numeric NaN and the infinities, float 0 and an
+ * empty jsonb return it: those values hash alike, and the column adds
+ * nothing, but nothing before it is lost). An extension's type (citext) may
+ * hash values equal that differ, and a polymorphic hash (arrays, ranges)
+ * returns a constant for an empty value, so those columns are hashed by
+ * their text, as is a type with no extended hash function (json, point,
+ * varchar through text's). A built-in typed hash calls equal what
+ * PostgreSQL's equality calls equal (numeric 1.5 and 1.50, -0 and 0). The
+ * whole row's text is hashed where a typed hash could call different rows
+ * equal: a column with a nondeterministic (case- or accent-insensitive)
+ * collation or a composite column (its fields' collations are not looked
+ * at); and for a table too wide to nest one call per column.
  */
-export const ROW_HASH = 'typed-chain/1';
-const TEXT_HASH = (alias: string) => `pg_catalog.hashtextextended(${alias}::text, 0)`;
+export const ROW_HASH = 'typed-chain/2';
+const TEXT_HASH = (alias: string) => `pg_catalog.hashtextextended(row(${alias}.*)::text, 0)`;
 /** What a NULL hashes as: any constant does, a value's hash meeting it is a 1 in 2^64 chance. */
 const NULL_MARK = '7046029254386353131';
 const WIDEST_CHAIN = 100;
 
 interface ColumnHash {
   column: string;
+  /** NOT NULL and validated (PostgreSQL 18 may mark a column NOT NULL NOT VALID over rows still NULL). */
   notNull: boolean;
-  /** The type's extended hash function, or null: the column's text is hashed. */
+  /** PostgreSQL's extended hash function for the column's type, or null: the column's text is hashed. */
   fn: string | null;
   /**
-   * The type the function is called with, or null where it is declared for
+   * The type the function is called with (schema-qualified: `::character`
+   * would cut a char(3) to one letter), or null where it is declared for
    * another (timestamptz's is timestamp's, which a cast would shift by the
    * time zone): the value is then hashed as a one-field record, which finds
-   * the same function without a cast.
+   * the same function without a cast (PostgreSQL 14 and later, text before).
    */
   takes: string | null;
+  recordHash: boolean;
   /** A composite or nondeterministically collated column: only the row's text is exact. */
   textOnly: boolean;
 }
 
 async function rowHash(client: pg.Client, table: string): Promise<(alias: string) => string> {
   const { rows } = await client.query<ColumnHash>(
-    `select quote_ident(a.attname) as "column", a.attnotnull as "notNull",
+    `select quote_ident(a.attname) as "column",
+            a.attnotnull and not exists (
+              select 1 from pg_constraint c
+               where c.conrelid = a.attrelid and c.contype = 'n' and not c.convalidated and a.attnum = any(c.conkey)) as "notNull",
             (ty.typtype = 'c' or not coalesce(co.collisdeterministic, true)) as "textOnly",
+            current_setting('server_version_num')::int >= 140000 as "recordHash",
             h.fn, h.takes
        from pg_attribute a
        join pg_type ty on ty.oid = a.atttypid
        left join pg_collation co on co.oid = a.attcollation
        left join lateral (
-         select quote_ident(pn.nspname) || '.' || quote_ident(p.proname) as fn,
-                case when p.proargtypes[0] = oc.opcintype then oc.opcintype::regtype::text end as takes
+         select 'pg_catalog.' || quote_ident(p.proname) as fn,
+                case when p.proargtypes[0] = oc.opcintype then quote_ident(tn.nspname) || '.' || quote_ident(it.typname) end as takes
            from pg_opclass oc
            join pg_am am on am.oid = oc.opcmethod and am.amname = 'hash'
            join pg_amproc ap on ap.amprocfamily = oc.opcfamily and ap.amprocnum = 2
                             and ap.amproclefttype = oc.opcintype and ap.amprocrighttype = oc.opcintype
-           join pg_proc p on p.oid = ap.amproc
-           join pg_namespace pn on pn.oid = p.pronamespace
+           join pg_proc p on p.oid = ap.amproc and p.pronamespace = 'pg_catalog'::regnamespace
+           join pg_type it on it.oid = oc.opcintype
+           join pg_namespace tn on tn.oid = it.typnamespace
           where oc.opcdefault and oc.opcintype = case when ty.typtype = 'd' then ty.typbasetype else ty.oid end
        ) h on true
       where a.attrelid = $1::regclass and a.attnum > 0 and not a.attisdropped
@@ -95,14 +112,14 @@ async function rowHash(client: pg.Client, table: string): Promise<(alias: string
   );
   if (rows.length > WIDEST_CHAIN || rows.some((c) => c.textOnly)) return TEXT_HASH;
   return (alias) =>
-    rows.reduce((seed, { column, notNull, fn, takes }) => {
+    rows.reduce((seed, { column, notNull, fn, takes, recordHash }) => {
       const value = `${alias}.${column}`;
       const hash = (s: string) =>
-        !fn
-          ? `pg_catalog.hashtextextended((${value})::text, ${s})`
-          : takes
-            ? `${fn}((${value})::${takes}, ${s})`
-            : `pg_catalog.hash_record_extended(row(${value}), ${s})`;
+        fn && takes
+          ? `${fn}((${value})::${takes}, ${s})`
+          : fn && recordHash
+            ? `pg_catalog.hash_record_extended(row(${value}), ${s})`
+            : `pg_catalog.hashtextextended((${value})::text, ${s})`;
       return notNull ? hash(seed) : `pg_catalog.hashint8extended(coalesce(${hash('0')}, ${NULL_MARK}), ${seed})`;
     }, '0::bigint');
 }

@@ -24,9 +24,10 @@ export type Client = pg.Client;
 
 /**
  * Session settings that make row text reproducible across instances, so
- * content fingerprints (hashes of each row's text form) compare equal.
+ * content fingerprints (which hash some columns' and rows' text form) compare
+ * equal: times, intervals, floats, bytea and money print alike everywhere.
  */
-const STABLE_SESSION = '-c TimeZone=UTC -c DateStyle=ISO -c extra_float_digits=1 -c IntervalStyle=postgres';
+const STABLE_SESSION = '-c TimeZone=UTC -c DateStyle=ISO -c extra_float_digits=1 -c IntervalStyle=postgres -c bytea_output=hex -c lc_monetary=C';
 
 export function connectTo(info: ConnectionInfo, database: string): Promise<pg.Client> {
   return open({ host: info.host, port: info.port, user: info.user, password: info.password, database, application_name: 'restore-drill' });
