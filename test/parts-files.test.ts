@@ -176,7 +176,7 @@ describe('secrets', () => {
       ['tar -xzf', true],
     ]);
     expect(asState(found)).toEqual(state);
-    expect(Object.keys(state.perItem ?? {}).sort()).toEqual(['.env', 'secure/', 'secure/api.key', 'secure/tls.pem']);
+    expect(Object.keys(state.perItem ?? {}).sort()).toEqual(['./', '.env', 'secure/', 'secure/api.key', 'secure/tls.pem']);
     for (const [path, item] of Object.entries(state.perItem ?? {})) if (!path.endsWith('/')) expect(item).toMatch(/^0600 /);
     expect(await readdir(join(root, 'secrets'))).toEqual(expect.not.arrayContaining([expect.stringMatching(/^staging-/)]));
   });
@@ -259,6 +259,10 @@ describe('secrets', () => {
     await chmod(join(root, 'secrets/app/secure/api.key'), 0o600);
     await chmod(join(root, 'secrets/app/secure'), 0o777);
     expect(differing(state, asState(await part.read()))).toEqual(['secure/']);
+    // And the part's own folder.
+    await chmod(join(root, 'secrets/app/secure'), 0o755);
+    await chmod(join(root, 'secrets/app'), 0o777);
+    expect(differing(state, asState(await part.read()))).toEqual(['./']);
   });
 
   it('the same seed gives the same secrets, another seed others', async () => {

@@ -52,7 +52,9 @@ const MAX_PER_ITEM = 500;
  * Throws when the folder cannot be read.
  */
 export async function folderState(root: string): Promise<PartState> {
-  const files: Record<string, string> = {};
+  const top = await lstat(root);
+  // The folder itself too: readdir lists only what is in it.
+  const files: Record<string, string> = { './': `${(top.mode & 0o7777).toString(8).padStart(4, '0')} ${top.uid}:${top.gid} directory` };
   for (const entry of await readdir(root, { withFileTypes: true, recursive: true })) {
     const path = join(entry.parentPath, entry.name);
     const info = await lstat(path);

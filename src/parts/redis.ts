@@ -59,7 +59,7 @@ const schema = z
       .min(1)
       .max(1_000_000)
       .default(2000)
-      .describe('Seeded keys: price:<SYM> strings, book:<SYM> order-book hashes, session:<id> hashes with a TTL; the same seed gives the same keys. The restore must bring them all back, equal, TTLs included.'),
+      .describe('Seeded keys: price:<SYM> strings, book:<SYM> order-book hashes, session:<id> hashes with a TTL; the same seed gives the same keys. The restore must bring them all back, equal, TTLs included (read with EXPIRETIME: Redis 7 or later).'),
     writeRate: z.int().min(0).max(2000).default(50).describe('Numbered SETs (w:<seq>) a second, from before the first backup until after the fault; the data loss is counted on them (0: no writer).'),
     fault: z
       .strictObject({
