@@ -21,8 +21,9 @@ export async function timed(work: () => Promise<unknown>): Promise<number> {
 export async function medianReady(rounds: number, launch: () => Promise<{ destroy(options: { keepFiles: boolean }): Promise<unknown> }>): Promise<number> {
   let last: { destroy(options: { keepFiles: boolean }): Promise<unknown> } | undefined;
   const removeLast = async () => {
-    await last?.destroy({ keepFiles: false });
+    const removing = last;
     last = undefined;
+    await removing?.destroy({ keepFiles: false });
   };
   try {
     return await medianOf(rounds, async () => (last = await launch()), removeLast);

@@ -1,6 +1,8 @@
-/** Pure logic: durations, verdicts, loss counting, generators. */
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+/** Pure logic and small helpers: durations, verdicts, loss counting, generators, process liveness, file hashes. */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { segmentOf } from '../src/backup/base-backup-folder.js';
 import { describe, expect, it } from 'vitest';
 import { combine } from '../src/model/verdict.js';
@@ -10,6 +12,7 @@ import { datasetStreams } from '../src/dataset/generators.js';
 import { SCALES } from '../src/dataset/scale.js';
 import { fitLine, project, projectionOf } from '../src/checks/projection.js';
 import { isAlive } from '../src/support/processes.js';
+import { sha256File } from '../src/support/sha256.js';
 import { execa } from 'execa';
 
 describe('durations', () => {
@@ -145,5 +148,20 @@ describe('whether a process lives', () => {
       await parent.catch(() => undefined);
     }
     expect(isAlive(parent.pid!)).toBe(false);
+  });
+});
+
+describe('SHA-256 of a file', () => {
+  it('equals sha256sum for an empty file, one smaller than a read, and one of several reads', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sha-'));
+    try {
+      for (const [name, bytes] of [['empty', 0], ['small', 1000], ['large', 2.5 * 2 ** 20 + 7]] as const) {
+        const file = join(dir, name);
+        writeFileSync(file, randomBytes(Math.floor(bytes)));
+        expect(await sha256File(file), name).toBe((await execa('sha256sum', [file])).stdout.slice(0, 64));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 
 const READ_BYTES = 2 ** 20;
+const SMALLEST_PIECE = 2 ** 16;
 
 /**
  * Two buffers used in turn, the next piece read while the last is hashed: a
@@ -12,14 +13,16 @@ const READ_BYTES = 2 ** 20;
  */
 export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
-  let [current, next] = [Buffer.allocUnsafeSlow(READ_BYTES), Buffer.allocUnsafeSlow(READ_BYTES)];
   const file = await open(path, 'r');
   try {
-    let reading = file.read(current, 0, READ_BYTES, null);
+    // Pieces no larger than the file (the files of a folder are hashed one by one), nor so small that reads multiply.
+    const piece = Math.min(READ_BYTES, Math.max(SMALLEST_PIECE, (await file.stat()).size));
+    let [current, next] = [Buffer.allocUnsafeSlow(piece), Buffer.allocUnsafeSlow(piece)];
+    let reading = file.read(current, 0, piece, null);
     for (;;) {
       const { bytesRead } = await reading;
       if (bytesRead === 0) break;
-      reading = file.read(next, 0, READ_BYTES, null);
+      reading = file.read(next, 0, piece, null);
       hash.update(current.subarray(0, bytesRead));
       [current, next] = [next, current];
     }
