@@ -20,7 +20,9 @@
  *  - peak RSS of a whole drill at each scale (`large` with BENCH_LARGE=1).
  *
  * BENCH_SCALE (default medium) sets the dataset of the backup, restore and
- * drill figures; BENCH_ROUNDS (default 3) the rounds of each timed pair.
+ * drill figures; BENCH_ROUNDS (default 3) the rounds of each timed pair. The
+ * backup and restore pairs are timed in turns, harness and raw tool, so the
+ * machine's drift during the run weighs on both.
  */
 import { execFileSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -43,7 +45,7 @@ import type { DrillJournal } from '../src/model/journal.js';
 import { quoteIdent, withClient } from '../src/pg/client.js';
 import { procedureModule } from '../src/recovery/index.js';
 import { databaseLossDrill } from './drill-file.js';
-import { machine, median, medianOf, medianReady, timed } from './timing.js';
+import { machine, median, medianOf, mediansInTurn, medianReady, timed } from './timing.js';
 
 // As the CLI does: testcontainers' reaper image cannot be pulled everywhere, and the engine removes what it starts.
 process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
@@ -120,18 +122,19 @@ try {
 
   log('backup vs pg_dump');
   let newest = '';
-  const dumpRaw = await medianOf(ROUNDS, async () => {
-    const path = join(primary.backupDir, 'raw.dump');
-    await primary.runPgTool('pg_dump', ['--format=custom', `--file=${path}`, '--dbname=market']);
-    await rm(path);
-  });
-  const dumpHarness = await medianOf(
+  const [dumpRaw, dumpHarness] = await mediansInTurn(
     ROUNDS,
-    async () => (newest = (await dump(primary, 'market', 'custom')).path),
-    // Dump names carry the second; the previous round's dump goes first.
-    async () => {
-      if (newest) await rm(newest).then(() => rm(`${newest}.sha256`));
-      await new Promise((resolve) => setTimeout(resolve, 1100));
+    {
+      work: () => primary.runPgTool('pg_dump', ['--format=custom', `--file=${join(primary.backupDir, 'raw.dump')}`, '--dbname=market']),
+      prepare: () => rm(join(primary.backupDir, 'raw.dump'), { force: true }),
+    },
+    {
+      work: async () => (newest = (await dump(primary, 'market', 'custom')).path),
+      // Dump names carry the second; the previous round's dump goes first.
+      prepare: async () => {
+        if (newest) await rm(newest).then(() => rm(`${newest}.sha256`));
+        await new Promise((resolve) => setTimeout(resolve, 1100));
+      },
     },
   );
   figures.push({ measure: `backup (${SCALE})`, harness: s(dumpHarness), raw: `${s(dumpRaw)} (pg_dump -Fc)`, value: ratio(dumpHarness, dumpRaw), unit: 'x', goal: { max: 1.05 } });
@@ -150,32 +153,35 @@ try {
         await admin.query(`create database ${quoteIdent(db)}`);
       },
     );
-  const restoreRaw = await medianOf(
-    ROUNDS,
-    async () => {
-      await primary.runPgTool('pg_restore', ['--jobs=2', '--exit-on-error', '--dbname=by_hand', backup.path]);
-      await primary.runPgTool('vacuumdb', ['--analyze-only', '--jobs=2', '--dbname=by_hand']);
-    },
-    () => fresh('by_hand'),
-  );
   const procedure = procedureModule('restore-database');
-  const restoreHarness = await medianOf(ROUNDS, () =>
-    procedure.run(
-      {
-        engine,
-        instance: primary,
-        drillName: 'bench',
-        database: 'restored',
-        rtoTargetMs: 3_600_000,
-        backups: [backup],
-        fault: {},
-        logDir: join(work, 'logs'),
-        scriptEnv: async () => ({}),
-        track: (instance) => instances.push(instance),
-        observe: () => {},
+  const [restoreRaw, restoreHarness] = await mediansInTurn(
+    ROUNDS,
+    {
+      work: async () => {
+        await primary.runPgTool('pg_restore', ['--jobs=2', '--exit-on-error', '--dbname=by_hand', backup.path]);
+        await primary.runPgTool('vacuumdb', ['--analyze-only', '--jobs=2', '--dbname=by_hand']);
       },
-      procedure.schema.parse({ procedure: 'restore-database', jobs: 2, verify: false }),
-    ),
+      prepare: () => fresh('by_hand'),
+    },
+    {
+      work: () =>
+        procedure.run(
+          {
+            engine,
+            instance: primary,
+            drillName: 'bench',
+            database: 'restored',
+            rtoTargetMs: 3_600_000,
+            backups: [backup],
+            fault: {},
+            logDir: join(work, 'logs'),
+            scriptEnv: async () => ({}),
+            track: (instance) => instances.push(instance),
+            observe: () => {},
+          },
+          procedure.schema.parse({ procedure: 'restore-database', jobs: 2, verify: false }),
+        ),
+    },
   );
   figures.push({
     measure: `restore (${SCALE})`,

@@ -32,6 +32,29 @@ export async function medianReady(rounds: number, launch: () => Promise<{ destro
   }
 }
 
+/** A work to time, with what must come untimed before each run of it. */
+export interface Timed {
+  work: () => Promise<unknown>;
+  prepare?: () => Promise<unknown>;
+}
+
+/**
+ * Medians of two works timed in turns (A B, B A, A B ...), so a machine that
+ * speeds up or slows down during the run weighs on both alike: timed all of
+ * one then all of the other, the second took the drift alone.
+ */
+export async function mediansInTurn(rounds: number, a: Timed, b: Timed): Promise<[number, number]> {
+  const times: [number[], number[]] = [[], []];
+  for (let round = 0; round < rounds; round++) {
+    for (const which of round % 2 === 0 ? ([0, 1] as const) : ([1, 0] as const)) {
+      const { work, prepare } = which === 0 ? a : b;
+      await prepare?.();
+      times[which].push(await timed(work));
+    }
+  }
+  return [median(times[0]), median(times[1])];
+}
+
 /** Median milliseconds of `rounds` runs of `work`, `prepare` untimed before each. */
 export async function medianOf(rounds: number, work: () => Promise<unknown>, prepare?: () => Promise<unknown>): Promise<number> {
   const times: number[] = [];
