@@ -145,23 +145,19 @@ try {
   for (const check of dumpChain(primary, backup.path, 'custom', true)) checks.push(`${check.check} ${s(await timed(check.run))}`);
 
   log('restore vs pg_restore');
-  const fresh = async (db: string) =>
-    withClient(
-      () => primary.connect(),
-      async (admin) => {
-        await admin.query(`drop database if exists ${quoteIdent(db)} with (force)`);
-        await admin.query(`create database ${quoteIdent(db)}`);
-      },
-    );
+  // Both sides drop the last round's database untimed and create theirs timed (the harness's procedure creates it).
+  const sql = (statement: string) => withClient(() => primary.connect(), (admin) => admin.query(statement));
+  const drop = (db: string) => sql(`drop database if exists ${quoteIdent(db)} with (force)`);
   const procedure = procedureModule('restore-database');
   const [restoreRaw, restoreHarness] = await mediansInTurn(
     ROUNDS,
     {
       work: async () => {
+        await sql('create database by_hand');
         await primary.runPgTool('pg_restore', ['--jobs=2', '--exit-on-error', '--dbname=by_hand', backup.path]);
         await primary.runPgTool('vacuumdb', ['--analyze-only', '--jobs=2', '--dbname=by_hand']);
       },
-      prepare: () => fresh('by_hand'),
+      prepare: () => drop('by_hand'),
     },
     {
       work: () =>
@@ -181,6 +177,7 @@ try {
           },
           procedure.schema.parse({ procedure: 'restore-database', jobs: 2, verify: false }),
         ),
+      prepare: () => drop('restored'),
     },
   );
   figures.push({
