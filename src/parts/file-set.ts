@@ -6,6 +6,7 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import { access, chmod, constants, lstat, mkdir, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { basename, delimiter, dirname, join, relative } from 'node:path';
 import { z } from 'zod';
 import { CommandError, errorMessage, FaultError } from '../errors.js';
@@ -52,9 +53,9 @@ const MAX_PER_ITEM = 500;
  * Throws when the folder cannot be read.
  */
 export async function folderState(root: string): Promise<PartState> {
-  const top = await lstat(root);
+  const entryState = (info: Stats, content: string) => `${(info.mode & 0o7777).toString(8).padStart(4, '0')} ${info.uid}:${info.gid} ${content}`;
   // The folder itself too: readdir lists only what is in it.
-  const files: Record<string, string> = { './': `${(top.mode & 0o7777).toString(8).padStart(4, '0')} ${top.uid}:${top.gid} directory` };
+  const files: Record<string, string> = { './': entryState(await lstat(root), 'directory') };
   for (const entry of await readdir(root, { withFileTypes: true, recursive: true })) {
     const path = join(entry.parentPath, entry.name);
     const info = await lstat(path);
@@ -65,7 +66,7 @@ export async function folderState(root: string): Promise<PartState> {
         : entry.isSymbolicLink()
           ? createHash('sha256').update(`symlink:${await readlink(path)}`).digest('hex')
           : 'special';
-    files[`${relative(root, path)}${entry.isDirectory() ? '/' : ''}`] = `${(info.mode & 0o7777).toString(8).padStart(4, '0')} ${info.uid}:${info.gid} ${content}`;
+    files[`${relative(root, path)}${entry.isDirectory() ? '/' : ''}`] = entryState(info, content);
   }
   const paths = Object.keys(files).sort();
   const fingerprint = createHash('sha256')

@@ -1,5 +1,15 @@
 import { readFileSync } from 'node:fs';
 
+/** "pid (comm) state ppid pgrp ..." of /proc/PID/stat: the fields after comm (which may hold spaces and parentheses), state first. */
+export function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** Whether a process in this state still lives: a zombie (Z) or a dead one (X) only waits to be reaped. */
+export function liveState(state: string | undefined): boolean {
+  return state !== 'Z' && state !== 'X';
+}
+
 /**
  * Whether a process of this machine still lives: how a run tells its own
  * leftovers from a live run's, and a stopped server from a running one. A
@@ -8,9 +18,7 @@ import { readFileSync } from 'node:fs';
  */
 export function isAlive(pid: number): boolean {
   try {
-    // "pid (comm) state ...": the state follows the last parenthesis (comm may hold any).
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !['Z', 'X'].includes(stat.charAt(stat.lastIndexOf(')') + 2));
+    return liveState(statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'))[0]);
   } catch {
     // No /proc, or this process hidden from us (hidepid): signal 0 asks.
   }

@@ -3,6 +3,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { liveState, statFields } from '../../support/processes.js';
 
 /** Whether this process may mount a filesystem: CAP_SYS_ADMIN in its effective set, which root in a container usually lacks. */
 export async function mayMount(): Promise<boolean> {
@@ -26,10 +27,8 @@ export async function postmasterPid(dataDir: string): Promise<number | undefined
 export async function groupAlive(pgid: number): Promise<boolean> {
   for (const entry of await readdir('/proc').catch(() => [] as string[])) {
     if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(pgrp) === pgid && state !== 'Z') return true;
+    const [state, , pgrp] = statFields(await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => ''));
+    if (Number(pgrp) === pgid && liveState(state)) return true;
   }
   return false;
 }
