@@ -82,6 +82,10 @@ describe('native engine', () => {
   it('refuses a wrong password: the cluster is not open to anyone on the machine', async () => {
     const { connectTo } = await import('../src/pg/client.js');
     await expect(connectTo({ ...instance.connection, password: 'wrong' }, 'postgres')).rejects.toThrow(/password authentication failed/);
+    // The socket, which the cluster trusts, is in a folder of the server's user alone: whoever reaches it could read the data folder anyway.
+    const socketFolder = statSync(instance.socketDir);
+    expect(socketFolder.mode & 0o777).toBe(0o700);
+    expect(socketFolder.uid).toBe(statSync(instance.dataDir).uid);
   });
 
   it('stops, keeps the server log in the run folder, removes its files and frees its port', async () => {

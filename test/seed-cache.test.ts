@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { NativeEngine } from '../src/engines/native/engine.js';
 import type { Instance } from '../src/engines/types.js';
 import type { CommandRecord, DrillJournal } from '../src/model/journal.js';
-import { withClient } from '../src/pg/client.js';
+import { connectTo, withClient } from '../src/pg/client.js';
 import { drillYaml, runDrills, tempDir, writeDrill } from './helpers.js';
 
 const drills = tempDir('cache-drills');
@@ -104,6 +104,32 @@ describe('seed cache', () => {
     expect(ran(runs[1]!, 'initdb')).toBe(0);
     expect(runs[1]!.some((c) => c.command.startsWith('cp ') && c.command.includes(join(cache, 'initdb-')))).toBe(true);
     expect(readdirSync(cache).filter((name) => name.startsWith('initdb-'))).toHaveLength(1);
+  });
+
+  it("gives a copy this run's password over its socket: no single-user server, the builder's password refused, and no password in a log of every statement", async () => {
+    process.env.RESTORE_DRILL_CACHE = tempDir('cache-password');
+    const logs = tempDir('cache-password-logs');
+    const builder = await NativeEngine.create({ runId: 'cachepwa', record: () => undefined });
+    const commands: CommandRecord[] = [];
+    const copier = await NativeEngine.create({ runId: 'cachepwb', record: (command) => commands.push(command) });
+    try {
+      const filed = await builder.seededCluster('password', new Date().toISOString().slice(0, 10), logs, async () => ({}));
+      const copy = await copier.startInstance('from-cache', logs, { cluster: filed!.dataDir, settings: { log_statement: 'all' } });
+      try {
+        expect(await withClient(() => copy.connect('postgres'), async (client) => (await client.query<{ one: number }>('select 1 as one')).rows[0]!.one)).toBe(1);
+        await expect(withClient(() => connectTo({ ...copy.connection, password: builder.secrets[0]! }, 'postgres'), async () => undefined)).rejects.toThrow(/password authentication failed/);
+        expect(commands.map((c) => c.command).join('\n')).not.toMatch(/--single/);
+        const log = readFileSync(copy.logFile, 'utf8');
+        // The statement carried the password's SCRAM verifier, which the server stored as it was.
+        expect(log).toMatch(/statement: ALTER ROLE postgres PASSWORD 'SCRAM-SHA-256\$4096:/);
+        for (const secret of [...copier.secrets, ...builder.secrets]) expect(log).not.toContain(secret);
+      } finally {
+        await copy.destroy({ keepFiles: false });
+      }
+    } finally {
+      await builder.dispose();
+      await copier.dispose();
+    }
   });
 
   it('files a cluster without the WAL segments renamed ahead for reuse, and a copy of it starts with every row', async () => {

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { appendFile, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { connectTo, serverInfoOf, type Client, type ConnectionInfo, type ServerInfo } from '../../pg/client.js';
+import { connectTo, serverInfoOf, withClient, type Client, type ConnectionInfo, type ServerInfo } from '../../pg/client.js';
 import { confLines, type Settings } from '../../pg/conf.js';
 import type { PgTool } from '../../pg/versions.js';
 import { SetupError } from '../../errors.js';
@@ -103,8 +103,13 @@ export class NativeInstance implements Instance {
    * PID 1 reaps no orphans (many containers, some sandboxes) a killed
    * postmaster stays a zombie whose pid blocks the restart that crash
    * recovery needs. As our child it is reaped. Stops still use pg_ctl.
+   *
+   * Ready is a `select 1` over TCP with the password. `firstStatement`, when
+   * given, runs before it over the socket, once the server answers there (a
+   * copied cluster trusts its socket, and its superuser gets this run's
+   * password that way).
    */
-  async start(): Promise<void> {
+  async start(firstStatement?: string): Promise<void> {
     const log = await open(this.logFile, 'a');
     const args = ['-D', this.dataDir];
     const runAs = this.ctx.runAs;
@@ -118,16 +123,18 @@ export class NativeInstance implements Instance {
     let exit: string | undefined;
     child.on('error', (error) => (exit = `could not start postgres: ${error.message}`));
     child.on('exit', (code, signal) => (exit = `the postmaster exited (${signal ?? `code ${code}`})`));
+    const probe = { name: this.name, timeoutMs: READY_TIMEOUT_MS, gone: async () => exit, logTail: () => this.logTail() };
+    const overSocket = () => ({ ...this.connection, host: this.socketDir });
     await recorded(
       this.ctx,
       () => `${[this.engine.tool('postgres'), ...args].map(shellQuote).join(' ')} (background, pid ${child.pid ?? '?'}, ready by probe)`,
-      () =>
-        waitForSelect1(() => this.connection, {
-          name: this.name,
-          timeoutMs: READY_TIMEOUT_MS,
-          gone: async () => exit,
-          logTail: () => this.logTail(),
-        }),
+      async () => {
+        if (firstStatement) {
+          await waitForSelect1(overSocket, probe);
+          await withClient(() => connectTo(overSocket(), 'postgres'), (client) => client.query(firstStatement));
+        }
+        await waitForSelect1(() => this.connection, probe);
+      },
     );
   }
 
