@@ -119,6 +119,7 @@ describe('seed cache', () => {
         expect(await withClient(() => copy.connect('postgres'), async (client) => (await client.query<{ one: number }>('select 1 as one')).rows[0]!.one)).toBe(1);
         await expect(withClient(() => connectTo({ ...copy.connection, password: builder.secrets[0]! }, 'postgres'), async () => undefined)).rejects.toThrow(/password authentication failed/);
         expect(commands.map((c) => c.command).join('\n')).not.toMatch(/--single/);
+        expect(commands.map((c) => c.command).join('\n')).toMatch(/ready by probe; the superuser given this run's password over its socket first\)/);
         const log = readFileSync(copy.logFile, 'utf8');
         // The statement carried the password's SCRAM verifier, which the server stored as it was.
         expect(log).toMatch(/statement: ALTER ROLE postgres PASSWORD 'SCRAM-SHA-256\$4096:/);

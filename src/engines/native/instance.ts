@@ -127,7 +127,9 @@ export class NativeInstance implements Instance {
     const overSocket = () => ({ ...this.connection, host: this.socketDir });
     await recorded(
       this.ctx,
-      () => `${[this.engine.tool('postgres'), ...args].map(shellQuote).join(' ')} (background, pid ${child.pid ?? '?'}, ready by probe)`,
+      () =>
+        `${[this.engine.tool('postgres'), ...args].map(shellQuote).join(' ')} (background, pid ${child.pid ?? '?'}, ready by probe` +
+        `${firstStatement ? "; the superuser given this run's password over its socket first" : ''})`,
       async () => {
         if (firstStatement) {
           await waitForSelect1(overSocket, probe);
