@@ -12,6 +12,7 @@ import { datasetStreams } from '../src/dataset/generators.js';
 import { SCALES } from '../src/dataset/scale.js';
 import { fitLine, project, projectionOf } from '../src/checks/projection.js';
 import { isAlive } from '../src/support/processes.js';
+import { waitWhile } from '../src/support/clock.js';
 import { sha256File } from '../src/support/sha256.js';
 import { execa } from 'execa';
 
@@ -148,6 +149,19 @@ describe('whether a process lives', () => {
       await parent.catch(() => undefined);
     }
     expect(isAlive(parent.pid!)).toBe(false);
+  });
+
+  it('is waited out: true once it is gone, false when it outlives the wait', async () => {
+    const sleeper = execa('sleep', ['30']);
+    const ended = sleeper.catch(() => undefined);
+    try {
+      expect(await waitWhile(() => isAlive(sleeper.pid!), 200, 20)).toBe(false);
+      setTimeout(() => sleeper.kill('SIGKILL'), 100);
+      expect(await waitWhile(() => isAlive(sleeper.pid!), 10_000, 20)).toBe(true);
+    } finally {
+      sleeper.kill('SIGKILL');
+      await ended;
+    }
   });
 });
 

@@ -12,7 +12,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createClient } from '@redis/client';
 import { runCommand, type CommandContext, type CommandOptions, type CommandResult } from '../exec/command.js';
-import { sleep } from '../support/clock.js';
+import { sleep, waitWhile } from '../support/clock.js';
 import { isAlive } from '../support/processes.js';
 
 const REDIS_BINARIES = ['redis-server', 'redis-cli', 'redis-check-aof', 'redis-check-rdb'] as const;
@@ -63,15 +63,6 @@ function executable(path: string): boolean {
 export function missingBinaries(): string[] {
   const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
   return REDIS_BINARIES.filter((bin) => !dirs.some((dir) => executable(join(dir, bin))));
-}
-
-async function gone(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  while (isAlive(pid)) {
-    if (performance.now() > deadline) return false;
-    await sleep(20);
-  }
-  return true;
 }
 
 /** The Redis binaries the part runs: the server and its tools. */
@@ -219,7 +210,8 @@ export class NativeRedisServer extends RedisServer {
   }
 
   protected ended(timeoutMs: number): Promise<boolean> {
-    return gone(this.pid!, timeoutMs);
+    const pid = this.pid!;
+    return waitWhile(() => isAlive(pid), timeoutMs, 20);
   }
 
   protected async release(): Promise<void> {
@@ -232,7 +224,7 @@ export class NativeRedisServer extends RedisServer {
     await this.release();
     if (pid === undefined || !isAlive(pid)) return;
     process.kill(pid, 'SIGKILL');
-    await gone(pid, STOP_TIMEOUT_MS);
+    await waitWhile(() => isAlive(pid), STOP_TIMEOUT_MS, 20);
   }
 
   protected runCli(args: readonly string[], options: CommandOptions): Promise<CommandResult> {

@@ -19,3 +19,13 @@ export function now(): Instant {
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** Asks `holds` every `intervalMs` until it is false (true is returned) or `timeoutMs` has passed (false). */
+export async function waitWhile(holds: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (await holds()) {
+    if (performance.now() > deadline) return false;
+    await sleep(intervalMs);
+  }
+  return true;
+}

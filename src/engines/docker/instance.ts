@@ -8,7 +8,7 @@ import { runCommand, settle, shellQuote, tail, timeoutOf, type CommandContext, t
 import { connectTo, serverInfoOf, type Client, type ConnectionInfo, type ServerInfo } from '../../pg/client.js';
 import type { PgTool } from '../../pg/versions.js';
 import { registerCleanup } from '../../support/cleanup.js';
-import { sleep } from '../../support/clock.js';
+import { waitWhile } from '../../support/clock.js';
 import { resizeTmpfs, unmountAll } from '../shared/mounts.js';
 import { waitForPromotion, waitForSelect1, type ProbeOptions } from '../shared/readiness.js';
 import { keepServerLog } from '../shared/server-log.js';
@@ -362,8 +362,7 @@ export class DockerInstance implements Instance {
 
   private async killContainer(): Promise<void> {
     await this.docker().kill({ signal: 'SIGKILL' });
-    const deadline = performance.now() + 10_000;
-    while (performance.now() < deadline && (await this.running())) await sleep(50);
+    await waitWhile(() => this.running(), 10_000, 50);
   }
 
   /** Copies the container's log into the run's folder, once, while the container still exists. */

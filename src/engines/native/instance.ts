@@ -13,7 +13,7 @@ import { SetupError } from '../../errors.js';
 import { runCommand, shellQuote, tail, type CommandOptions, type CommandResult } from '../../exec/command.js';
 import { registerCleanup } from '../../support/cleanup.js';
 import { freePort } from '../../support/ports.js';
-import { sleep } from '../../support/clock.js';
+import { waitWhile } from '../../support/clock.js';
 import { waitForPromotion, waitForSelect1 } from '../shared/readiness.js';
 import { recorded } from '../shared/recorded.js';
 import { keepServerLog } from '../shared/server-log.js';
@@ -184,8 +184,7 @@ export class NativeInstance implements Instance {
     // The postmaster is gone at once; wait until its whole process group (backends,
     // archiver, an archive_command still copying) has noticed, so the next start,
     // or the deletion of the data folder, finds nothing still writing.
-    const deadline = performance.now() + 10_000;
-    while (performance.now() < deadline && (await groupAlive(pid))) await sleep(50);
+    await waitWhile(() => groupAlive(pid), 10_000, 50);
   };
 
   private async mountFolder(folder: string, bytes: number): Promise<SizeLimitedFolder> {
