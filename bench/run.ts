@@ -88,9 +88,8 @@ const start = async (name: string, options = {}) => {
 };
 /**
  * Removes an instance once its figures are taken: a server left running
- * (autovacuum over gigabytes just restored, checkpoints) takes CPU from the
- * figures after it. With it running, Docker ready read 1.91 s where it reads
- * 1.1-1.2 s alone.
+ * (autovacuum over gigabytes just restored, checkpoints) would take CPU from
+ * the figures after it.
  */
 const remove = async (instance: Instance) => {
   instances.splice(instances.indexOf(instance), 1);
