@@ -289,9 +289,9 @@ export class DockerEngine implements Engine {
    * gets this engine's before anything logs in with it. The server is still
    * starting when the container is, so pg_isready waits for it inside the
    * same exec, 20 ms apart (an exec costs about 0.15 s, a pg_isready next to
-   * nothing), as many times as fit in the start's timeout. The statement (which carries the
-   * password's verifier, not the password) travels in the environment, never
-   * on a command line.
+   * nothing), as many times as fit in the start's timeout. The statement
+   * (which carries the password's verifier, not the password) travels in the
+   * environment, never on a command line.
    */
   private async setPasswordInside(instance: DockerInstance): Promise<void> {
     const deadline = performance.now() + READY_TIMEOUT_MS;
