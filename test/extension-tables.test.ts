@@ -10,7 +10,7 @@
  * apart), so the test installs one into a private copy of PostgreSQL, whose
  * extension folder is its own; the machine's PostgreSQL is not touched.
  */
-import { chmodSync, cpSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -87,6 +87,8 @@ describe("an extension's configuration table in a dump made elsewhere", () => {
     const env = { PGHOST: host, PGPORT: String(port), PGUSER: user, PGPASSWORD: password, PGDATABASE: 'geo' };
     const made = await execa('node', ['--import', 'tsx', 'src/cli/main.ts', 'fingerprint', '--out', `${dump}.fingerprint.json`, '--', join(binDir, 'pg_dump'), '--snapshot={snapshot}', '--format=custom', `--file=${dump}`], { env, reject: false });
     expect(made.exitCode, made.stderr).toBe(0);
+    // The drills below compare with this sidecar: a CI run once found it absent (unexplained), so its presence is asserted here.
+    expect(existsSync(`${dump}.fingerprint.json`), `${made.stderr}\n${readdirSync(backups).join(', ')}`).toBe(true);
     await production.destroy({ keepFiles: false });
   });
   afterAll(async () => {
@@ -102,6 +104,7 @@ describe("an extension's configuration table in a dump made elsewhere", () => {
       "every table holds the rows its dump holds: 2 tables, 5 rows; public.rd_reference (rd_reference's configuration) counted as pg_dump selects its rows (where not builtin)",
     );
     // The fingerprint reads the configuration table too: it holds the team's rows.
+    expect(drill.backup?.fingerprint, `the backup taken: ${JSON.stringify(drill.backup)}; the folder: ${readdirSync(backups).join(', ')}`).toBeDefined();
     expect(check(drill, 'source-fingerprint')).toMatchObject({ verdict: 'pass', summary: expect.stringMatching(/: 2 tables$/) });
     expect(drill.verdict).toBe('pass');
   });
