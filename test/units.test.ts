@@ -1,8 +1,8 @@
-/** Pure logic and small helpers: durations, verdicts, loss counting, generators, process liveness, file hashes. */
+/** Pure logic and small helpers: durations, verdicts, loss counting, generators, process liveness, file hashes, tools on PATH. */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { segmentOf } from '../src/backup/base-backup-folder.js';
 import { describe, expect, it } from 'vitest';
 import { combine } from '../src/model/verdict.js';
@@ -14,6 +14,7 @@ import { fitLine, project, projectionOf } from '../src/checks/projection.js';
 import { isAlive } from '../src/support/processes.js';
 import { waitWhile } from '../src/support/clock.js';
 import { sha256File } from '../src/support/sha256.js';
+import { onPath } from '../src/support/path-search.js';
 import { execa } from 'execa';
 
 describe('durations', () => {
@@ -175,6 +176,28 @@ describe('SHA-256 of a file', () => {
         expect(await sha256File(file), name).toBe((await execa('sha256sum', [file])).stdout.slice(0, 64));
       }
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a tool on PATH', () => {
+  it('is found as an executable file, not by name alone: a file that cannot run, or a folder, is no tool', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'path-'));
+    const path = process.env.PATH;
+    try {
+      writeFileSync(join(dir, 'rd-runs'), '#!/bin/sh\n', { mode: 0o755 });
+      writeFileSync(join(dir, 'rd-cannot-run'), '#!/bin/sh\n', { mode: 0o644 });
+      mkdirSync(join(dir, 'rd-folder'), { mode: 0o755 });
+      process.env.PATH = `/no/such/folder${delimiter}${dir}`;
+      expect(onPath('rd-runs')).toBe(true);
+      expect(onPath('rd-cannot-run')).toBe(false);
+      expect(onPath('rd-folder')).toBe(false);
+      expect(onPath('rd-absent')).toBe(false);
+      process.env.PATH = '';
+      expect(onPath('rd-runs')).toBe(false);
+    } finally {
+      process.env.PATH = path;
       rmSync(dir, { recursive: true, force: true });
     }
   });

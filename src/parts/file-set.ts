@@ -5,9 +5,9 @@
  * faults that lose or damage, and the recovery's step-by-step checks.
  */
 import { createHash, createHmac } from 'node:crypto';
-import { access, chmod, constants, lstat, mkdir, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import { basename, delimiter, dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { z } from 'zod';
 import { CommandError, errorMessage, FaultError } from '../errors.js';
 import { type CommandContext, type CommandOptions, runCommand, TOOL_TIMEOUT_MS } from '../exec/command.js';
@@ -15,6 +15,7 @@ import type { IntegrityStep } from '../model/observations.js';
 import type { PartBackup, PartRecovery, PartState } from '../model/parts.js';
 import { targetDuration } from '../support/fields.js';
 import { type Instant, now } from '../support/clock.js';
+import { onPath } from '../support/path-search.js';
 import { sha256File } from '../support/sha256.js';
 import type { PartHost } from './part.js';
 
@@ -82,10 +83,7 @@ export async function readFolder(root: string): Promise<PartState | { unreachabl
 
 /** Whether each tool is on PATH, with the missing ones named. */
 export async function toolsOnPath(tools: readonly string[]): Promise<{ ok: true } | { ok: false; why: string }> {
-  const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
-  const onPath = async (tool: string) => (await Promise.all(dirs.map((dir) => access(join(dir, tool), constants.X_OK).then(() => true, () => false)))).includes(true);
-  const found = await Promise.all(tools.map(onPath));
-  const missing = tools.filter((_, i) => !found[i]);
+  const missing = tools.filter((tool) => !onPath(tool));
   return missing.length ? { ok: false, why: `${missing.join(', ')} not found on PATH` } : { ok: true };
 }
 

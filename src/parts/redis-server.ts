@@ -6,13 +6,14 @@
  * like any other command), RedisContainer in redis-container.ts (Docker); the
  * part's steps are the same on both.
  */
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { delimiter, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createClient } from '@redis/client';
 import { runCommand, type CommandContext, type CommandOptions, type CommandResult } from '../exec/command.js';
 import { sleep, waitWhile } from '../support/clock.js';
+import { onPath } from '../support/path-search.js';
 import { isAlive } from '../support/processes.js';
 
 const REDIS_BINARIES = ['redis-server', 'redis-cli', 'redis-check-aof', 'redis-check-rdb'] as const;
@@ -51,18 +52,8 @@ export function infoField(info: string, name: string): string | undefined {
   return new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim();
 }
 
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export function missingBinaries(): string[] {
-  const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
-  return REDIS_BINARIES.filter((bin) => !dirs.some((dir) => executable(join(dir, bin))));
+  return REDIS_BINARIES.filter((bin) => !onPath(bin));
 }
 
 /** The Redis binaries the part runs: the server and its tools. */

@@ -3,7 +3,6 @@
  * own PostgreSQL binaries, each in its own temp folder (data, socket, backups,
  * log), with data checksums on and fsync left on so crash faults are honest.
  */
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,6 +13,7 @@ import type { EngineRecord } from '../../model/journal.js';
 import { archiveSettings, type Settings } from '../../pg/conf.js';
 import { majorOf } from '../../pg/versions.js';
 import { closingDown, registerCleanup } from '../../support/cleanup.js';
+import { onPath } from '../../support/path-search.js';
 import { VERSION } from '../../support/version.js';
 import { mountTmpfs } from '../shared/mounts.js';
 import { handOver, unprivilegedUser, type RunAs } from '../shared/os-user.js';
@@ -41,15 +41,6 @@ export interface NativeEngineOptions extends EngineOptions {
   binDir?: string;
 }
 
-function pgbackrestAvailable(): boolean {
-  try {
-    execFileSync('pgbackrest', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export class NativeEngine implements Engine {
   readonly kind = 'native' as const;
   /** How the engine's commands are recorded, redacted, and whose rights they run with. */
@@ -57,7 +48,7 @@ export class NativeEngine implements Engine {
   private templateDir?: Promise<string>;
   private readonly password = randomBytes(16).toString('hex');
   private readonly unregister: () => void;
-  private readonly pgbackrestInstalled = pgbackrestAvailable();
+  private readonly pgbackrestInstalled = onPath('pgbackrest');
 
   private constructor(
     readonly binaries: PgBinaries,
@@ -74,9 +65,9 @@ export class NativeEngine implements Engine {
   static async create(options: NativeEngineOptions): Promise<NativeEngine> {
     const binaries = await findPgBinaries(options.binDir);
     const runAs = unprivilegedUser();
-    await removeLeftovers(options.workRoot);
-    const timescale = await hasTimescaleLibrary(binaries.binDir);
-    const noMount = !runAs ? MOUNT_NEEDS_ROOT : (await mayMount()) ? undefined : MOUNT_NEEDS_PRIVILEGE;
+    // Apart from each other, so at once: each of the first two waits on the disk or a process.
+    const [, timescale, mountable] = await Promise.all([removeLeftovers(options.workRoot), hasTimescaleLibrary(binaries.binDir), mayMount()]);
+    const noMount = !runAs ? MOUNT_NEEDS_ROOT : mountable ? undefined : MOUNT_NEEDS_PRIVILEGE;
     return new NativeEngine(binaries, runAs, options, timescale, noMount);
   }
 

@@ -3,7 +3,7 @@
  * setting first, then the environment, pg_config, PATH, and the folders the
  * usual distributions install to.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { accessSync, constants, readdirSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
@@ -107,15 +107,42 @@ export async function findPgBinaries(explicit?: string): Promise<PgBinaries> {
   );
 }
 
+/** Where a bin folder's PostgreSQL keeps its libraries and its share folder. */
+interface InstallDirs {
+  pkglibdir: string;
+  sharedir: string;
+}
+
+/** One pg_config per bin folder and process: it prints the same every time, and each call is a process start (≈35 ms here). */
+const installDirs = new Map<string, Promise<InstallDirs | undefined>>();
+
+/** Its pg_config's answers, or undefined where it has none (older layouts ship pg_config elsewhere). */
+function installDirsOf(binDir: string): Promise<InstallDirs | undefined> {
+  let dirs = installDirs.get(binDir);
+  if (!dirs) {
+    dirs = execFileAsync(join(binDir, 'pg_config'), ['--pkglibdir', '--sharedir']).then(
+      ({ stdout }) => {
+        const [pkglibdir, sharedir] = stdout.trim().split('\n');
+        return pkglibdir && sharedir ? { pkglibdir, sharedir } : undefined;
+      },
+      () => undefined,
+    );
+    installDirs.set(binDir, dirs);
+  }
+  return dirs;
+}
+
 /**
  * The TimescaleDB versions the binaries can run a database at: those with both
  * their versioned library and their install script (several after an upgrade).
+ * The folders are read each time: a version installed during a run counts.
  */
 export async function timescaleVersions(binDir: string): Promise<string[]> {
-  const config = (flag: string) => execFileSync(join(binDir, 'pg_config'), [flag], { encoding: 'utf8' }).trim();
+  const dirs = await installDirsOf(binDir);
+  if (!dirs) return [];
   try {
-    const libraries = new Set((await readdir(config('--pkglibdir'))).flatMap((f) => /^timescaledb-(\d[\d.]*)\.so$/.exec(f)?.[1] ?? []));
-    const scripts = (await readdir(join(config('--sharedir'), 'extension'))).flatMap((f) => /^timescaledb--(\d[\d.]*)\.sql$/.exec(f)?.[1] ?? []);
+    const libraries = new Set((await readdir(dirs.pkglibdir)).flatMap((f) => /^timescaledb-(\d[\d.]*)\.so$/.exec(f)?.[1] ?? []));
+    const scripts = (await readdir(join(dirs.sharedir, 'extension'))).flatMap((f) => /^timescaledb--(\d[\d.]*)\.sql$/.exec(f)?.[1] ?? []);
     return scripts.filter((v) => libraries.has(v)).sort();
   } catch {
     return [];
@@ -124,12 +151,8 @@ export async function timescaleVersions(binDir: string): Promise<string[]> {
 
 /** Whether the server binaries have TimescaleDB's library beside them (it must be preloaded). */
 export async function hasTimescaleLibrary(binDir: string): Promise<boolean> {
-  let libDir = join(binDir, '..', 'lib');
-  try {
-    libDir = execFileSync(join(binDir, 'pg_config'), ['--pkglibdir'], { encoding: 'utf8' }).trim();
-  } catch {
-    // Older layouts ship pg_config elsewhere; ../lib is the usual neighbour.
-  }
+  // Without pg_config, ../lib is the usual neighbour.
+  const libDir = (await installDirsOf(binDir))?.pkglibdir ?? join(binDir, '..', 'lib');
   try {
     return (await readdir(libDir)).some((f) => /^timescaledb(-[\d.]+)?\.so$/.test(f));
   } catch {

@@ -20,9 +20,10 @@ export function unprivilegedUser(): RunAs | undefined {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) return undefined;
   const user = process.env[OS_USER_ENV] ?? 'postgres';
   try {
-    const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
-    const gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim());
-    return { user, uid, gid };
+    // One `id` for both numbers: each is a process start, and an engine is made per run.
+    const ids = /^uid=(\d+)\S* gid=(\d+)/.exec(execFileSync('id', [user], { encoding: 'utf8' }));
+    if (!ids) throw new Error('unexpected output of id');
+    return { user, uid: Number(ids[1]), gid: Number(ids[2]) };
   } catch {
     throw new SetupError(
       'PG_USER_MISSING',
