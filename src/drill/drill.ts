@@ -109,13 +109,15 @@ export async function runDrill(host: DrillHost, loaded: LoadedDrill): Promise<vo
       const primary = await engine.startInstance(spec.name, host.logDir, { ...options, ...(cached ? { cluster: cached.dataDir } : {}) });
       instances.push(primary);
       if (spec.rollback) dataDirOf(primary);
-      const info = await primary.serverInfo();
+      // Asked at once: the versions are each a process start, the server a connection.
+      const names = method.tools(spec.backup);
+      const [info, versions] = await Promise.all([primary.serverInfo(), Promise.all(names.map((tool) => primary.toolVersion(tool)))]);
       const tools: Record<string, string> = {};
-      for (const tool of method.tools(spec.backup)) {
-        tools[tool] = await primary.toolVersion(tool);
-        const major = majorOf(tools[tool]);
+      for (const [i, tool] of names.entries()) {
+        const version = (tools[tool] = versions[i]!);
+        const major = majorOf(version);
         // An older pg_dump against a newer server is the silent failure these drills exist to catch.
-        if (major !== info.major) (drill.warnings ??= []).push(`${tools[tool]} is major ${major ?? 'unknown'} but the server is PostgreSQL ${info.major}`);
+        if (major !== info.major) (drill.warnings ??= []).push(`${version} is major ${major ?? 'unknown'} but the server is PostgreSQL ${info.major}`);
       }
       drill.engine = { ...drill.engine, server: info.version, major: info.major, timescaledb: info.timescaledb, tools };
       const standby = await method.startReplica?.({ primary, start: (o) => engine.startInstance(`${spec.name}-standby`, host.logDir, o) });
