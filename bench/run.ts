@@ -21,10 +21,12 @@
  *
  * BENCH_SCALE (default medium) sets the dataset of the backup, restore and
  * drill figures; BENCH_ROUNDS (default 5) the rounds of each timed pair. The
- * backup and restore pairs are timed in turns, harness and raw tool, so the
- * machine's drift during the run weighs on both. Five, not three: medians of
- * three moved their ratios by up to 7 % from run to run on this machine, more
- * than the margin their goals are judged by.
+ * seed, backup and restore pairs are timed in turns, harness and raw tool, so
+ * the machine's drift during the run weighs on both, and each ratio is the
+ * median of the rounds' own ratios. Five, not three: medians of three moved
+ * their ratios by up to 7 % from run to run on this machine, more than the
+ * margin their goals are judged by. Every round starts after a CHECKPOINT and
+ * a sync, untimed, and the JSON keeps every round's time.
  */
 import { execFileSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -47,7 +49,7 @@ import type { DrillJournal } from '../src/model/journal.js';
 import { quoteIdent, withClient } from '../src/pg/client.js';
 import { procedureModule } from '../src/recovery/index.js';
 import { databaseLossDrill } from './drill-file.js';
-import { machine, median, medianOf, mediansInTurn, medianReady, timed } from './timing.js';
+import { inTurn, machine, median, pairedRatio, readyRounds, roundsOf, timed } from './timing.js';
 
 // As the CLI does: testcontainers' reaper image cannot be pulled everywhere, and the engine removes what it starts.
 process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
@@ -66,11 +68,14 @@ interface Figure {
   unit: 'x' | 'rows/s' | 's' | 'MiB' | '%';
   goal?: { max?: number; min?: number };
   note?: string;
+  /** Every round's milliseconds, in the order they ran: how much the machine moved under the median (for a share, `raw` is the whole it is a share of). */
+  rounds?: { harness: number[]; raw?: number[] };
 }
 
 const figures: Figure[] = [];
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-const ratio = (harness: number, raw: number) => Number((harness / raw).toFixed(3));
+const ratio = (value: number) => Number(value.toFixed(3));
+const ms = (times: number[]) => times.map(Math.round);
 function log(line: string): void {
   process.stderr.write(`bench: ${line}\n`);
 }
@@ -95,6 +100,15 @@ const remove = async (instance: Instance) => {
   instances.splice(instances.indexOf(instance), 1);
   await instance.destroy({ keepFiles: false });
 };
+/**
+ * Untimed before every timed round: the server's dirty pages written out
+ * (CHECKPOINT) and then the kernel's (sync), so no round pays for the writes
+ * of the round before it, which a restore of gigabytes leaves behind.
+ */
+const settle = async (instance?: Instance) => {
+  if (instance) await withClient(() => instance.connect(), (admin) => admin.query('checkpoint'));
+  execFileSync('sync');
+};
 
 try {
   // Seeding: the harness's stream against COPY of the same rows from a file the server reads.
@@ -112,15 +126,26 @@ try {
       const columns = candlesStream(1, SEED_ROWS).columns.join(', ');
       const reset = async () => {
         await client.query('truncate candles');
-        await client.query('checkpoint');
+        await settle(seeder);
       };
-      const raw = await medianOf(ROUNDS, () => client.query(`copy candles (${columns}) from '${rowsFile}'`), reset);
       let peak = 0;
       const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
-      const harness = await medianOf(ROUNDS, () => copyTable(client, candlesStream(1, SEED_ROWS)), reset);
+      const [raw, harness] = await inTurn(
+        ROUNDS,
+        { work: () => client.query(`copy candles (${columns}) from '${rowsFile}'`), prepare: reset },
+        { work: () => copyTable(client, candlesStream(1, SEED_ROWS)), prepare: reset },
+      );
       clearInterval(sampler);
       const rows = (SEED_ROWS.symbols * SEED_ROWS.candlesPerSymbol).toLocaleString('en-US');
-      figures.push({ measure: `seed ${rows} candle rows`, harness: s(harness), raw: `${s(raw)} (COPY FROM file)`, value: ratio(harness, raw), unit: 'x', goal: { max: 1.2 } });
+      figures.push({
+        measure: `seed ${rows} candle rows`,
+        harness: s(median(harness)),
+        raw: `${s(median(raw))} (COPY FROM file)`,
+        value: ratio(pairedRatio(harness, raw)),
+        unit: 'x',
+        goal: { max: 1.2 },
+        rounds: { harness: ms(harness), raw: ms(raw) },
+      });
       figures.push({ measure: 'peak RSS of the bench while seeding', harness: `${Math.round(peak / 2 ** 20)} MiB`, raw: '', value: Math.round(peak / 2 ** 20), unit: 'MiB', goal: { max: 250 } });
     },
   );
@@ -134,11 +159,14 @@ try {
 
   log('backup vs pg_dump');
   let newest = '';
-  const [dumpRaw, dumpHarness] = await mediansInTurn(
+  const [dumpRaw, dumpHarness] = await inTurn(
     ROUNDS,
     {
       work: () => primary.runPgTool('pg_dump', ['--format=custom', `--file=${join(primary.backupDir, 'raw.dump')}`, '--dbname=market']),
-      prepare: () => rm(join(primary.backupDir, 'raw.dump'), { force: true }),
+      prepare: async () => {
+        await rm(join(primary.backupDir, 'raw.dump'), { force: true });
+        await settle(primary);
+      },
     },
     {
       work: async () => (newest = (await dump(primary, 'market', 'custom')).path),
@@ -146,10 +174,19 @@ try {
       prepare: async () => {
         if (newest) await rm(newest).then(() => rm(`${newest}.sha256`));
         await new Promise((resolve) => setTimeout(resolve, 1100));
+        await settle(primary);
       },
     },
   );
-  figures.push({ measure: `backup (${SCALE})`, harness: s(dumpHarness), raw: `${s(dumpRaw)} (pg_dump -Fc)`, value: ratio(dumpHarness, dumpRaw), unit: 'x', goal: { max: 1.05 } });
+  figures.push({
+    measure: `backup (${SCALE})`,
+    harness: s(median(dumpHarness)),
+    raw: `${s(median(dumpRaw))} (pg_dump -Fc)`,
+    value: ratio(pairedRatio(dumpHarness, dumpRaw)),
+    unit: 'x',
+    goal: { max: 1.05 },
+    rounds: { harness: ms(dumpHarness), raw: ms(dumpRaw) },
+  });
   const backup = await dump(primary, 'market', 'custom');
 
   log('integrity checks');
@@ -159,9 +196,12 @@ try {
   log('restore vs pg_restore');
   // Both sides drop the last round's database untimed and create theirs timed (the harness's procedure creates it).
   const sql = (statement: string) => withClient(() => primary.connect(), (admin) => admin.query(statement));
-  const drop = (db: string) => sql(`drop database if exists ${quoteIdent(db)} with (force)`);
+  const drop = async (db: string) => {
+    await sql(`drop database if exists ${quoteIdent(db)} with (force)`);
+    await settle(primary);
+  };
   const procedure = procedureModule('restore-database');
-  const [restoreRaw, restoreHarness] = await mediansInTurn(
+  const [restoreRaw, restoreHarness] = await inTurn(
     ROUNDS,
     {
       work: async () => {
@@ -194,41 +234,61 @@ try {
   );
   figures.push({
     measure: `restore (${SCALE})`,
-    harness: s(restoreHarness),
-    raw: `${s(restoreRaw)} (pg_restore -j 2, then vacuumdb --analyze-only -j 2)`,
-    value: ratio(restoreHarness, restoreRaw),
+    harness: s(median(restoreHarness)),
+    raw: `${s(median(restoreRaw))} (pg_restore -j 2, then vacuumdb --analyze-only -j 2)`,
+    value: ratio(pairedRatio(restoreHarness, restoreRaw)),
     unit: 'x',
     goal: { max: 1.05 },
     note: `integrity checks before it, apart: ${checks.join(', ')}`,
+    rounds: { harness: ms(restoreHarness), raw: ms(restoreRaw) },
   });
 
   log('verification throughput');
   const candles = await withClient(() => primary.connect('market'), async (client) => Number((await client.query<{ n: string }>('select count(*) as n from candles')).rows[0]!.n));
-  const verify = await medianOf(ROUNDS, () => captureState((db) => primary.connect(db), 'market', ['candles'], 'bench', seededRange(SCALE)));
-  figures.push({ measure: `verification: fingerprint of candles (${candles.toLocaleString('en-US')} rows)`, harness: s(verify), raw: '', value: Math.round(candles / (verify / 1000)), unit: 'rows/s', goal: { min: 2_000_000 } });
+  const verifyRounds = await roundsOf(ROUNDS, () => captureState((db) => primary.connect(db), 'market', ['candles'], 'bench', seededRange(SCALE)));
+  const verify = median(verifyRounds);
+  figures.push({
+    measure: `verification: fingerprint of candles (${candles.toLocaleString('en-US')} rows)`,
+    harness: s(verify),
+    raw: '',
+    value: Math.round(candles / (verify / 1000)),
+    unit: 'rows/s',
+    goal: { min: 2_000_000 },
+    rounds: { harness: ms(verifyRounds) },
+  });
   await remove(primary);
 
   log('instance ready times');
-  const template = await medianReady(ROUNDS, () => start('ready-template'));
-  figures.push({ measure: 'native instance ready (from the initdb template)', harness: s(template), raw: '', value: Number((template / 1000).toFixed(2)), unit: 's' });
+  // Each a figure in seconds, from its rounds.
+  const readyFigure = (measure: string, rounds: number[], goal?: { max: number }): Figure => ({
+    measure,
+    harness: s(median(rounds)),
+    raw: '',
+    value: Number((median(rounds) / 1000).toFixed(2)),
+    unit: 's',
+    ...(goal ? { goal } : {}),
+    rounds: { harness: ms(rounds) },
+  });
+  const settleAll = () => settle();
+  figures.push(readyFigure('native instance ready (from the initdb template)', await readyRounds(ROUNDS, () => start('ready-template'), settleAll)));
   const seedTiny = async (builder: Instance) => {
     await withClient(() => builder.connect(), (admin) => admin.query('create database market'));
     await withClient(() => builder.connect('market'), (client) => seedDataset(client, { scale: 'tiny', seed: 1, timescale: false }));
     return {};
   };
   const cached = await engine.seededCluster!('bench-ready', 'bench', join(work, 'logs'), seedTiny, {});
-  const fromCache = await medianReady(ROUNDS, () => start('ready-cache', { cluster: cached!.dataDir }));
-  figures.push({ measure: 'native instance ready (from the seed cache, tiny)', harness: s(fromCache), raw: '', value: Number((fromCache / 1000).toFixed(2)), unit: 's', goal: { max: 0.5 } });
+  const fromCache = await readyRounds(ROUNDS, () => start('ready-cache', { cluster: cached!.dataDir }), settleAll);
+  figures.push(readyFigure('native instance ready (from the seed cache, tiny)', fromCache, { max: 0.5 }));
   const image = process.env.BENCH_IMAGE ?? 'restore-drill/postgres:15-local';
   try {
     const docker = await createEngine({ kind: 'docker', image }, { runId: 'bench' });
     try {
-      const ready = await medianReady(ROUNDS, () => docker.startInstance('ready-docker', join(work, 'logs')));
-      figures.push({ measure: `Docker instance ready (${image}, the entrypoint's initdb)`, harness: s(ready), raw: '', value: Number((ready / 1000).toFixed(2)), unit: 's' });
+      const ready = await readyRounds(ROUNDS, () => docker.startInstance('ready-docker', join(work, 'logs')), settleAll);
+      figures.push(readyFigure(`Docker instance ready (${image}, the entrypoint's initdb)`, ready));
       const seededImage = await docker.seededCluster!('bench-ready', 'bench', join(work, 'logs'), seedTiny, {});
       if (!seededImage) throw new Error('the Docker engine keeps no seed cache here (it needs root)');
-      const readyCached = await medianReady(ROUNDS, () => docker.startInstance('ready-docker-cache', join(work, 'logs'), { cluster: seededImage.dataDir }));
-      figures.push({ measure: `Docker instance ready (${image}, from the seed cache, tiny)`, harness: s(readyCached), raw: '', value: Number((readyCached / 1000).toFixed(2)), unit: 's', goal: { max: 1.5 } });
+      const readyCached = await readyRounds(ROUNDS, () => docker.startInstance('ready-docker-cache', join(work, 'logs'), { cluster: seededImage.dataDir }), settleAll);
+      figures.push(readyFigure(`Docker instance ready (${image}, from the seed cache, tiny)`, readyCached, { max: 1.5 }));
     } finally {
       await docker.dispose();
     }
@@ -266,6 +326,7 @@ try {
     value: Number(((100 * copiedSetup) / freshSetup).toFixed(1)),
     unit: '%',
     goal: { max: 5 },
+    rounds: { harness: ms(copiedDrills.map(setupOf)), raw: ms([freshSetup]) },
   });
   const wall = copiedDrill.durationMs ?? 0;
   const tools = toolsOf(copiedDrill);
@@ -277,6 +338,7 @@ try {
     value: Number(((100 * own) / wall).toFixed(1)),
     unit: '%',
     goal: { max: 10 },
+    rounds: { harness: ms(copiedDrills.map(ownOf)), raw: ms(copiedDrills.map((drill) => drill.durationMs ?? 0)) },
     note: "the harness's own share includes its SQL over connections: the baseline and verification fingerprints, the workload, starts and stops",
   });
 

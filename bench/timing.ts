@@ -13,20 +13,32 @@ export async function timed(work: () => Promise<unknown>): Promise<number> {
   return performance.now() - started;
 }
 
+/** A launched instance, as far as the ready figures need it: removed untimed after it answered. */
+interface Launched {
+  destroy(options: { keepFiles: boolean }): Promise<unknown>;
+}
+
 /**
- * Median milliseconds from asking for an instance to its accepting
- * connections: each is removed untimed before the next is asked for (its
- * removal is no part of being ready).
+ * Milliseconds from asking for an instance to its accepting connections, one
+ * per round: each is removed untimed before the next is asked for (its
+ * removal is no part of being ready), then `settle` runs untimed.
  */
-export async function medianReady(rounds: number, launch: () => Promise<{ destroy(options: { keepFiles: boolean }): Promise<unknown> }>): Promise<number> {
-  let last: { destroy(options: { keepFiles: boolean }): Promise<unknown> } | undefined;
+export async function readyRounds(rounds: number, launch: () => Promise<Launched>, settle: () => Promise<unknown>): Promise<number[]> {
+  let last: Launched | undefined;
   const removeLast = async () => {
     const removing = last;
     last = undefined;
     await removing?.destroy({ keepFiles: false });
   };
   try {
-    return await medianOf(rounds, async () => (last = await launch()), removeLast);
+    return await roundsOf(
+      rounds,
+      async () => (last = await launch()),
+      async () => {
+        await removeLast();
+        await settle();
+      },
+    );
   } finally {
     await removeLast();
   }
@@ -39,11 +51,12 @@ export interface Timed {
 }
 
 /**
- * Medians of two works timed in turns (A B, B A, A B ...), so a machine that
- * speeds up or slows down during the run weighs on both alike: timed all of
- * one then all of the other, the second took the drift alone.
+ * Two works timed in turns (A B, B A, A B ...), each one's milliseconds per
+ * round, so a machine that speeds up or slows down during the run weighs on
+ * both alike: timed all of one then all of the other, the second took the
+ * drift alone.
  */
-export async function mediansInTurn(rounds: number, a: Timed, b: Timed): Promise<[number, number]> {
+export async function inTurn(rounds: number, a: Timed, b: Timed): Promise<[number[], number[]]> {
   const times: [number[], number[]] = [[], []];
   for (let round = 0; round < rounds; round++) {
     for (const which of round % 2 === 0 ? ([0, 1] as const) : ([1, 0] as const)) {
@@ -52,17 +65,27 @@ export async function mediansInTurn(rounds: number, a: Timed, b: Timed): Promise
       times[which].push(await timed(work));
     }
   }
-  return [median(times[0]), median(times[1])];
+  return times;
 }
 
-/** Median milliseconds of `rounds` runs of `work`, `prepare` untimed before each. */
-export async function medianOf(rounds: number, work: () => Promise<unknown>, prepare?: () => Promise<unknown>): Promise<number> {
+/**
+ * The median of each round's ratio, harness over raw. A round's two works ran
+ * one after the other, so what the machine did at that moment weighs on
+ * both; a ratio of the two medians would pair a fast round of one with a
+ * slow round of the other.
+ */
+export function pairedRatio(harness: readonly number[], raw: readonly number[]): number {
+  return median(harness.map((ms, round) => ms / raw[round]!));
+}
+
+/** Milliseconds of each of `rounds` runs of `work`, `prepare` untimed before each. */
+export async function roundsOf(rounds: number, work: () => Promise<unknown>, prepare?: () => Promise<unknown>): Promise<number[]> {
   const times: number[] = [];
   for (let round = 0; round < rounds; round++) {
     await prepare?.();
     times.push(await timed(work));
   }
-  return median(times);
+  return times;
 }
 
 export function machine(postgres: string): Record<string, string | number> {
