@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { errorMessage } from '../errors.js';
 import { withClient } from '../pg/client.js';
-import { now, sleep } from '../support/clock.js';
+import { now, waitWhile } from '../support/clock.js';
 import { TOOL_TIMEOUT_MS } from '../exec/command.js';
 import { defineFault } from './fault.js';
 
@@ -38,8 +38,7 @@ export const dataDiskFull = defineFault({
     // dd stops when the disk is full; that is the point, not an error.
     await instance.runBesideServer('sh', ['-c', 'dd if=/dev/zero of="$1" bs=1M 2>/dev/null; exit 0', 'sh', filler], { timeoutMs: TOOL_TIMEOUT_MS });
     const at = now();
-    const deadline = performance.now() + 20_000;
-    while (performance.now() < deadline && workload.summary().errors.length === 0) await sleep(100);
+    await waitWhile(() => workload.summary().errors.length === 0, 20_000, 100);
     const log = await instance.logTail(200).catch((error: unknown) => errorMessage(error));
     const workloadError = workload.summary().errors[0];
     return {

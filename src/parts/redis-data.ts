@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { streamFor } from '../dataset/prng.js';
 import type { PartState, PartWrites } from '../model/parts.js';
-import { sleep } from '../support/clock.js';
+import { waitWhile } from '../support/clock.js';
 import type { RedisClient } from './redis-server.js';
 
 /** Keys per pipelined round trip, when seeding and reading back. */
@@ -137,7 +137,7 @@ export class Writer {
   /** Stops writing and waits (a little) for the answers to the writes in flight. Safe twice. */
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    for (let waited = 0; this.inflight > 0 && waited < 5_000; waited += 20) await sleep(20);
+    await waitWhile(() => this.inflight > 0, 5_000, 20);
     this.client.destroy();
   }
 
