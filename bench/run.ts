@@ -269,25 +269,24 @@ try {
     ...(goal ? { goal } : {}),
     rounds: { harness: ms(rounds) },
   });
-  const settleAll = () => settle();
-  figures.push(readyFigure('native instance ready (from the initdb template)', await readyRounds(ROUNDS, () => start('ready-template'), settleAll)));
+  figures.push(readyFigure('native instance ready (from the initdb template)', await readyRounds(ROUNDS, () => start('ready-template'), settle)));
   const seedTiny = async (builder: Instance) => {
     await withClient(() => builder.connect(), (admin) => admin.query('create database market'));
     await withClient(() => builder.connect('market'), (client) => seedDataset(client, { scale: 'tiny', seed: 1, timescale: false }));
     return {};
   };
   const cached = await engine.seededCluster!('bench-ready', 'bench', join(work, 'logs'), seedTiny, {});
-  const fromCache = await readyRounds(ROUNDS, () => start('ready-cache', { cluster: cached!.dataDir }), settleAll);
+  const fromCache = await readyRounds(ROUNDS, () => start('ready-cache', { cluster: cached!.dataDir }), settle);
   figures.push(readyFigure('native instance ready (from the seed cache, tiny)', fromCache, { max: 0.5 }));
   const image = process.env.BENCH_IMAGE ?? 'restore-drill/postgres:15-local';
   try {
     const docker = await createEngine({ kind: 'docker', image }, { runId: 'bench' });
     try {
-      const ready = await readyRounds(ROUNDS, () => docker.startInstance('ready-docker', join(work, 'logs')), settleAll);
+      const ready = await readyRounds(ROUNDS, () => docker.startInstance('ready-docker', join(work, 'logs')), settle);
       figures.push(readyFigure(`Docker instance ready (${image}, the entrypoint's initdb)`, ready));
       const seededImage = await docker.seededCluster!('bench-ready', 'bench', join(work, 'logs'), seedTiny, {});
       if (!seededImage) throw new Error('the Docker engine keeps no seed cache here (it needs root)');
-      const readyCached = await readyRounds(ROUNDS, () => docker.startInstance('ready-docker-cache', join(work, 'logs'), { cluster: seededImage.dataDir }), settleAll);
+      const readyCached = await readyRounds(ROUNDS, () => docker.startInstance('ready-docker-cache', join(work, 'logs'), { cluster: seededImage.dataDir }), settle);
       figures.push(readyFigure(`Docker instance ready (${image}, from the seed cache, tiny)`, readyCached, { max: 1.5 }));
     } finally {
       await docker.dispose();
