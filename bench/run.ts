@@ -12,8 +12,9 @@
  *    checks timed apart;
  *  - verification: the content fingerprint of candles, in rows per second;
  *  - instance ready: native from initdb's template, native from the seed
- *    cache, and Docker (where an image is here), from asking to a first
- *    answer (the removal after is not timed);
+ *    cache, and Docker (where an image is here) on the network auto chose,
+ *    and from the cache on Docker's bridge too where that was the host's,
+ *    from asking to a first answer (the removal after is not timed);
  *  - a whole drill: setup + seed from the cache vs a fresh seed, and the
  *    harness's own share of the wall time (less the tool commands it ran and
  *    its configured waits), the median of BENCH_ROUNDS drills from the cache;
@@ -281,13 +282,22 @@ try {
   const image = process.env.BENCH_IMAGE ?? 'restore-drill/postgres:15-local';
   try {
     const docker = await createEngine({ kind: 'docker', image }, { runId: 'bench' });
+    // The network auto chose here (src/engines/docker/network.ts): the host's where the Docker engine runs on this machine.
+    const network = docker.describe().network?.split(' ')[0] ?? 'default';
     try {
       const ready = await readyRounds(ROUNDS, () => docker.startInstance('ready-docker', join(work, 'logs')), settle);
-      figures.push(readyFigure(`Docker instance ready (${image}, the entrypoint's initdb)`, ready));
+      figures.push(readyFigure(`Docker instance ready (${image}, ${network} network, the entrypoint's initdb)`, ready));
       const seededImage = await docker.seededCluster!('bench-ready', 'bench', join(work, 'logs'), seedTiny, {});
       if (!seededImage) throw new Error('the Docker engine keeps no seed cache here (it needs root)');
       const readyCached = await readyRounds(ROUNDS, () => docker.startInstance('ready-docker-cache', join(work, 'logs'), { cluster: seededImage.dataDir }), settle);
-      figures.push(readyFigure(`Docker instance ready (${image}, from the seed cache, tiny)`, readyCached, { max: 1.5 }));
+      figures.push(readyFigure(`Docker instance ready (${image}, ${network} network, from the seed cache, tiny)`, readyCached, { max: 1.5 }));
+      if (network === 'host') {
+        // The same start where auto keeps Docker's bridge (Docker Desktop, an engine elsewhere, rootless Docker): no goal, for comparison.
+        const bridge = await createEngine({ kind: 'docker', image, network: 'bridge' }, { runId: 'bench' });
+        const onBridge = await readyRounds(ROUNDS, () => bridge.startInstance('ready-docker-bridge', join(work, 'logs'), { cluster: seededImage.dataDir }), settle);
+        figures.push(readyFigure(`Docker instance ready (${image}, bridge network, from the seed cache, tiny)`, onBridge));
+        await bridge.dispose();
+      }
     } finally {
       await docker.dispose();
     }

@@ -13,6 +13,7 @@ import { DockerEngine } from '../src/engines/docker/engine.js';
 import { NativeEngine } from '../src/engines/native/engine.js';
 import { containersOfRun, removeContainerLeftovers } from '../src/engines/docker/leftovers.js';
 import { dockerAvailable } from '../src/engines/docker/runtime.js';
+import { sharesHostNetwork, type DaemonFacts } from '../src/engines/docker/network.js';
 import { LOCAL_IMAGE } from '../src/engines/docker/images.js';
 import type { RunJournal } from '../src/model/journal.js';
 import { withClient } from '../src/pg/client.js';
@@ -125,13 +126,42 @@ describe.skipIf(missing !== undefined)(`docker engine${missing ? ` (skipped: ${m
     }
   });
 
-  it('kills the server mid-write and recovers it by restart with no committed row lost', async () => {
-    const file = writeDrill(drills, onDocker({ name: 'docker-kill', fault: { type: 'kill-server' }, recovery: { procedure: 'restart' }, targets: { rto: '5m', rpo: '0' } }));
+  // On the bridge Docker may publish the port anew after the restart; on the host's network the server keeps its own.
+  it.each(['host', 'bridge'] as const)('kills the server mid-write and recovers it by restart with no committed row lost, on the %s network', async (network) => {
+    const file = writeDrill(drills, onDocker({ name: `docker-kill-${network}`, engine: { network }, fault: { type: 'kill-server' }, recovery: { procedure: 'restart' }, targets: { rto: '5m', rpo: '0' } }));
     const { journal } = await runDrills([file], reports);
     const drill = journal.drills[0]!;
+    expect(drill.engine!.network).toBe(`${network} (engine.network)`);
     expect(drill.verdict).toBe('pass');
     expect(drill.rpo).toMatchObject({ lostRows: 0, measuredMs: 0 });
     expect((drill.fault as { workload: { errors: string[] } }).workload.errors.length).toBe(1);
+  });
+
+  it("on the host's network a server listens on loopback alone, at a port of its own; on the bridge, on 5432 published; auto takes the host's here", async () => {
+    const daemon = (await (await getContainerRuntimeClient()).container.dockerode.info()) as DaemonFacts;
+    const auto = await DockerEngine.create({ runId: 'dockernetauto', image: IMAGE });
+    expect(auto.describe().network).toBe(sharesHostNetwork(daemon) === undefined ? 'host (auto: the Docker engine runs on this machine)' : expect.stringMatching(/^bridge \(auto: /));
+    const listening = async (network: 'host' | 'bridge') => {
+      const engine = await DockerEngine.create({ runId: `dockernet${network}`, image: IMAGE, network });
+      expect(engine.describe().network).toBe(`${network} (engine.network)`);
+      const instance = await engine.startInstance(`net-${network}`, tempDir(`docker-net-${network}-logs`));
+      try {
+        const { rows } = await withClient(
+          () => instance.connect(),
+          (client) => client.query<{ listen: string; port: string }>("select current_setting('listen_addresses') as listen, current_setting('port') as port"),
+        );
+        const inspect = JSON.parse((await execa('docker', ['inspect', instance.id])).stdout)[0];
+        return { listen: rows[0]!.listen, port: Number(rows[0]!.port), connection: instance.connection, serverSide: instance.serverSide, mode: inspect.HostConfig.NetworkMode };
+      } finally {
+        await instance.destroy({ keepFiles: false });
+      }
+    };
+    const onHost = await listening('host');
+    expect(onHost).toMatchObject({ listen: '127.0.0.1', mode: 'host', connection: { host: '127.0.0.1', port: onHost.port }, serverSide: { port: onHost.port } });
+    const onBridge = await listening('bridge');
+    expect(onBridge).toMatchObject({ listen: '*', port: 5432, serverSide: { port: 5432 } });
+    expect(onBridge.mode).not.toBe('host');
+    expect(onBridge.connection.port).not.toBe(5432);
   });
 
   it('offers a size-limited tmpfs data folder', async () => {
@@ -269,13 +299,17 @@ describe.skipIf(missing !== undefined)(`docker engine${missing ? ` (skipped: ${m
     expect(await containersOfRun(journal.runId)).toEqual([]);
   });
 
-  it('fails over to a standby container streaming from the primary container', async () => {
-    const file = writeDrill(drills, onDocker({ name: 'docker-failover', backup: { method: 'standby' }, fault: { type: 'kill-server' }, recovery: { procedure: 'failover' }, targets: { rto: '15m', rpo: '5m' } }));
+  it.each(['host', 'bridge'] as const)('fails over to a standby container streaming from the primary container, on the %s network', async (network) => {
+    const file = writeDrill(
+      drills,
+      onDocker({ name: `docker-failover-${network}`, engine: { network }, backup: { method: 'standby' }, fault: { type: 'kill-server' }, recovery: { procedure: 'failover' }, targets: { rto: '15m', rpo: '5m' } }),
+    );
     const { journal } = await runDrills([file], reports);
     const drill = journal.drills[0]!;
+    expect(drill.engine!.network).toBe(`${network} (engine.network)`);
     expect(drill.verdict).toBe('pass');
     expect((drill.backup as { detail: { replication: { state: string } } }).detail.replication.state).toBe('streaming');
-    expect(drill.recovery).toMatchObject({ promoted: 'docker-failover-standby' });
+    expect(drill.recovery).toMatchObject({ promoted: `docker-failover-${network}-standby` });
     expect(await containersOfRun(journal.runId)).toEqual([]);
   });
 
@@ -355,7 +389,7 @@ describe.skipIf(missing !== undefined)(`docker engine${missing ? ` (skipped: ${m
       expect(backup.files[1]!.name).toMatch(/^\d{8}-\d{6}F_\d{8}-\d{6}I\/backup\.manifest$/);
       // pgBackRest ran inside the container, connecting over its own socket and port.
       const backupCommands = drill.phases.find((p) => p.name === 'backup')!.commands.map((c) => c.command);
-      expect(backupCommands.find((c) => c.includes('backup --type=full'))).toMatch(/^docker exec --user postgres [0-9a-f]{12} pgbackrest .*--pg1-port=5432 backup --type=full/);
+      expect(backupCommands.find((c) => c.includes('backup --type=full'))).toMatch(/^docker exec --user postgres [0-9a-f]{12} pgbackrest .*--pg1-port=\d+ backup --type=full/);
       // The restore went into the new instance's host data folder from a short-lived container of the image.
       const restore = drill.phases.find((p) => p.name === 'recovery')!.commands.map((c) => c.command).find((c) => / restore( |$)/.test(c));
       // A long drill name shortens the folder with "~", which the recorded command line quotes.

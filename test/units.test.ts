@@ -15,6 +15,7 @@ import { isAlive } from '../src/support/processes.js';
 import { waitWhile } from '../src/support/clock.js';
 import { sha256File } from '../src/support/sha256.js';
 import { onPath } from '../src/support/path-search.js';
+import { sharesHostNetwork } from '../src/engines/docker/network.js';
 import { execa } from 'execa';
 
 describe('durations', () => {
@@ -200,5 +201,17 @@ describe('a tool on PATH', () => {
       process.env.PATH = path;
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("the Docker engine's network", () => {
+  const local = { Name: 'drill-box', OSType: 'linux', SecurityOptions: ['name=seccomp,profile=default'] };
+  it("takes the host's network only from a Linux engine on this machine that is not rootless, and says why not", () => {
+    expect(sharesHostNetwork(local, 'drill-box')).toBeUndefined();
+    // The host's engine seen from inside a container, Docker Desktop's VM, or an engine on another machine.
+    expect(sharesHostNetwork(local, 'harness-container')).toMatch(/host is "drill-box", not this machine \("harness-container"\)/);
+    expect(sharesHostNetwork({ ...local, SecurityOptions: ['name=seccomp,profile=default', 'name=rootless'] }, 'drill-box')).toMatch(/rootless/);
+    expect(sharesHostNetwork({ ...local, OSType: 'windows' }, 'drill-box')).toMatch(/runs windows, not Linux/);
+    expect(sharesHostNetwork({}, 'drill-box')).toMatch(/unknown OS/);
   });
 });

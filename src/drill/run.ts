@@ -57,7 +57,7 @@ function engineChoice(spec: DrillSpec, options: Pick<RunOptions, 'engine' | 'ima
   const kind = options.engine ?? spec.engine.kind;
   if (kind === 'docker') {
     const image = restore ? spec.engine.restoreImage : (options.image ?? spec.engine.image ?? defaultImage());
-    return image ? { kind, image, tools: spec.engine.tools } : undefined;
+    return image ? { kind, image, tools: spec.engine.tools, network: spec.engine.network } : undefined;
   }
   const binDir = restore ? spec.engine.restoreBinDir : (spec.engine.binDir ?? options.binDir);
   return restore && !binDir ? undefined : { kind, binDir };

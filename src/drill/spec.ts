@@ -12,7 +12,7 @@ import { BACKUP_METHODS, type BackupSpec } from '../backup/index.js';
 import { CONTENT_CHECKS } from '../checks/content.js';
 import { commandSchema, querySchema } from '../checks/team.js';
 import { CANDLE_ROWS, SCALE_NAMES, type ScaleSetting } from '../dataset/scale.js';
-import { ENGINE_KINDS } from '../engines/types.js';
+import { ENGINE_KINDS, NETWORK_CHOICES } from '../engines/types.js';
 import { FAULTS, type FaultSpec } from '../faults/index.js';
 import { PARTS, type PartSpec } from '../parts/index.js';
 import { PROCEDURES, type RecoverySpec } from '../recovery/index.js';
@@ -77,6 +77,11 @@ export const drillSchema = z
         restoreImage: z.string().min(1).optional().describe('Docker only: restore into a new container of this image instead of the struck one.'),
         image: z.string().min(1).optional().describe('Docker only: the image (default: the pinned TimescaleDB image, or $RESTORE_DRILL_IMAGE).'),
         tools: oneOf(['container', 'host']).default('container').describe('Docker only: run pg_dump/pg_restore inside the container (the server\'s version) or from the host.'),
+        network: oneOf(NETWORK_CHOICES)
+          .default('auto')
+          .describe(
+            "Docker only: the network the servers' containers join. host: the host's, each server on 127.0.0.1 at a free port (a container starts in about half the time); bridge: Docker's default bridge, the port published; auto: host where the Docker engine runs on this machine (Linux, not rootless), bridge elsewhere.",
+          ),
         dataVolume: size(64 * 1024 ** 2, '64m', 64 * 1024 ** 3, '64g', 'an empty cluster needs about 40 MB').optional().describe('A size-limited data folder (a tmpfs).'),
       })
       .prefault({})

@@ -9,7 +9,7 @@ import { dockerAvailable, dockerClient } from './docker/runtime.js';
 import { NativeEngine } from './native/engine.js';
 import { removeLeftovers } from './native/leftovers.js';
 import { clearSeedCache } from './shared/seed-cache.js';
-import type { Engine, EngineKind, EngineOptions } from './types.js';
+import type { Engine, EngineKind, EngineOptions, NetworkChoice } from './types.js';
 
 export { DEFAULT_IMAGE, defaultImage } from './docker/images.js';
 
@@ -19,6 +19,7 @@ export interface EngineChoice {
   binDir?: string;
   image?: string;
   tools?: ToolSource;
+  network?: NetworkChoice;
 }
 
 /**
@@ -35,6 +36,6 @@ export async function cleanLeftovers(options: { kept: boolean }): Promise<{ fold
 
 export function createEngine(choice: EngineChoice, options: EngineOptions): Promise<Engine> {
   return choice.kind === 'docker'
-    ? DockerEngine.create({ ...options, image: choice.image!, tools: choice.tools })
+    ? DockerEngine.create({ ...options, image: choice.image!, tools: choice.tools, network: choice.network })
     : NativeEngine.create({ ...options, binDir: choice.binDir });
 }

@@ -14,6 +14,9 @@ import type { CommandRecord, EngineRecord } from '../model/journal.js';
 
 export const ENGINE_KINDS = ['native', 'docker'] as const;
 export type EngineKind = (typeof ENGINE_KINDS)[number];
+/** The Docker engine's networks for the servers' containers (docker/network.ts). */
+export const NETWORK_CHOICES = ['auto', 'host', 'bridge'] as const;
+export type NetworkChoice = (typeof NETWORK_CHOICES)[number];
 
 /** What a drill may need of an instance beyond the basics, each with what it is for. */
 export const CAPABILITIES = {

@@ -78,6 +78,7 @@ export const engineRecordSchema = z.strictObject({
   version: z.string().optional(),
   image: z.string().optional().describe('docker: the image, where the client tools run, the Docker engine, the host binaries when used.'),
   toolSource: z.enum(['container', 'host']).optional(),
+  network: z.string().optional().describe('docker: the network the servers joined (host or bridge) and how it was chosen.'),
   docker: z.string().optional(),
   hostBinaries: z.string().optional(),
   server: z.string().optional().describe('The running server\'s version, major, TimescaleDB version (null without it), and each client tool\'s version.'),

@@ -24,7 +24,7 @@ import { chmod, chown, mkdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PostgreSqlContainer } from '@testcontainers/postgresql';
-import { Wait } from 'testcontainers';
+import { GenericContainer, Wait } from 'testcontainers';
 import { closingDown } from '../../support/cleanup.js';
 import { errorMessage, SetupError } from '../../errors.js';
 import { runCommand, TOOL_TIMEOUT_MS, type CommandContext, type CommandOptions } from '../../exec/command.js';
@@ -35,13 +35,15 @@ import { mountTmpfs, unmountAll } from '../shared/mounts.js';
 import { unprivilegedUser, type RunAs } from '../shared/os-user.js';
 import { recorded } from '../shared/recorded.js';
 import { makeWorkDir, removeOrphanedWorkDirs } from '../shared/workdir.js';
-import { SUPPORTED, unsupported, type Capabilities, type Capability, type Engine, type EngineOptions, type Instance, type InstanceOptions, type SeededCluster } from '../types.js';
+import { SUPPORTED, unsupported, type NetworkChoice, type Capabilities, type Capability, type Engine, type EngineOptions, type Instance, type InstanceOptions, type SeededCluster } from '../types.js';
 import { cachedOrSeeded } from '../shared/seed-cache.js';
 import { superuserPasswordStatement } from '../shared/superuser.js';
 import { findPgBinaries, type PgBinaries } from '../shared/binaries.js';
+import { freePort } from '../../support/ports.js';
 import { imageFacts, runHelper, type HelperRun, type ImageFacts } from './helper.js';
 import { DockerInstance, LIMITED_IDLE_BYTES, PG_PORT, PGDATA, SOCKET_DIR } from './instance.js';
 import { labelsFor, removeContainerLeftovers, removeFailedStart } from './leftovers.js';
+import { chooseNetwork, type NetworkMode } from './network.js';
 import { dockerClient, type ContainerRuntimeClient } from './runtime.js';
 
 const READY_TIMEOUT_MS = 60_000;
@@ -54,6 +56,8 @@ export interface DockerEngineOptions extends EngineOptions {
   image: string;
   /** Run client tools inside the container (default) or with the host's binaries. */
   tools?: ToolSource;
+  /** The network the servers' containers join (network.ts); auto by default. */
+  network?: NetworkChoice;
 }
 
 /** Whether a cluster's pg_hba.conf trusts every local (socket) connection, as the images' initdb leaves it (--auth-local=trust). */
@@ -76,6 +80,8 @@ export class DockerEngine implements Engine {
     readonly hostBinaries: PgBinaries | undefined,
     /** The image's postgres user and pgBackRest, or why the image could not be asked. */
     private readonly facts: ImageFacts | string,
+    /** The network the servers' containers join, and how it was chosen. */
+    private readonly network: { mode: NetworkMode; record: string },
   ) {
     this.runAs = unprivilegedUser();
     this.ctx = { record: options.record, secrets: [this.password], runAs: this.runAs };
@@ -89,7 +95,7 @@ export class DockerEngine implements Engine {
     const hostBinaries = options.tools === 'host' ? await findPgBinaries() : undefined;
     // An image that cannot be had fails at the start, with its own message; until then, its facts are unknown.
     const facts = await imageFacts(client, options.image, labelsFor(options.runId, 'image-facts')).catch((error: unknown) => errorMessage(error).split('\n')[0]!);
-    return new DockerEngine(client, options, hostBinaries, facts);
+    return new DockerEngine(client, options, hostBinaries, facts, await chooseNetwork(client, options.network));
   }
 
   /** The image's server major, when the image said (a physical restore needs the same). */
@@ -128,6 +134,7 @@ export class DockerEngine implements Engine {
       kind: this.kind,
       image: this.options.image,
       toolSource: this.options.tools ?? 'container',
+      network: this.network.record,
       docker: `${this.client.info.containerRuntime.host} (server ${this.client.info.containerRuntime.serverVersion ?? 'unknown'})`,
       ...(this.hostBinaries ? { hostBinaries: this.hostBinaries.binDir } : {}),
     };
@@ -212,12 +219,20 @@ export class DockerEngine implements Engine {
     if (options.walArchive?.command) delete archive.archive_command;
     // Where the server listens, always given: a data folder made elsewhere brings its own postgresql.conf,
     // with another port, a loopback-only listen_addresses and a socket folder the container does not have.
-    const listen = { listen_addresses: '*', port: PG_PORT, unix_socket_directories: SOCKET_DIR };
+    // On the host's network the server shares the host's ports: it takes a free one, on loopback alone.
+    const onHost = this.network.mode === 'host';
+    const port = onHost ? await freePort() : PG_PORT;
+    const listen = { listen_addresses: onHost ? '127.0.0.1' : '*', port, unix_socket_directories: SOCKET_DIR };
     const settings = { fsync: 'on', ...listen, ...archive, ...options.settings, ...needed };
-    const container = new PostgreSqlContainer(this.options.image)
-      .withUsername('postgres')
-      .withPassword(this.password)
-      .withDatabase('postgres')
+    // testcontainers' PostgreSQL module publishes the server's port; on the host's network there is none
+    // to publish (and testcontainers would wait for a published port that never comes).
+    const container = (
+      onHost
+        ? new GenericContainer(this.options.image)
+            .withNetworkMode('host')
+            .withEnvironment({ POSTGRES_USER: 'postgres', POSTGRES_PASSWORD: this.password, POSTGRES_DB: 'postgres' })
+        : new PostgreSqlContainer(this.options.image).withUsername('postgres').withPassword(this.password).withDatabase('postgres')
+    )
       // As the native engine's clusters: a damaged page fails its checksum.
       .withEnvironment({ POSTGRES_INITDB_ARGS: '--data-checksums', ...(dataDir ? { PGDATA: dataDir } : {}) })
       .withLabels(labelsFor(this.options.runId, name))
@@ -241,7 +256,7 @@ export class DockerEngine implements Engine {
       this.ctx,
       (started) =>
         started
-          ? `testcontainers start ${this.options.image} (container ${started.getId().slice(0, 12)}, port ${started.getMappedPort(PG_PORT)})`
+          ? `testcontainers start ${this.options.image} (container ${started.getId().slice(0, 12)}, ${onHost ? `host network, port ${port}` : `port ${started.getMappedPort(PG_PORT)}`})`
           : `testcontainers start ${this.options.image}`,
       () => container.start(),
     ).catch(async (error: unknown) => {
@@ -254,9 +269,9 @@ export class DockerEngine implements Engine {
       );
     });
     const folders = { workDir, backupDir, archiveDir, dataDir, limitedDir, mounts: options.mounts ?? [], logDir };
-    const instance = new DockerInstance(this, handle, name, folders, this.capabilities(options), {
-      host: handle.getHost(),
-      port: handle.getMappedPort(PG_PORT),
+    const instance = new DockerInstance(this, handle, name, folders, this.capabilities(options), { network: this.network.mode, port }, {
+      host: onHost ? '127.0.0.1' : handle.getHost(),
+      port: onHost ? port : handle.getMappedPort(PG_PORT),
       user: 'postgres',
       password: this.password,
     });
@@ -302,7 +317,7 @@ export class DockerEngine implements Engine {
           'printf "%s\\n" "$STATEMENT" | psql -X -q -v ON_ERROR_STOP=1 -h "$1" -p "$2" -U postgres -d postgres',
         'sh',
         SOCKET_DIR,
-        String(PG_PORT),
+        String(instance.serverSide.port),
       ],
       { env: { STATEMENT: superuserPasswordStatement(this.password) }, allowFailure: true },
     );

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { chown, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { StartedPostgreSqlContainer } from '@testcontainers/postgresql';
+import type { StartedTestContainer } from 'testcontainers';
 import { errorMessage, InternalError, SetupError } from '../../errors.js';
 import { runCommand, settle, shellQuote, tail, timeoutOf, type CommandContext, type CommandOptions, type CommandResult } from '../../exec/command.js';
 import { connectTo, serverInfoOf, type Client, type ConnectionInfo, type ServerInfo } from '../../pg/client.js';
@@ -18,8 +18,10 @@ import type { Capabilities, Instance, ServerSide, ServerToolOptions, SizeLimited
 import type { PgBinaries } from '../shared/binaries.js';
 import type { HelperRun, ImageFacts } from './helper.js';
 import { labelsFor } from './leftovers.js';
+import type { NetworkMode } from './network.js';
 import { containerLog, type ContainerRuntimeClient } from './runtime.js';
 
+/** The port the server listens on inside a container of its own network (Docker publishes it); on the host's network it takes a free one. */
 export const PG_PORT = 5432;
 export const PGDATA = '/var/lib/postgresql/data';
 /** Where the images (the official ones and ours) put the server's Unix socket. */
@@ -81,10 +83,12 @@ export class DockerInstance implements Instance {
 
   constructor(
     private readonly engine: DockerHost,
-    private readonly container: StartedPostgreSqlContainer,
+    private readonly container: StartedTestContainer,
     readonly name: string,
     folders: DockerFolders,
     capabilities: Capabilities,
+    /** The container's network and the port the server listens on in it. */
+    private readonly listening: { network: NetworkMode; port: number },
     readonly connection: ConnectionInfo,
   ) {
     ({
@@ -97,7 +101,7 @@ export class DockerInstance implements Instance {
       logDir: this.logDir,
     } = folders);
     // A host data folder is PGDATA at its host path; a tmpfs one is at the image's own PGDATA.
-    this.serverSide = { dataDir: this.dataDir ?? PGDATA, socketDir: SOCKET_DIR, port: PG_PORT };
+    this.serverSide = { dataDir: this.dataDir ?? PGDATA, socketDir: SOCKET_DIR, port: listening.port };
     if (capabilities.kill.supported) this.kill = () => this.killContainer();
     if (capabilities.sizeLimitedFolder.supported && this.limitedDir) this.sizeLimitedFolder = (name, bytes) => this.limitFolder(name, bytes);
     this.versions = new ToolVersions(async (tool) => {
@@ -139,6 +143,9 @@ export class DockerInstance implements Instance {
     return {
       name: this.name,
       timeoutMs,
+      ...(this.listening.network === 'host'
+        ? { hint: "The container is on the host's network (engine.network): if the Docker engine runs in another network namespace, set engine.network: bridge" }
+        : {}),
       gone: async () => ((await this.running()) ? undefined : 'the container is not running'),
       logTail: () => this.logTail(),
     };
@@ -267,12 +274,14 @@ export class DockerInstance implements Instance {
   /**
    * The images' pg_hba.conf lets other hosts connect, but not for replication:
    * that line is added (and the configuration reloaded), and the standby reaches
-   * the primary at its address on Docker's bridge network.
+   * the primary on loopback when both share the host's network, otherwise at its
+   * address on Docker's bridge network.
    */
   readonly replicationSource = async (): Promise<{ host: string; port: number }> => {
     await this.runBesideServer('sh', ['-c', 'echo "host replication all all scram-sha-256" >> "$PGDATA/pg_hba.conf"']);
     const client = await this.connect();
     await client.query('select pg_reload_conf()').finally(() => client.end());
+    if (this.listening.network === 'host') return { host: '127.0.0.1', port: this.listening.port };
     const address = (await this.docker().inspect()).NetworkSettings.Networks.bridge?.IPAddress;
     if (!address) throw new SetupError('SERVER_START_FAILED', `container of "${this.name}" has no address on Docker's default bridge network: a standby cannot reach it`);
     return { host: address, port: PG_PORT };
@@ -284,7 +293,7 @@ export class DockerInstance implements Instance {
 
   /** Inside the container the server listens on its own port. */
   private toolEnv(): Record<string, string> {
-    return { PGHOST: '127.0.0.1', PGPORT: String(PG_PORT), PGUSER: this.connection.user, PGPASSWORD: this.connection.password };
+    return { PGHOST: '127.0.0.1', PGPORT: String(this.listening.port), PGUSER: this.connection.user, PGPASSWORD: this.connection.password };
   }
 
   /** The container goes, and its data folder with it; its log is kept first, as evidence. */
@@ -343,8 +352,9 @@ export class DockerInstance implements Instance {
     return this.versions.of(tool);
   }
 
-  /** Docker may publish the port anew after a start: read it back. */
+  /** Docker may publish the port anew after a start: read it back. On the host's network the server keeps its own. */
   private async refreshPort(): Promise<void> {
+    if (this.listening.network === 'host') return;
     const ports = (await this.docker().inspect()).NetworkSettings.Ports[`${PG_PORT}/tcp`];
     const hostPort = Number(ports?.[0]?.HostPort);
     if (hostPort) this.connection.port = hostPort;

@@ -14,6 +14,8 @@ export interface ProbeOptions {
   gone: () => Promise<string | undefined>;
   /** Text appended to the error: the server log's tail. */
   logTail: () => Promise<string>;
+  /** What the user may change when the server never answers, where the engine knows a likely cause. */
+  hint?: string;
 }
 
 /** How long after the first ask the asks stay 10 ms apart. */
@@ -67,7 +69,7 @@ export async function waitForSelect1(connection: () => ConnectionInfo, options: 
   const log = await options.logTail();
   throw new SetupError(
     'SERVER_START_FAILED',
-    `PostgreSQL instance "${options.name}" did not accept connections on port ${connection().port} (last probe: ${failure}${lastWords(log)}). Server log:\n${log}`,
+    `PostgreSQL instance "${options.name}" did not accept connections on port ${connection().port} (last probe: ${failure}${lastWords(log)}).${options.hint ? ` ${options.hint}.` : ''} Server log:\n${log}`,
   );
 }
 
