@@ -144,7 +144,7 @@ export class DockerInstance implements Instance {
       name: this.name,
       timeoutMs,
       ...(this.listening.network === 'host'
-        ? { hint: "The container is on the host's network (engine.network): if the Docker engine runs in another network namespace, set engine.network: bridge" }
+        ? { hint: "The container is on the host's network (engine.network): if the server's log below says it is ready, the Docker engine runs in another network namespace; set engine.network: bridge" }
         : {}),
       gone: async () => ((await this.running()) ? undefined : 'the container is not running'),
       logTail: () => this.logTail(),
