@@ -283,7 +283,7 @@ try {
   try {
     const docker = await createEngine({ kind: 'docker', image }, { runId: 'bench' });
     // The network auto chose here (src/engines/docker/network.ts): the host's where the Docker engine runs on this machine.
-    const network = docker.describe().network?.split(' ')[0] ?? 'default';
+    const network = docker.describe().network ?? 'default';
     try {
       const ready = await readyRounds(ROUNDS, () => docker.startInstance('ready-docker', join(work, 'logs')), settle);
       figures.push(readyFigure(`Docker instance ready (${image}, ${network} network, the entrypoint's initdb)`, ready));

@@ -131,7 +131,7 @@ describe.skipIf(missing !== undefined)(`docker engine${missing ? ` (skipped: ${m
     const file = writeDrill(drills, onDocker({ name: `docker-kill-${network}`, engine: { network }, fault: { type: 'kill-server' }, recovery: { procedure: 'restart' }, targets: { rto: '5m', rpo: '0' } }));
     const { journal } = await runDrills([file], reports);
     const drill = journal.drills[0]!;
-    expect(drill.engine!.network).toBe(`${network} (engine.network)`);
+    expect(drill.engine).toMatchObject({ network, networkChosenBy: 'engine.network' });
     expect(drill.verdict).toBe('pass');
     expect(drill.rpo).toMatchObject({ lostRows: 0, measuredMs: 0 });
     expect((drill.fault as { workload: { errors: string[] } }).workload.errors.length).toBe(1);
@@ -140,10 +140,14 @@ describe.skipIf(missing !== undefined)(`docker engine${missing ? ` (skipped: ${m
   it("on the host's network a server listens on loopback alone, at a port of its own; on the bridge, on 5432 published; auto takes the host's here", async () => {
     const daemon = (await (await getContainerRuntimeClient()).container.dockerode.info()) as DaemonFacts;
     const auto = await DockerEngine.create({ runId: 'dockernetauto', image: IMAGE });
-    expect(auto.describe().network).toBe(sharesHostNetwork(daemon) === undefined ? 'host (auto: the Docker engine runs on this machine)' : expect.stringMatching(/^bridge \(auto: /));
+    expect(auto.describe()).toMatchObject(
+      sharesHostNetwork(daemon) === undefined
+        ? { network: 'host', networkChosenBy: 'auto: the Docker engine runs on this machine' }
+        : { network: 'bridge', networkChosenBy: expect.stringMatching(/^auto: /) },
+    );
     const listening = async (network: 'host' | 'bridge') => {
       const engine = await DockerEngine.create({ runId: `dockernet${network}`, image: IMAGE, network });
-      expect(engine.describe().network).toBe(`${network} (engine.network)`);
+      expect(engine.describe()).toMatchObject({ network, networkChosenBy: 'engine.network' });
       const instance = await engine.startInstance(`net-${network}`, tempDir(`docker-net-${network}-logs`));
       try {
         const { rows } = await withClient(
@@ -306,7 +310,7 @@ describe.skipIf(missing !== undefined)(`docker engine${missing ? ` (skipped: ${m
     );
     const { journal } = await runDrills([file], reports);
     const drill = journal.drills[0]!;
-    expect(drill.engine!.network).toBe(`${network} (engine.network)`);
+    expect(drill.engine).toMatchObject({ network, networkChosenBy: 'engine.network' });
     expect(drill.verdict).toBe('pass');
     expect((drill.backup as { detail: { replication: { state: string } } }).detail.replication.state).toBe('streaming');
     expect(drill.recovery).toMatchObject({ promoted: `docker-failover-${network}-standby` });

@@ -248,7 +248,7 @@ function allSucceeded(drill: DrillJournal): boolean {
 function engineLine(drill: DrillJournal): string | undefined {
   const e = drill.engine;
   if (!e) return undefined;
-  const network = e.network ? `, ${mdText(e.network.split(' ')[0]!)} network` : '';
+  const network = e.network ? `, ${e.network} network` : '';
   const where = e.image ? `docker image ${mdCode(e.image)} (tools from the ${e.toolSource ?? 'container'}${network})` : `native binaries ${mdCode(e.binaries ?? 'n/a')}`;
   return `${where}, PostgreSQL ${mdText(e.server ?? 'n/a')}, TimescaleDB ${mdText(e.timescaledb ?? 'none')}`;
 }

@@ -81,7 +81,7 @@ export class DockerEngine implements Engine {
     /** The image's postgres user and pgBackRest, or why the image could not be asked. */
     private readonly facts: ImageFacts | string,
     /** The network the servers' containers join, and how it was chosen. */
-    private readonly network: { mode: NetworkMode; record: string },
+    private readonly network: { mode: NetworkMode; chosenBy: string },
   ) {
     this.runAs = unprivilegedUser();
     this.ctx = { record: options.record, secrets: [this.password], runAs: this.runAs };
@@ -93,9 +93,12 @@ export class DockerEngine implements Engine {
     // A killed run may have left a size-limited folder mounted in its temp folder.
     await removeOrphanedWorkDirs(options.workRoot ?? tmpdir(), (dir) => unmountAll(dir, { inside: true }));
     const hostBinaries = options.tools === 'host' ? await findPgBinaries() : undefined;
-    // An image that cannot be had fails at the start, with its own message; until then, its facts are unknown.
-    const facts = await imageFacts(client, options.image, labelsFor(options.runId, 'image-facts')).catch((error: unknown) => errorMessage(error).split('\n')[0]!);
-    return new DockerEngine(client, options, hostBinaries, facts, await chooseNetwork(client, options.network));
+    const [facts, network] = await Promise.all([
+      // An image that cannot be had fails at the start, with its own message; until then, its facts are unknown.
+      imageFacts(client, options.image, labelsFor(options.runId, 'image-facts')).catch((error: unknown) => errorMessage(error).split('\n')[0]!),
+      chooseNetwork(client, options.network),
+    ]);
+    return new DockerEngine(client, options, hostBinaries, facts, network);
   }
 
   /** The image's server major, when the image said (a physical restore needs the same). */
@@ -134,7 +137,8 @@ export class DockerEngine implements Engine {
       kind: this.kind,
       image: this.options.image,
       toolSource: this.options.tools ?? 'container',
-      network: this.network.record,
+      network: this.network.mode,
+      networkChosenBy: this.network.chosenBy,
       docker: `${this.client.info.containerRuntime.host} (server ${this.client.info.containerRuntime.serverVersion ?? 'unknown'})`,
       ...(this.hostBinaries ? { hostBinaries: this.hostBinaries.binDir } : {}),
     };

@@ -35,8 +35,8 @@ export function sharesHostNetwork(daemon: DaemonFacts, host = hostname()): strin
 }
 
 /** The network the engine's servers join (the one asked for, or for `auto` the host's where it is sure to reach them), and for the journal, how it was chosen. */
-export async function chooseNetwork(client: ContainerRuntimeClient, choice: NetworkChoice = 'auto'): Promise<{ mode: NetworkMode; record: string }> {
-  if (choice !== 'auto') return { mode: choice, record: `${choice} (engine.network)` };
+export async function chooseNetwork(client: ContainerRuntimeClient, choice: NetworkChoice = 'auto'): Promise<{ mode: NetworkMode; chosenBy: string }> {
+  if (choice !== 'auto') return { mode: choice, chosenBy: 'engine.network' };
   const whyNot = sharesHostNetwork((await client.container.dockerode.info()) as DaemonFacts);
-  return whyNot === undefined ? { mode: 'host', record: 'host (auto: the Docker engine runs on this machine)' } : { mode: 'bridge', record: `bridge (auto: ${whyNot})` };
+  return whyNot === undefined ? { mode: 'host', chosenBy: 'auto: the Docker engine runs on this machine' } : { mode: 'bridge', chosenBy: `auto: ${whyNot}` };
 }
